@@ -1,0 +1,112 @@
+"""The network model every other package reasons over: signal-controlled junctions, approaches, movements, phases.
+
+Built from OpenStreetMap (``graph.osm``) or from a SUMO network (``graph.sumo``); both produce the same types.
+Structs are frozen msgspec Structs so a built network can be cached and hashed byte-for-byte.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+TurnType = Literal["left", "through", "right", "uturn"]
+
+
+class Approach(msgspec.Struct, frozen=True, kw_only=True):
+    """One incoming drivable edge of a junction (all its lanes)."""
+
+    id: str
+    junction_id: str
+    osm_way_id: int | None = None
+    from_node: str
+    to_node: str
+    bearing_deg: float
+    """Direction of travel when entering the junction, degrees clockwise from north."""
+    lanes: int
+    saturation_flow_vph: float
+    """Saturation flow of the whole approach (all lanes), vehicles per hour of green."""
+    free_speed_mps: float
+    length_m: float
+    road_class: str
+    name: str = ""
+    guessed: tuple[str, ...] = ()
+    """Attributes whose value is a documented default rather than read from the source."""
+
+
+class Movement(msgspec.Struct, frozen=True, kw_only=True):
+    """A turn from an approach to an exit of the same junction."""
+
+    id: str
+    approach_id: str
+    exit_id: str
+    turn: TurnType
+
+
+class Phase(msgspec.Struct, frozen=True, kw_only=True):
+    """A set of movements that may run green together (no two of them conflict)."""
+
+    index: int
+    movement_ids: tuple[str, ...]
+    approach_ids: tuple[str, ...]
+    min_green_s: float = 7.0
+    max_green_s: float = 90.0
+    intergreen_s: float = 5.0
+    """Amber plus all-red after this phase ends."""
+    pedestrian: bool = False
+
+
+class Junction(msgspec.Struct, frozen=True, kw_only=True):
+    """A signal-controlled junction: one or more OSM signal nodes clustered together."""
+
+    id: str
+    lat: float
+    lon: float
+    zone_id: str
+    node_ids: tuple[str, ...]
+    approaches: tuple[Approach, ...]
+    movements: tuple[Movement, ...]
+    phases: tuple[Phase, ...]
+    name: str = ""
+    pedestrian_clearance_s: float = 0.0
+    guessed: tuple[str, ...] = ()
+
+    def approach(self, approach_id: str) -> Approach:
+        """Return the approach with this id, or raise ``KeyError``."""
+        for a in self.approaches:
+            if a.id == approach_id:
+                return a
+        raise KeyError(approach_id)
+
+
+class Link(msgspec.Struct, frozen=True, kw_only=True):
+    """A directed road path between two controlled junctions, for coordination."""
+
+    from_junction: str
+    to_junction: str
+    length_m: float
+    travel_time_s: float
+
+
+class Network(msgspec.Struct, frozen=True, kw_only=True):
+    """A city's signal-controlled network."""
+
+    source: str
+    source_sha256: str
+    junctions: tuple[Junction, ...]
+    links: tuple[Link, ...] = ()
+    attribution: str = ""
+
+    def junction(self, junction_id: str) -> Junction:
+        """Return the junction with this id, or raise ``KeyError``."""
+        for j in self.junctions:
+            if j.id == junction_id:
+                return j
+        raise KeyError(junction_id)
+
+    def zones(self) -> dict[str, tuple[Junction, ...]]:
+        """Junctions grouped by zone id, in a stable order."""
+        out: dict[str, list[Junction]] = {}
+        for j in sorted(self.junctions, key=lambda j: j.id):
+            out.setdefault(j.zone_id, []).append(j)
+        return {z: tuple(js) for z, js in sorted(out.items())}
