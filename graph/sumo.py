@@ -1,0 +1,357 @@
+"""Build the network model from a SUMO network (``.net.xml``) and its signal programmes.
+
+Junctions are traffic-light programmes (``tlLogic`` ids), approaches the incoming edges with
+signalised links, movements the (incoming edge, outgoing edge) pairs of those links, and phases the
+green states of the programme SUMO will actually run (the last ``tlLogic`` loaded for that id:
+additional files override the net). Yellow and all-red phases become intergreens.
+
+Alongside the :class:`~graph.model.Network`, :class:`SumoSignal` keeps what a simulator needs to
+drive the signal: the programme, which programme phases each model phase came from, and which
+movement every SUMO link index belongs to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from graph.errors import NetworkSourceError
+from graph.model import Approach, Junction, Movement, Network, Phase, TurnType
+
+SATURATION_FLOW_PER_LANE_VPH = 1800.0
+"""HCM base saturation flow per lane, used because a SUMO net does not state one."""
+
+DEFAULT_MIN_GREEN_S = 7.0
+DEFAULT_MAX_GREEN_S = 90.0
+VEHICLE_CLASSES = (
+    "passenger",
+    "bus",
+    "truck",
+    "delivery",
+    "taxi",
+    "trailer",
+    "coach",
+    "motorcycle",
+)
+
+_TURNS: dict[str, TurnType] = {
+    "s": "through",
+    "l": "left",
+    "L": "left",
+    "r": "right",
+    "R": "right",
+    "t": "uturn",
+}
+
+
+class ProgramPhase(msgspec.Struct, frozen=True, kw_only=True):
+    """One phase of a SUMO ``tlLogic`` as written in the file."""
+
+    state: str
+    duration_s: float
+    min_dur_s: float | None = None
+    max_dur_s: float | None = None
+
+    def is_green(self) -> bool:
+        """True for a phase giving right of way that is no transition (no yellow, red-yellow)."""
+        s = self.state
+        return not any(c in s for c in "yYu") and any(c in s for c in "Gg")
+
+
+class SumoSignal(msgspec.Struct, frozen=True, kw_only=True):
+    """How one model junction maps onto its SUMO traffic light."""
+
+    tls_id: str
+    program_id: str
+    program_type: str
+    offset_s: float
+    program: tuple[ProgramPhase, ...]
+    green_states: tuple[str, ...]
+    """SUMO state string of each model phase (index = ``Phase.index``)."""
+    program_indices: tuple[tuple[int, ...], ...]
+    """Programme phase indices where each model phase is shown."""
+    yellow_s: tuple[float, ...]
+    """Yellow time the programme shows after each model phase (0 when it has none)."""
+    red_s: tuple[float, ...]
+    """All-red (or other red-only transition) time after each model phase."""
+    link_movements: tuple[str, ...]
+    """Movement id of every link index ('' for links that are not a vehicle movement)."""
+    link_lanes: tuple[tuple[str, str], ...]
+    """(incoming lane, outgoing lane) of every link index ('' when the index has no connection)."""
+
+
+class SumoNetwork(msgspec.Struct, frozen=True, kw_only=True):
+    """A network model built from SUMO, with the signal mapping of each junction."""
+
+    network: Network
+    signals: dict[str, SumoSignal]
+    geo_referenced: bool
+
+
+def read_programs(
+    paths: Sequence[Path],
+) -> dict[str, tuple[str, str, float, tuple[ProgramPhase, ...]]]:
+    """The last ``tlLogic`` of each id found in ``paths`` (SUMO runs the last one loaded).
+
+    Returns ``{tls_id: (program_id, type, offset, phases)}``.
+    """
+    out: dict[str, tuple[str, str, float, tuple[ProgramPhase, ...]]] = {}
+    for path in paths:
+        try:
+            root = ET.parse(path).getroot()
+        except (OSError, ET.ParseError) as e:
+            raise NetworkSourceError(str(path), f"cannot read signal programmes: {e}") from e
+        for tl in root.iter("tlLogic"):
+            phases = tuple(_program_phase(p.attrib) for p in tl.iter("phase"))
+            if not phases:
+                continue
+            out[tl.attrib["id"]] = (
+                tl.attrib.get("programID", "0"),
+                tl.attrib.get("type", "static"),
+                float(tl.attrib.get("offset", "0")),
+                phases,
+            )
+    return out
+
+
+def _program_phase(attrib: dict[str, str]) -> ProgramPhase:
+    def opt(key: str) -> float | None:
+        v = attrib.get(key)
+        return float(v) if v is not None and v != "" else None
+
+    return ProgramPhase(
+        state=attrib["state"],
+        duration_s=float(attrib["duration"]),
+        min_dur_s=opt("minDur"),
+        max_dur_s=opt("maxDur"),
+    )
+
+
+def network_from_sumo(net_path: Path, additional_files: Sequence[Path] = ()) -> SumoNetwork:
+    """Read ``net_path`` (tlLogic overrides from ``additional_files``) into the network model."""
+    import sumolib
+
+    if not net_path.is_file():
+        raise NetworkSourceError(
+            str(net_path),
+            "no such SUMO network file",
+            "give the .net.xml of the scenario or its .sumocfg",
+        )
+    try:
+        net = sumolib.net.readNet(str(net_path), withPrograms=True, withPedestrianConnections=True)
+    except Exception as e:  # sumolib raises bare exceptions from its SAX handler
+        raise NetworkSourceError(str(net_path), f"not a readable SUMO network: {e}") from e
+    programs = read_programs([net_path, *additional_files])
+    geo = bool(net.hasGeoProj())
+    junctions: list[Junction] = []
+    signals: dict[str, SumoSignal] = {}
+    for tls in sorted(net.getTrafficLights(), key=lambda t: t.getID()):
+        tls_id = tls.getID()
+        if tls_id not in programs:
+            continue
+        junction, signal = _junction(net, tls, programs[tls_id], geo)
+        junctions.append(junction)
+        signals[tls_id] = signal
+    if not junctions:
+        raise NetworkSourceError(
+            str(net_path),
+            "no traffic light with a signal programme",
+            "the twin needs at least one tlLogic",
+        )
+    digest = hashlib.sha256(net_path.read_bytes()).hexdigest()
+    network = Network(source=net_path.name, source_sha256=digest, junctions=tuple(junctions))
+    return SumoNetwork(network=network, signals=signals, geo_referenced=geo)
+
+
+def _is_vehicle_lane(lane: Any) -> bool:
+    return bool(
+        not lane.getEdge().getID().startswith(":") and any(lane.allows(c) for c in VEHICLE_CLASSES)
+    )
+
+
+def _bearing_deg(lane: Any) -> float:
+    shape = lane.getShape()
+    (x0, y0), (x1, y1) = shape[-2], shape[-1]
+    return (math.degrees(math.atan2(x1 - x0, y1 - y0)) + 360.0) % 360.0
+
+
+def _junction(
+    net: Any, tls: Any, program: tuple[str, str, float, tuple[ProgramPhase, ...]], geo: bool
+) -> tuple[Junction, SumoSignal]:
+    tls_id = tls.getID()
+    program_id, program_type, offset, phases = program
+    n_links = max(len(phases[0].state), max((c[2] for c in tls.getConnections()), default=-1) + 1)
+    link_movements = [""] * n_links
+    link_lanes = [("", "")] * n_links
+    approaches: dict[str, Approach] = {}
+    movements: dict[str, Movement] = {}
+    approach_lanes: dict[str, set[str]] = {}
+    node_ids: set[str] = set()
+    for in_lane, out_lane, index in tls.getConnections():
+        link_lanes[index] = (in_lane.getID(), out_lane.getID())
+        if not (_is_vehicle_lane(in_lane) and _is_vehicle_lane(out_lane)):
+            continue
+        in_edge, out_edge = in_lane.getEdge(), out_lane.getEdge()
+        node_ids.add(in_edge.getToNode().getID())
+        mid = f"{in_edge.getID()}>{out_edge.getID()}"
+        link_movements[index] = mid
+        approach_lanes.setdefault(in_edge.getID(), set()).add(in_lane.getID())
+        if mid not in movements:
+            conns = in_edge.getConnections(out_edge)
+            direction = conns[0].getDirection() if conns else "s"
+            movements[mid] = Movement(
+                id=mid,
+                approach_id=in_edge.getID(),
+                exit_id=out_edge.getID(),
+                turn=_TURNS.get(direction, "through"),
+            )
+        if in_edge.getID() not in approaches:
+            approaches[in_edge.getID()] = Approach(
+                id=in_edge.getID(),
+                junction_id=tls_id,
+                from_node=in_edge.getFromNode().getID(),
+                to_node=in_edge.getToNode().getID(),
+                bearing_deg=round(_bearing_deg(in_lane), 1),
+                lanes=1,
+                saturation_flow_vph=SATURATION_FLOW_PER_LANE_VPH,
+                free_speed_mps=float(in_edge.getSpeed()),
+                length_m=float(in_edge.getLength()),
+                road_class=str(in_edge.getType() or ""),
+                name=str(in_edge.getName() or ""),
+                guessed=("saturation_flow_vph",),
+            )
+    for aid, lanes in approach_lanes.items():
+        approaches[aid] = msgspec.structs.replace(
+            approaches[aid],
+            lanes=len(lanes),
+            saturation_flow_vph=SATURATION_FLOW_PER_LANE_VPH * len(lanes),
+        )
+    model_phases, signal = _phases(
+        tls_id=tls_id,
+        program_id=program_id,
+        program_type=program_type,
+        offset=offset,
+        program=phases,
+        link_movements=link_movements,
+        movements=movements,
+        link_lanes=link_lanes,
+    )
+    xs, ys = (
+        zip(*(net.getNode(n).getCoord()[:2] for n in sorted(node_ids)), strict=True)
+        if node_ids
+        else ((0.0,), (0.0,))
+    )
+    x, y = sum(xs) / len(xs), sum(ys) / len(ys)
+    lon, lat = net.convertXY2LonLat(x, y) if geo else (0.0, 0.0)
+    junction = Junction(
+        id=tls_id,
+        lat=float(lat),
+        lon=float(lon),
+        zone_id="sumo",
+        node_ids=tuple(sorted(node_ids)),
+        approaches=tuple(approaches.values()),
+        movements=tuple(movements.values()),
+        phases=model_phases,
+        guessed=() if geo else ("lat", "lon"),
+    )
+    return junction, signal
+
+
+def _phases(
+    *,
+    tls_id: str,
+    program_id: str,
+    program_type: str,
+    offset: float,
+    program: tuple[ProgramPhase, ...],
+    link_movements: list[str],
+    movements: dict[str, Movement],
+    link_lanes: list[tuple[str, str]],
+) -> tuple[tuple[Phase, ...], SumoSignal]:
+    """Unique green states of the programme, in order of appearance, with their intergreens."""
+    states: list[str] = []
+    indices: list[list[int]] = []
+    yellow: list[float] = []
+    red: list[float] = []
+    minmax: list[tuple[float, float]] = []
+    n = len(program)
+    for i, ph in enumerate(program):
+        if not ph.is_green():
+            continue
+        if ph.state in states:
+            indices[states.index(ph.state)].append(i)
+            continue
+        states.append(ph.state)
+        indices.append([i])
+        y = r = 0.0
+        j = (i + 1) % n
+        while j != i and not program[j].is_green():
+            if any(c in program[j].state for c in "yYu"):
+                y += program[j].duration_s
+            else:
+                r += program[j].duration_s
+            j = (j + 1) % n
+        yellow.append(y)
+        red.append(r)
+        green_s = 0.0
+        k = i
+        while k < n and program[k].state == ph.state:
+            green_s += program[k].duration_s
+            k += 1
+        has_bounds = (
+            ph.min_dur_s is not None and ph.max_dur_s is not None and ph.max_dur_s > ph.min_dur_s
+        )
+        lo = (
+            ph.min_dur_s
+            if has_bounds and ph.min_dur_s is not None
+            else min(DEFAULT_MIN_GREEN_S, green_s)
+        )
+        hi = (
+            ph.max_dur_s
+            if has_bounds and ph.max_dur_s is not None
+            else max(DEFAULT_MAX_GREEN_S, green_s)
+        )
+        minmax.append((float(lo), float(hi)))
+    if not states:
+        raise NetworkSourceError(tls_id, f"programme {program_id!r} has no green phase")
+    model: list[Phase] = []
+    for k, state in enumerate(states):
+        mids = sorted(
+            {
+                link_movements[i]
+                for i, c in enumerate(state)
+                if c in "Gg" and i < len(link_movements) and link_movements[i]
+            }
+        )
+        aids = sorted({movements[m].approach_id for m in mids})
+        model.append(
+            Phase(
+                index=k,
+                movement_ids=tuple(mids),
+                approach_ids=tuple(aids),
+                min_green_s=minmax[k][0],
+                max_green_s=minmax[k][1],
+                intergreen_s=yellow[k] + red[k],
+                pedestrian=not mids,
+            )
+        )
+    signal = SumoSignal(
+        tls_id=tls_id,
+        program_id=program_id,
+        program_type=program_type,
+        offset_s=offset,
+        program=program,
+        green_states=tuple(states),
+        program_indices=tuple(tuple(ix) for ix in indices),
+        yellow_s=tuple(yellow),
+        red_s=tuple(red),
+        link_movements=tuple(link_movements),
+        link_lanes=tuple(link_lanes),
+    )
+    return tuple(model), signal

@@ -1,0 +1,54 @@
+"""graph.sumo on real SUMO networks: a generated grid and, when present, the shared scenarios."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from graph.errors import NetworkSourceError
+from graph.sumo import network_from_sumo, read_programs
+
+pytestmark = pytest.mark.integration
+
+
+def test_grid_junctions_match_the_net_programmes(grid_scenario: Path) -> None:
+    net = grid_scenario.with_name("grid.net.xml")
+    sn = network_from_sumo(net)
+    programs = read_programs([net])
+    assert {j.id for j in sn.network.junctions} == set(programs)
+    for j in sn.network.junctions:
+        sig = sn.signals[j.id]
+        assert len(sig.green_states) == len(j.phases) >= 2
+        movement_ids = {m.id for m in j.movements}
+        for p in j.phases:
+            assert set(p.movement_ids) <= movement_ids
+            assert p.intergreen_s == pytest.approx(sig.yellow_s[p.index] + sig.red_s[p.index])
+            assert p.intergreen_s > 0
+        # every movement is served by some phase
+        served = {m for p in j.phases for m in p.movement_ids}
+        assert served == movement_ids
+        # every link index of a movement names a movement of this junction
+        assert {m for m in sig.link_movements if m} == movement_ids
+
+
+def test_missing_net_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(NetworkSourceError, match="no such SUMO network file"):
+        network_from_sumo(tmp_path / "absent.net.xml")
+
+
+@pytest.mark.shared_data
+def test_additional_programme_overrides_the_net(scenarios_dir: Path) -> None:
+    d = scenarios_dir / "bologna" / "acosta"
+    plain = network_from_sumo(d / "acosta_buslanes.net.xml")
+    over = network_from_sumo(d / "acosta_buslanes.net.xml", [d / "acosta_tls.add.xml"])
+    overridden = read_programs([d / "acosta_tls.add.xml"])
+    for tls_id, (program_id, _, _, _) in overridden.items():
+        if tls_id in over.signals:
+            assert over.signals[tls_id].program_id == program_id
+    assert any(
+        over.signals[t].green_states != plain.signals[t].green_states
+        or over.signals[t].program_id != plain.signals[t].program_id
+        for t in overridden
+        if t in plain.signals
+    )
