@@ -2,10 +2,13 @@
 
 from graph.errors import DetectorRegistryError, GraphError, NetworkSourceError, UnknownJunction
 from graph.model import Approach, Junction, Link, Movement, Network, Phase, TurnType
+from graph.registry import DetectorRegistry, DetectorSite, UnmappedDetector, load_registry
 
 __all__ = [
     "Approach",
+    "DetectorRegistry",
     "DetectorRegistryError",
+    "DetectorSite",
     "GraphError",
     "Junction",
     "Link",
@@ -15,4 +18,6 @@ __all__ = [
     "Phase",
     "TurnType",
     "UnknownJunction",
+    "UnmappedDetector",
+    "load_registry",
 ]

@@ -1,6 +1,7 @@
-"""The network model every other package reasons over: signal-controlled junctions, approaches, movements, phases.
+"""The network model every other package reasons over.
 
-Built from OpenStreetMap (``graph.osm``) or from a SUMO network (``graph.sumo``); both produce the same types.
+Signal-controlled junctions, approaches, movements, phases. Built from OpenStreetMap (``graph.osm``)
+or from a SUMO network (``graph.sumo``); both produce the same types.
 Structs are frozen msgspec Structs so a built network can be cached and hashed byte-for-byte.
 """
 
@@ -32,6 +33,12 @@ class Approach(msgspec.Struct, frozen=True, kw_only=True):
     name: str = ""
     guessed: tuple[str, ...] = ()
     """Attributes whose value is a documented default rather than read from the source."""
+    node_ids: tuple[str, ...] = ()
+    """OSM nodes of the approach in travel order, from its upstream end to the junction."""
+    geometry: tuple[tuple[float, float], ...] = ()
+    """(lon, lat) points of the approach in travel order, ending at the junction."""
+    turn_lanes: tuple[str, ...] = ()
+    """OSM ``turn:lanes`` of the approach, one entry per lane from the left (empty: untagged)."""
 
 
 class Movement(msgspec.Struct, frozen=True, kw_only=True):
@@ -41,6 +48,8 @@ class Movement(msgspec.Struct, frozen=True, kw_only=True):
     approach_id: str
     exit_id: str
     turn: TurnType
+    protected: bool = False
+    """True when the movement runs only in its own conflict-free phase (e.g. a left-turn lane)."""
 
 
 class Phase(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,6 +79,10 @@ class Junction(msgspec.Struct, frozen=True, kw_only=True):
     name: str = ""
     pedestrian_clearance_s: float = 0.0
     guessed: tuple[str, ...] = ()
+    signal_node_ids: tuple[str, ...] = ()
+    """OSM signal nodes (traffic_signals, signalised crossings) whose lights this junction runs."""
+    crossing_approach_ids: tuple[str, ...] = ()
+    """Approaches whose arm has a pedestrian crossing near the junction."""
 
     def approach(self, approach_id: str) -> Approach:
         """Return the approach with this id, or raise ``KeyError``."""
