@@ -1,0 +1,5 @@
+"""``python -m aiguilleur``."""
+
+from aiguilleur.cli import main
+
+main()

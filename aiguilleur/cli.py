@@ -1,0 +1,169 @@
+"""The ``aiguilleur`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from aiguilleur.settings import REPO_ROOT, Settings
+
+app = typer.Typer(help="aiguilleur: traffic-signal recommendations from live detector counts.",
+                  no_args_is_help=True, add_completion=False)
+schemas_app = typer.Typer(help="The topics' JSON Schemas.", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]  # pydantic validates
+    except ValidationError as e:
+        for err in e.errors():
+            var = "AIGUILLEUR_" + "_".join(str(x) for x in err["loc"]).upper()
+            print(f"configuration error: {var}: {err['msg']}", file=sys.stderr)
+        raise typer.Exit(2) from e
+
+
+@app.command()
+def worker() -> None:
+    """Run a stream-processing worker (configured by AIGUILLEUR_* environment variables)."""
+    from aiguilleur.worker import run_worker
+
+    run_worker(_settings())
+
+
+@app.command("replay")
+def replay_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV (or .csv.gz): detector_id,interval_end,interval_s,count[,...]")],
+    speed: Annotated[float, typer.Option(help="Times real time; 0 = as fast as possible.")] = 60.0,
+    rebase_now: Annotated[bool, typer.Option("--rebase/--no-rebase",
+                                             help="Move the file's times so it starts now.")] = True,
+) -> None:
+    """Replay a counts file onto the input topic."""
+    from aiguilleur.replay import BadRow, ReplayFileError, floor_now, read_counts, rebase, replay
+
+    s = _settings()
+    bad: list[BadRow] = []
+    try:
+        readings = read_counts(file, bad)
+    except ReplayFileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise typer.Exit(2) from e
+    for b in bad:
+        print(f"skipped {file}:{b.line}: {b.reason}", file=sys.stderr)
+    if rebase_now:
+        readings = rebase(readings, floor_now(s.control_period_s))
+    from streams.topics import TopicNames
+
+    n = asyncio.run(replay(readings, s.kafka_bootstrap, TopicNames(s.topic_namespace).counts, speed))
+    print(f"{n} readings sent, {len(bad)} rows skipped")
+
+
+@app.command()
+def plans(
+    follow: Annotated[bool, typer.Option("--follow/--no-follow", help="Keep waiting for new plans.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each plan as JSON.")] = False,
+) -> None:
+    """Print the recommended plans on the plans topic."""
+    from aiguilleur.follow import decode_plan, format_plan, records
+    from streams.topics import TopicNames
+
+    s = _settings()
+
+    async def show() -> None:
+        async for rec in records(s.kafka_bootstrap, TopicNames(s.topic_namespace).plans,
+                                 idle_timeout_s=None if follow else 3.0):
+            if rec.value is not None:
+                print(rec.value.decode() if as_json else format_plan(decode_plan(rec.value)), flush=True)
+
+    asyncio.run(show())
+
+
+@app.command("dead-letters")
+def dead_letters() -> None:
+    """Print the rejected input records with their reasons."""
+    from aiguilleur.follow import records
+    from streams.events import DLQ_HEADER_CODE, DLQ_HEADER_OFFSET, DLQ_HEADER_REASON
+    from streams.topics import TopicNames
+
+    s = _settings()
+
+    async def show() -> None:
+        async for rec in records(s.kafka_bootstrap, TopicNames(s.topic_namespace).dead_letters,
+                                 idle_timeout_s=3.0):
+            h = rec.headers
+            print(f"offset {h.get(DLQ_HEADER_OFFSET, b'?').decode()} "
+                  f"[{h.get(DLQ_HEADER_CODE, b'?').decode()}] {h.get(DLQ_HEADER_REASON, b'').decode()}: "
+                  f"{(rec.value or b'')[:120]!r}")
+
+    asyncio.run(show())
+
+
+@app.command()
+def demo(
+    speed: Annotated[float, typer.Option(help="Replay speed, times real time.")] = 60.0,
+    keep_broker: Annotated[bool, typer.Option(help="Leave the local broker running afterwards.")] = False,
+) -> None:
+    """Start the local broker and a worker, replay the demo city's counts, print plans as they arrive."""
+    from aiguilleur.demo import run_demo
+
+    n = run_demo(speed, lambda line: print(line, flush=True), keep_broker)
+    if n == 0:
+        raise typer.Exit(1)
+
+
+@schemas_app.command("export")
+def schemas_export(
+    out: Annotated[Path, typer.Option(help="Folder to write into.")] = REPO_ROOT / "schemas",
+    check: Annotated[bool, typer.Option(help="Only check that the files are up to date.")] = False,
+) -> None:
+    """Write (or check) one JSON Schema file per topic, generated from the event types."""
+    from streams.schemas import schema_files
+
+    stale = []
+    for name, text in schema_files().items():
+        path = out / name
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.write_text(text)
+            print(f"wrote {path}")
+    if stale:
+        print(f"out of date: {', '.join(stale)}; run `aiguilleur schemas export`", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+@app.command()
+def settings() -> None:
+    """Print the effective settings (secrets hidden)."""
+    print(json.dumps(_settings().model_dump(mode="json"), indent=2))
+
+
+def _mount_optional() -> None:
+    # Sub-commands of other packages; each is optional so a partial install still runs the core.
+    try:
+        from aiguilleur.cli_graph import app as graph_app
+
+        app.add_typer(graph_app, name="graph", help="Build and inspect the road network model.")
+    except ImportError:
+        pass
+    try:
+        from aiguilleur.cli_twin import app as twin_app
+
+        app.add_typer(twin_app, name="twin", help="Digital twin: SUMO evaluation and what-if reports.")
+    except ImportError:
+        pass
+
+
+_mount_optional()
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

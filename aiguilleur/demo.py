@@ -1,0 +1,121 @@
+"""The demo: local broker, one worker, the demo city's counts replayed, plans printed as they arrive."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from aiguilleur.follow import decode_plan, format_plan, records
+from aiguilleur.replay import BadRow, floor_now, read_counts, rebase, replay
+from aiguilleur.settings import DEMO_DIR, REPO_ROOT, Settings
+
+KAFKA_SCRIPT = REPO_ROOT / "scripts" / "kafka.sh"
+
+
+def kafka(command: str) -> str:
+    """Run ``scripts/kafka.sh COMMAND`` and return its standard output."""
+    out = subprocess.run(["bash", str(KAFKA_SCRIPT), command], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """A worker in its own process (its own process group, so Ctrl-C reaches it through us only)."""
+    log = log_path.open("wb")
+    return subprocess.Popen([sys.executable, "-m", "aiguilleur", "worker"], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it does not exit in time."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def _run(settings: Settings, counts: Path, speed: float, out: Callable[[str], None],
+               worker: subprocess.Popen[bytes], quiet_after_s: float) -> int:
+    bad: list[BadRow] = []
+    readings = read_counts(counts, bad)
+    for b in bad:
+        out(f"skipped {counts}:{b.line}: {b.reason}")
+    readings = rebase(readings, floor_now(settings.control_period_s))
+    from streams.topics import TopicNames
+
+    topics = TopicNames(settings.topic_namespace)
+    n_plans = 0
+
+    async def show_plans() -> None:
+        nonlocal n_plans
+        async for rec in records(settings.kafka_bootstrap, topics.plans, from_beginning=False,
+                                 idle_timeout_s=None):
+            if rec.value is not None:
+                n_plans += 1
+                out(format_plan(decode_plan(rec.value)))
+
+    follower = asyncio.create_task(show_plans())
+    await asyncio.sleep(2.0)  # let the follower position itself at the end of the topic
+    out(f"replaying {len(readings)} readings from {counts.name} at {speed:g}x ...")
+    last_report = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if time.monotonic() - last_report[0] > 5:
+            last_report[0] = time.monotonic()
+            out(f"  replayed {done}/{total} readings")
+
+    await replay(readings, settings.kafka_bootstrap, topics.counts, speed, progress)
+    out("replay finished; waiting for the last plans ...")
+    seen = -1
+    while seen != n_plans:
+        seen = n_plans
+        await asyncio.sleep(quiet_after_s)
+        if worker.poll() is not None:
+            out(f"the worker stopped (exit code {worker.returncode}); see its log")
+            break
+    follower.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await follower
+    return n_plans
+
+
+def run_demo(speed: float, out: Callable[[str], None], keep_broker: bool) -> int:
+    """Start everything, replay, print plans; stop what we started on exit or Ctrl-C. Returns plans printed."""
+    started_broker = False
+    status = subprocess.run(["bash", str(KAFKA_SCRIPT), "status"], capture_output=True, text=True)
+    if status.returncode != 0:
+        out("starting the local Kafka broker (first run downloads it from Maven Central) ...")
+        kafka("start")
+        started_broker = True
+    bootstrap = kafka("bootstrap")
+    # A settings object for the demo: the local broker, the committed city, a 5-minute control period.
+    env = {**os.environ, "AIGUILLEUR_KAFKA_BOOTSTRAP": bootstrap, "AIGUILLEUR_APP_ID": "aiguilleur-demo",
+           "AIGUILLEUR_TOPIC_NAMESPACE": os.environ.get("AIGUILLEUR_TOPIC_NAMESPACE", "demo"),
+           "AIGUILLEUR_METRICS_PORT": os.environ.get("AIGUILLEUR_METRICS_PORT", "0"),
+           "AIGUILLEUR_LATENESS_S": "0"}
+    settings = Settings(kafka_bootstrap=bootstrap, app_id="aiguilleur-demo",
+                        topic_namespace=env["AIGUILLEUR_TOPIC_NAMESPACE"], lateness_s=0)
+    log_path = REPO_ROOT / ".cache" / "demo-worker.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    out(f"starting a worker (log: {log_path.relative_to(REPO_ROOT)}) ...")
+    worker = start_worker(env, log_path)
+    n = 0
+    try:
+        n = asyncio.run(_run(settings, DEMO_DIR / "counts.csv.gz", speed, out, worker, quiet_after_s=8.0))
+        out(f"{n} plans received. Done.")
+    except KeyboardInterrupt:
+        out("interrupted: stopping ...")
+    finally:
+        stop_process(worker)
+        if started_broker and not keep_broker:
+            kafka("stop")
+    return n

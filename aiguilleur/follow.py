@@ -1,0 +1,77 @@
+"""Read recommended plans (and dead letters) back from Kafka, for people and for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import msgspec
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams.events import SignalPlan
+
+_plan_decoder = msgspec.json.Decoder(SignalPlan)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kafka record, decoded only as far as bytes and headers."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+    partition: int
+    offset: int
+
+
+async def records(bootstrap: str, topic: str, *, from_beginning: bool = True,
+                  idle_timeout_s: float | None = None) -> AsyncIterator[Record]:
+    """Records of ``topic`` (all partitions, no consumer group); stops after ``idle_timeout_s`` of silence."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                                auto_offset_reset="earliest" if from_beginning else "latest")
+    await consumer.start()
+    try:
+        parts: set[int] | None = None
+        deadline = time.monotonic() + 30
+        while not parts:
+            parts = consumer.partitions_for_topic(topic)
+            if parts:
+                break
+            if time.monotonic() > deadline:
+                return
+            await consumer._client.force_metadata_update()  # topic may not exist yet
+            await asyncio.sleep(0.5)
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        if from_beginning:
+            await consumer.seek_to_beginning(*tps)
+        else:
+            await consumer.seek_to_end(*tps)
+        last = time.monotonic()
+        while True:
+            batch = await consumer.getmany(timeout_ms=500)
+            for msgs in batch.values():
+                for m in msgs:
+                    last = time.monotonic()
+                    yield Record(m.key, m.value, {k: v for k, v in (m.headers or ())}, m.partition, m.offset)
+            if idle_timeout_s is not None and time.monotonic() - last > idle_timeout_s:
+                return
+    finally:
+        await consumer.stop()
+
+
+def decode_plan(value: bytes) -> SignalPlan:
+    """A plan record's value as a typed ``SignalPlan``."""
+    return _plan_decoder.decode(value)
+
+
+def format_plan(p: SignalPlan) -> str:
+    """One line for the terminal: when, where, cycle, greens, saturation, delay."""
+    greens = " ".join(f"P{ph.index}:{ph.green_s}s" for ph in p.phases)
+    warn = f"  ({len(p.explanation.warnings)} warning(s))" if p.explanation.warnings else ""
+    over = "  OVERSATURATED" if p.expected_effect.oversaturated else ""
+    return (f"{p.valid_from:%H:%M} {p.zone_id:>8} {p.junction_id:<18} cycle {p.cycle_s:>3}s  {greens:<32} "
+            f"x_max {p.expected_effect.max_degree_of_saturation:4.2f}  "
+            f"delay {p.expected_effect.mean_delay_s_per_veh:5.1f} s/veh{over}{warn}")

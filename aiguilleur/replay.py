@@ -1,0 +1,120 @@
+"""Replay a counts file onto the input topic, paced by event time, optionally moved to the present."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import gzip
+import io
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import msgspec
+from aiokafka import AIOKafkaProducer
+
+from streams.events import TrafficCount
+
+log = logging.getLogger("aiguilleur.replay")
+
+REQUIRED = ("detector_id", "interval_end", "interval_s", "count")
+OPTIONAL = ("occupancy", "mean_speed_kmh", "vehicle_class")
+
+
+class ReplayFileError(ValueError):
+    """The replay file cannot be read at all (missing, no header, wrong columns)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BadRow:
+    """A row that was skipped, with where and why."""
+
+    line: int
+    reason: str
+
+
+def _open(path: Path) -> io.TextIOBase:
+    if not path.exists():
+        raise ReplayFileError(f"{path}: file not found")
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return path.open(encoding="utf-8", newline="")
+
+
+def read_counts(path: Path, bad: list[BadRow]) -> list[TrafficCount]:
+    """All valid rows of a counts CSV, sorted by interval end; invalid rows go to ``bad`` with line and reason."""
+    with _open(path) as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ReplayFileError(f"{path}:1: missing column(s) {', '.join(missing)}; "
+                                  f"expected {','.join(REQUIRED)}[,{','.join(OPTIONAL)}]")
+        out = []
+        for line, row in enumerate(reader, start=2):
+            record: dict[str, object] = {k: row[k] for k in REQUIRED}
+            for k in OPTIONAL:
+                if row.get(k):
+                    record[k] = row[k]
+            try:
+                out.append(msgspec.convert(record, TrafficCount, strict=False))
+            except msgspec.ValidationError as e:
+                bad.append(BadRow(line, str(e)))
+    out.sort(key=lambda r: (r.interval_end, r.detector_id))
+    return out
+
+
+def rebase(readings: list[TrafficCount], start: datetime) -> list[TrafficCount]:
+    """Shift every interval end so that the earliest one lies at ``start`` (keeps the time of day's minutes)."""
+    if not readings:
+        return readings
+    delta = start - readings[0].interval_end
+    return [msgspec.structs.replace(r, interval_end=r.interval_end + delta) for r in readings]
+
+
+def batches(readings: list[TrafficCount]) -> Iterator[tuple[datetime, list[TrafficCount]]]:
+    """Readings grouped by interval end, in time order."""
+    current: list[TrafficCount] = []
+    for r in readings:
+        if current and r.interval_end != current[0].interval_end:
+            yield current[0].interval_end, current
+            current = []
+        current.append(r)
+    if current:
+        yield current[0].interval_end, current
+
+
+async def replay(readings: list[TrafficCount], bootstrap: str, topic: str, speed: float,
+                 progress: Callable[[int, int], None] | None = None) -> int:
+    """Produce readings keyed by detector id; ``speed`` x real time between intervals (0 = as fast as possible)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
+                                enable_idempotence=True)
+    await producer.start()
+    encoder = msgspec.json.Encoder()
+    sent = 0
+    try:
+        started = time.monotonic()
+        first: datetime | None = None
+        for end, group in batches(readings):
+            first = first or end
+            if speed > 0:
+                due = started + (end - first).total_seconds() / speed
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+            for r in group:
+                await producer.send(topic, key=r.detector_id.encode(), value=encoder.encode(r))
+            sent += len(group)
+            if progress:
+                progress(sent, len(readings))
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+def floor_now(period_s: int) -> datetime:
+    """The current time rounded down to a multiple of ``period_s`` (UTC)."""
+    now = datetime.now(UTC)
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % period_s, tz=UTC) + timedelta(seconds=0)

@@ -1,0 +1,64 @@
+"""The one settings object of a process: environment variables prefixed ``AIGUILLEUR_``, validated at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_DIR = REPO_ROOT / "data" / "demo"
+
+
+class Settings(BaseSettings):
+    """Everything a worker, the CLI or the demo can be told. Frozen: read once, passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="AIGUILLEUR_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:39092",
+        description="Kafka bootstrap servers, host:port[,host:port]. The local broker's default port is 39092.",
+    )
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    topic_namespace: str = Field(
+        default="", pattern=r"^[a-z0-9][a-z0-9-]{0,40}$|^$",
+        description="Prefix of every topic, e.g. a commune's code for a multi-tenant deployment.",
+    )
+    app_id: str = Field(default="aiguilleur", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    network_file: Path = DEMO_DIR / "lyon-villeurbanne.osm.gz"
+    detector_registry: Path = DEMO_DIR / "detectors.csv"
+    cache_dir: Path = REPO_ROOT / ".cache" / "networks"
+    state_dir: Path = REPO_ROOT / ".cache" / "faust-state"
+    partitions: int = Field(default=4, ge=1, le=1024,
+                            description="Partitions of the topics aiguilleur creates (input, zones, output).")
+    control_period_s: int = Field(default=300, ge=30, le=3600)
+    window_s: int | None = Field(default=None, ge=60, le=7200,
+                                 description="Counting window for a plan; defaults to the control period.")
+    lateness_s: int = Field(default=60, ge=0, le=3600,
+                            description="How long after a period ends late readings are still awaited.")
+    cycle_min_s: int = Field(default=40, ge=20, le=300)
+    cycle_max_s: int = Field(default=120, ge=30, le=300)
+    planner: str = "webster"
+    ingest_batch: int = Field(default=5000, ge=1, le=100_000)
+    ingest_within_s: float = Field(default=0.2, gt=0, le=10)
+    metrics_port: int = Field(default=9464, ge=0, le=65535, description="0 disables the /metrics endpoint.")
+    web_port: int = Field(default=0, ge=0, le=65535, description="Faust's web server; 0 disables it.")
+    session_timeout_s: float = Field(default=10.0, ge=6, le=300)
+    log_level: Literal["debug", "info", "warn", "error"] = "info"
+
+    @field_validator("cycle_max_s")
+    @classmethod
+    def _cycle_bounds(cls, v: int, info: object) -> int:
+        data = getattr(info, "data", {})
+        lo = data.get("cycle_min_s", 40)
+        if v < lo:
+            raise ValueError(f"AIGUILLEUR_CYCLE_MAX_S ({v}) must be >= AIGUILLEUR_CYCLE_MIN_S ({lo})")
+        return v
+
+    @property
+    def effective_window_s(self) -> int:
+        """The counting window, defaulting to the control period."""
+        return self.window_s or self.control_period_s

@@ -1,0 +1,74 @@
+"""What the pipeline needs to know about the city, prepared once at start-up by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from graph.model import Junction, Network
+from optimizer.strategy import Planner
+from streams.metrics import Metrics
+from streams.planning import PlanningConfig, SiteRef
+from streams.topics import TopicNames
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorIndex:
+    """Detector id -> (zone, site), and the sites of each zone."""
+
+    zone_of: dict[str, str]
+    site_of: dict[str, SiteRef]
+    sites_by_zone: dict[str, tuple[SiteRef, ...]]
+
+    @classmethod
+    def build(cls, network: Network, sites: Iterable[tuple[str, str, str, int]]) -> DetectorIndex:
+        """From (detector id, junction id, approach id, lanes) rows whose junctions are in ``network``."""
+        zone_of_junction = {j.id: j.zone_id for j in network.junctions}
+        zone_of: dict[str, str] = {}
+        site_of: dict[str, SiteRef] = {}
+        by_zone: dict[str, list[SiteRef]] = {}
+        for det, junction_id, approach_id, lanes in sites:
+            zone = zone_of_junction[junction_id]
+            ref = SiteRef(det, approach_id, lanes)
+            zone_of[det] = zone
+            site_of[det] = ref
+            by_zone.setdefault(zone, []).append(ref)
+        return cls(zone_of, site_of, {z: tuple(v) for z, v in by_zone.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class StreamsConfig:
+    """Connection and processing parameters of the Faust app (mapped from the settings object)."""
+
+    app_id: str
+    bootstrap: str
+    partitions: int
+    state_dir: str
+    ingest_batch: int
+    ingest_within_s: float
+    lateness_s: int
+    session_timeout_s: float
+    web_port: int = 0
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    sasl_mechanism: str = "SCRAM-SHA-512"
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineContext:
+    """Everything the agents use, immutable once the worker starts."""
+
+    network: Network
+    detectors: DetectorIndex
+    planning: PlanningConfig
+    planner: Planner
+    metrics: Metrics
+    topics: TopicNames
+    registry_source: str = ""
+    junctions_by_zone: dict[str, tuple[Junction, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, network: Network, detectors: DetectorIndex, planning: PlanningConfig, planner: Planner,
+               metrics: Metrics, topics: TopicNames, registry_source: str = "") -> PipelineContext:
+        """Build the context and its per-zone junction index."""
+        return cls(network, detectors, planning, planner, metrics, topics, registry_source, network.zones())

@@ -1,0 +1,16 @@
+"""Errors of the streaming edge."""
+
+from __future__ import annotations
+
+
+class StreamsError(Exception):
+    """Root of every error streams/ raises."""
+
+
+class RejectedReading(StreamsError, ValueError):
+    """An input record that cannot be accepted: the reason goes to the dead-letter topic."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(f"{code}: {reason}")

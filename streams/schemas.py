@@ -1,0 +1,82 @@
+"""JSON Schemas and the AsyncAPI document of the topics, generated from the event types."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+
+from streams.events import DLQ_HEADERS, SignalPlan, TrafficCount, ZoneReadings
+from streams.topics import SIGNAL_PLANS, TRAFFIC_COUNTS, TRAFFIC_COUNTS_DLQ, ZONE_READINGS
+
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def topic_schema(event: type[msgspec.Struct], topic: str, description: str) -> dict[str, Any]:
+    """A self-contained JSON Schema (2020-12) for one topic's record value."""
+    schema = msgspec.json.schema(event)
+    ref = schema.pop("$ref").split("/")[-1]
+    defs = schema.pop("$defs")
+    root = defs.pop(ref)
+    out: dict[str, Any] = {"$schema": SCHEMA_DIALECT, "$id": f"urn:aiguilleur:topic:{topic}",
+                           "title": topic, "description": description, **root}
+    if defs:
+        out["$defs"] = defs
+    return out
+
+
+def dead_letter_schema() -> dict[str, Any]:
+    """The dead-letter topic keeps the original bytes; the schema documents the headers."""
+    return {
+        "$schema": SCHEMA_DIALECT, "$id": f"urn:aiguilleur:topic:{TRAFFIC_COUNTS_DLQ}",
+        "title": TRAFFIC_COUNTS_DLQ,
+        "description": ("Rejected records of " + TRAFFIC_COUNTS + ". Key and value are the original bytes, "
+                        "unchanged (the value may not be JSON). Why it was rejected travels in the headers."),
+        "type": "object",
+        "properties": {
+            "headers": {"type": "object", "required": list(DLQ_HEADERS),
+                        "properties": {h: {"type": "string"} for h in DLQ_HEADERS}},
+            "key": {"description": "original key bytes"},
+            "value": {"description": "original value bytes"},
+        },
+    }
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """Schema per topic name."""
+    return {
+        TRAFFIC_COUNTS: topic_schema(TrafficCount, TRAFFIC_COUNTS,
+                                     "Input. One reading per detector per interval, JSON; key = detector id."),
+        SIGNAL_PLANS: topic_schema(SignalPlan, SIGNAL_PLANS,
+                                   "Output. A recommended plan per junction and control period, JSON; "
+                                   "key = junction id. Proposals only: an operator approves or rejects."),
+        ZONE_READINGS: topic_schema(ZoneReadings, ZONE_READINGS,
+                                    "Internal. Validated readings of one zone, msgpack; key = zone id."),
+        TRAFFIC_COUNTS_DLQ: dead_letter_schema(),
+    }
+
+
+def asyncapi() -> dict[str, Any]:
+    """An AsyncAPI 3.0 description of the public topics."""
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    roles = {TRAFFIC_COUNTS: "send", SIGNAL_PLANS: "receive", TRAFFIC_COUNTS_DLQ: "receive"}
+    for topic, schema in schemas().items():
+        if topic not in roles:
+            continue
+        cid = topic.replace(".", "_").replace("-", "_")
+        channels[cid] = {"address": topic, "description": schema["description"],
+                         "messages": {"record": {"payload": {"$ref": f"schemas/{topic}.json"}}}}
+        operations[f"{roles[topic]}_{cid}"] = {"action": roles[topic], "channel": {"$ref": f"#/channels/{cid}"}}
+    return {"asyncapi": "3.0.0",
+            "info": {"title": "aiguilleur topics", "version": "1",
+                     "description": "Topic names may carry a namespace prefix: '<namespace>.<topic>'."},
+            "channels": channels, "operations": operations}
+
+
+def schema_files() -> dict[str, str]:
+    """File name -> content, as committed under ``schemas/``."""
+    files = {f"{t}.json": json.dumps(s, indent=2, sort_keys=True) + "\n" for t, s in schemas().items()}
+    files["asyncapi.json"] = json.dumps(asyncapi(), indent=2, sort_keys=True) + "\n"
+    return files

@@ -1,0 +1,40 @@
+"""Topic names: the public contract. Versioned; a namespace prefix separates communes sharing a cluster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TRAFFIC_COUNTS = "aiguilleur.traffic-counts.v1"
+TRAFFIC_COUNTS_DLQ = "aiguilleur.traffic-counts.dlq.v1"
+ZONE_READINGS = "aiguilleur.zone-readings.v1"
+SIGNAL_PLANS = "aiguilleur.signal-plans.v1"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNames:
+    """The topics of one deployment (one namespace)."""
+
+    namespace: str = ""
+
+    def _name(self, base: str) -> str:
+        return f"{self.namespace}.{base}" if self.namespace else base
+
+    @property
+    def counts(self) -> str:
+        """Input: one reading per detector per interval (key = detector id)."""
+        return self._name(TRAFFIC_COUNTS)
+
+    @property
+    def dead_letters(self) -> str:
+        """Rejected input: original bytes, reason in headers."""
+        return self._name(TRAFFIC_COUNTS_DLQ)
+
+    @property
+    def zone_readings(self) -> str:
+        """Internal: validated readings regrouped by zone (key = zone id)."""
+        return self._name(ZONE_READINGS)
+
+    @property
+    def plans(self) -> str:
+        """Output: recommended plans (key = junction id)."""
+        return self._name(SIGNAL_PLANS)
