@@ -1,0 +1,79 @@
+{{/* Chart name, truncated to the 63 characters a DNS label allows. */}}
+{{- define "aiguilleur.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name of the release's objects. Truncated to 52 characters, not 63: the StatefulSet controller adds
+a controller-revision-hash label "<name>-<10 chars>" to each pod, and that label value must fit in 63.
+*/}}
+{{- define "aiguilleur.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "aiguilleur.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "aiguilleur.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "aiguilleur.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: worker
+{{- end }}
+
+{{- define "aiguilleur.labels" -}}
+helm.sh/chart: {{ include "aiguilleur.chart" . }}
+{{ include "aiguilleur.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/part-of: aiguilleur
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "aiguilleur.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "aiguilleur.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "aiguilleur.image" -}}
+{{- $repo := required "image.repository is required: no image is built by this chart, set the one your CI publishes" .Values.image.repository }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repo .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repo (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/* Faust app id = Kafka consumer group; defaults to the release's full name so releases never collide. */}}
+{{- define "aiguilleur.appId" -}}
+{{- .Values.config.appId | default (include "aiguilleur.fullname" .) }}
+{{- end }}
+
+{{- define "aiguilleur.saslSecretName" -}}
+{{- .Values.sasl.existingSecret | default (printf "%s-sasl" (include "aiguilleur.fullname" .)) }}
+{{- end }}
+
+{{- define "aiguilleur.dataConfigMapName" -}}
+{{- .Values.data.existingConfigMap | default (printf "%s-data" (include "aiguilleur.fullname" .)) }}
+{{- end }}
+
+{{/* True (non-empty) when the chart itself must create the data ConfigMap. */}}
+{{- define "aiguilleur.createDataConfigMap" -}}
+{{- if and (not .Values.data.volume) (not .Values.data.existingConfigMap) .Values.data.files }}true{{- end }}
+{{- end }}
+
+{{/* True (non-empty) when any source of data files is configured. */}}
+{{- define "aiguilleur.hasData" -}}
+{{- if or .Values.data.volume .Values.data.existingConfigMap .Values.data.files }}true{{- end }}
+{{- end }}
