@@ -27,9 +27,9 @@ def kafka(command: str) -> str:
 
 def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """A worker in its own process (its own process group, so Ctrl-C reaches it through us only)."""
-    log = log_path.open("wb")
-    return subprocess.Popen([sys.executable, "-m", "aiguilleur", "worker"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", "aiguilleur", "worker"], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:

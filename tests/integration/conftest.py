@@ -1,0 +1,155 @@
+"""Integration fixtures: the real local Kafka broker (scripts/kafka.sh) and real worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+
+from aiguilleur.follow import Record, records
+
+REPO = Path(__file__).resolve().parents[2]
+KAFKA = REPO / "scripts" / "kafka.sh"
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """host:port of a running broker: AIGUILLEUR_TEST_KAFKA_BOOTSTRAP, or the project's local broker."""
+    given = os.environ.get("AIGUILLEUR_TEST_KAFKA_BOOTSTRAP")
+    if given:
+        yield given
+        return
+    running = subprocess.run(["bash", str(KAFKA), "status"], capture_output=True).returncode == 0
+    if not running:
+        subprocess.run(["bash", str(KAFKA), "start"], check=True)
+    boot = subprocess.run(["bash", str(KAFKA), "bootstrap"], check=True, capture_output=True, text=True)
+    yield boot.stdout.strip()
+    if not running:
+        subprocess.run(["bash", str(KAFKA), "stop"], check=True)
+
+
+@dataclass
+class WorkerProcess:
+    """A real ``aiguilleur worker`` process with its own app id and topic namespace."""
+
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    logs: list[Path] = field(default_factory=list)
+
+    def start(self) -> None:
+        n = len(self.logs)
+        path = self.log_path.with_suffix(f".{n}.log")
+        self.logs.append(path)
+        with path.open("wb") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([sys.executable, "-m", "aiguilleur", "worker"], env=self.env,
+                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        self.proc = None
+        return code
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())
+
+
+@pytest.fixture
+def pipeline_env(kafka_bootstrap: str, tmp_path: Path) -> dict[str, str]:
+    """Settings for one isolated pipeline: unique app id and namespace, the small fixture network."""
+    from tests.fixtures.networks import write_fixture
+
+    net, reg, _ = write_fixture(tmp_path)
+    tag = "t" + uuid.uuid4().hex[:10]
+    return {**os.environ, "AIGUILLEUR_KAFKA_BOOTSTRAP": kafka_bootstrap, "AIGUILLEUR_APP_ID": tag,
+            "AIGUILLEUR_TOPIC_NAMESPACE": tag, "AIGUILLEUR_NETWORK_FILE": str(net),
+            "AIGUILLEUR_DETECTOR_REGISTRY": str(reg), "AIGUILLEUR_METRICS_PORT": "0",
+            "AIGUILLEUR_STATE_DIR": str(tmp_path / "state"), "AIGUILLEUR_LATENESS_S": "0",
+            "AIGUILLEUR_CONTROL_PERIOD_S": "300", "AIGUILLEUR_SESSION_TIMEOUT_S": "6",
+            "AIGUILLEUR_PARTITIONS": "4", "AIGUILLEUR_LOG_LEVEL": "info"}
+
+
+@pytest.fixture
+def worker(pipeline_env: dict[str, str], tmp_path: Path) -> Iterator[WorkerProcess]:
+    """A started worker; stopped (and its log printed on failure) at the end of the test."""
+    w = WorkerProcess(pipeline_env, tmp_path / "worker")
+    w.start()
+    yield w
+    if w.alive():
+        w.stop(signal.SIGKILL)
+    sys.stderr.write(w.log_text()[-4000:])
+
+
+async def produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes | None]]) -> None:
+    """Produce raw (key, value) records and wait for the broker's acknowledgement."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, value in items:
+            await producer.send(topic, key=key, value=value)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def collect(bootstrap: str, topic: str, n: int, timeout_s: float = 90) -> list[Record]:
+    """The first ``n`` records of ``topic`` (from the beginning), or fewer if ``timeout_s`` passes."""
+    out: list[Record] = []
+
+    async def take() -> None:
+        async with contextlib.aclosing(records(bootstrap, topic, idle_timeout_s=None)) as recs:
+            async for rec in recs:
+                out.append(rec)
+                if len(out) >= n:
+                    return
+
+    try:
+        await asyncio.wait_for(take(), timeout_s)
+    except TimeoutError:
+        pass
+    return out
+
+
+async def wait_consumed(bootstrap: str, group: str, topics: list[str], timeout_s: float = 60) -> None:
+    """Wait until ``group`` has committed every partition of ``topics`` up to its end offset."""
+    from aiokafka import AIOKafkaConsumer
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
+            ends = await consumer.end_offsets(tps) if tps else {}
+            committed = await admin.list_consumer_group_offsets(group)
+            behind = [tp for tp, end in ends.items()
+                      if end > 0 and (committed.get(tp) is None or committed[tp].offset < end)]
+            if tps and not behind:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"group {group} still behind on {behind}")
+            await asyncio.sleep(0.5)
+            await consumer._client.force_metadata_update()
+    finally:
+        await consumer.stop()
+        await admin.close()
