@@ -75,8 +75,7 @@ def create_app(cfg: StreamsConfig, ctx: PipelineContext) -> faust.App:
     dead_letters = app.topic(topics.dead_letters, key_type=bytes, value_type=bytes, partitions=cfg.partitions)
     zone_topic = app.topic(topics.zone_readings, key_type=bytes, value_type=bytes, partitions=cfg.partitions)
     plans = app.topic(topics.plans, key_type=bytes, value_type=bytes, partitions=cfg.partitions)
-    table = app.Table("zone-state", key_type=bytes, value_type=bytes, partitions=cfg.partitions,
-                      key_serializer="raw", value_serializer="raw")
+    table = app.Table("zone-state", key_type=bytes, value_type=bytes, partitions=cfg.partitions)
     m = ctx.metrics
     period_ms = ctx.planning.period_s * 1000
     window_ms = ctx.planning.window_s * 1000
