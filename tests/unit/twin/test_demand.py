@@ -1,0 +1,78 @@
+"""Demand from twin counts: link flows and phase lane groups."""
+
+from __future__ import annotations
+
+import pytest
+
+from graph.model import Junction, Phase
+from graph.sumo import ProgramPhase, SumoSignal
+from twin.control import critical_links, junction_demand, link_flows, programme_greens
+
+# links: 0 = a_0 -> x, 1 = a_1 -> x (through); 2 = a_1 -> y (left: permissive, then protected)
+STATES = ("GGg", "rrG")
+
+
+def _signal() -> SumoSignal:
+    program = (
+        ProgramPhase(state="GGg", duration_s=30.0),
+        ProgramPhase(state="yyg", duration_s=3.0),
+        ProgramPhase(state="rrG", duration_s=6.0),
+        ProgramPhase(state="rry", duration_s=3.0),
+    )
+    return SumoSignal(
+        tls_id="J",
+        program_id="0",
+        program_type="static",
+        offset_s=0.0,
+        program=program,
+        green_states=STATES,
+        program_indices=((0,), (2,)),
+        yellow_s=(3.0, 3.0),
+        red_s=(0.0, 0.0),
+        link_movements=("a>x", "a>x", "a>y"),
+        link_lanes=(("a_0", "x_0"), ("a_1", "x_1"), ("a_1", "y_0")),
+    )
+
+
+def _junction() -> Junction:
+    return Junction(
+        id="J",
+        lat=0.0,
+        lon=0.0,
+        zone_id="z",
+        node_ids=("n",),
+        approaches=(),
+        movements=(),
+        phases=(
+            Phase(index=0, movement_ids=("a>x", "a>y"), approach_ids=("a",)),
+            Phase(index=1, movement_ids=("a>y",), approach_ids=("a",)),
+        ),
+    )
+
+
+def test_turning_counts_split_a_shared_lane() -> None:
+    flows = link_flows(_signal(), {"a_0": 10, "a_1": 12}, {("a_1", "x"): 9, ("a_1", "y"): 3})
+    assert flows == {0: 10.0, 1: 9.0, 2: 3.0}
+
+
+def test_unknown_turns_split_evenly() -> None:
+    flows = link_flows(_signal(), {"a_1": 10}, {("a_1", "y"): 2})
+    # 8 vehicles with an unseen next edge share the lane's two links
+    assert flows[1] == pytest.approx(4.0)
+    assert flows[2] == pytest.approx(6.0)
+
+
+def test_links_charged_to_the_phase_the_programme_serves_them_in() -> None:
+    assert programme_greens(_signal()) == [(0, 30.0), (1, 6.0)]
+    assert critical_links(_signal()) == [[0, 1, 2], []]
+
+
+def test_demand_flow_rates_per_hour() -> None:
+    d = junction_demand(
+        _junction(), _signal(), {"a_0": 10, "a_1": 12}, 300.0, {("a_1", "x"): 9, ("a_1", "y"): 3}
+    )
+    (lg,) = d.phases[0].lane_groups
+    assert lg.flow_vph == pytest.approx(22 * 12)
+    assert lg.saturation_flow_vph == 3600.0
+    assert d.phases[1].lane_groups == ()
+    assert d.phases[0].intergreen_s == 5.0  # from the junction's phase (default), not recomputed

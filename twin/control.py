@@ -1,0 +1,477 @@
+"""Control modes applied to SUMO in closed loop.
+
+- ``programme``: the scenario's own signal programme, untouched (fixed-time in most scenarios);
+- ``actuated``: the same phases switched to SUMO's gap-based actuated control;
+- a registered **Planner** (``webster``, ``optimizer``…): demand measured by the twin's loops
+  over the last period, converted to :class:`~optimizer.model.JunctionDemand`, planned, and applied
+  at the next cycle boundary;
+- a registered **Controller** (``max-pressure``, ``adaptive``…): asked every few seconds with a
+  :class:`~optimizer.strategy.JunctionState` built from halting vehicles on approach and exit lanes.
+
+Phase changes go through :class:`SignalDriver`, which inserts the yellow and all-red the scenario's
+programme uses.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from graph.model import Junction
+from graph.sumo import SumoSignal
+from optimizer.model import JunctionDemand, LaneGroup, PhaseDemand, Plan
+from optimizer.strategy import (
+    Controller,
+    Envelope,
+    JunctionState,
+    MovementState,
+    PhaseState,
+    Planner,
+    controllers,
+    planners,
+)
+from optimizer.strategy import controller as make_controller
+from optimizer.strategy import planner as make_planner
+from twin.errors import UnknownControl
+from twin.mapping import Step, TlsMapping
+
+BUILTIN = ("programme", "actuated")
+ACTUATED_MIN_GREEN_S = 5.0
+ACTUATED_MAX_GREEN_S = 60.0
+_EPS = 1e-6
+
+
+def resolve_control(name: str) -> tuple[str, str]:
+    """``(kind, name)`` with kind ``builtin``, ``planner`` or ``controller``; prefixes
+    disambiguate.
+    """
+    kind, _, bare = name.partition(":")
+    if bare:
+        if kind == "planner" and bare in planners():
+            return "planner", bare
+        if kind == "controller" and bare in controllers():
+            return "controller", bare
+    elif name in BUILTIN:
+        return "builtin", name
+    elif name in planners():
+        return "planner", name
+    elif name in controllers():
+        return "controller", name
+    known = (*BUILTIN, *planners(), *(f"controller:{c}" for c in controllers()))
+    raise UnknownControl(name, known)
+
+
+def available_controls() -> tuple[str, ...]:
+    """Every control the twin can run now (built-ins, registered planners and controllers)."""
+    out = list(BUILTIN) + list(planners())
+    out += [c if c not in planners() else f"controller:{c}" for c in controllers()]
+    return tuple(out)
+
+
+class SignalDriver:
+    """Shows model phases on one SUMO traffic light, with yellow/all-red between them."""
+
+    def __init__(self, api: Any, mapping: TlsMapping, phase: int, now: float) -> None:
+        self._api = api
+        self.mapping = mapping
+        self.phase = phase
+        self.target = phase
+        self.green_since = now
+        self._steps: list[Step] = []
+        self._step_end: float | None = None
+        self._set(mapping.green(phase))
+
+    def _set(self, state: str) -> None:
+        self._api.trafficlight.setRedYellowGreenState(self.mapping.tls_id, state)
+
+    @property
+    def in_transition(self) -> bool:
+        """True while yellow or all-red is shown."""
+        return self._step_end is not None
+
+    def switch(self, to_phase: int, now: float) -> float:
+        """Start the change to ``to_phase``; returns the time its green starts."""
+        if self.in_transition:
+            return self._step_end or now
+        if to_phase == self.phase:
+            return now
+        self.target = to_phase
+        self._steps = list(self.mapping.transition(self.phase, to_phase))
+        if not self._steps:
+            self._begin_green(now)
+            return now
+        self._show_next(now)
+        return (self._step_end or now) + sum(s.duration_s for s in self._steps)
+
+    def _show_next(self, now: float) -> None:
+        step = self._steps.pop(0)
+        self._set(step.state)
+        self._step_end = now + step.duration_s
+
+    def _begin_green(self, now: float) -> None:
+        self.phase = self.target
+        self._step_end = None
+        self.green_since = now
+        self._set(self.mapping.green(self.phase))
+
+    def tick(self, now: float) -> None:
+        """Advance the transition; call once per simulation step."""
+        if self._step_end is not None and now >= self._step_end - _EPS:
+            if self._steps:
+                self._show_next(now)
+            else:
+                self._begin_green(now)
+
+    def green_elapsed(self, now: float) -> float:
+        """Green already given to the current phase (0 during a transition)."""
+        return 0.0 if self.in_transition else now - self.green_since
+
+
+class Policy(Protocol):
+    """A control mode, driven by the runner once per simulation step."""
+
+    name: str
+
+    def step(self, now: float) -> None:
+        """React to the simulation at time ``now`` (after the step)."""
+        ...
+
+
+class ProgrammePolicy:
+    """Leaves SUMO's loaded programme running (the scenario's own, or the actuated copy)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def step(self, now: float) -> None:
+        """Nothing to do: SUMO runs the programme."""
+
+
+def write_actuated_programmes(signals: dict[str, SumoSignal], path: Path) -> str:
+    """An additional file turning every programme actuated (same phases); returns its programID."""
+    program_id = "aiguilleur-actuated"
+    root = ET.Element("additional")
+    for sig in signals.values():
+        tl = ET.SubElement(
+            root,
+            "tlLogic",
+            id=sig.tls_id,
+            type="actuated",
+            programID=program_id,
+            offset=f"{sig.offset_s:g}",
+        )
+        for ph in sig.program:
+            attrs = {"duration": f"{ph.duration_s:g}", "state": ph.state}
+            if ph.is_green():
+                bounded = (
+                    ph.min_dur_s is not None
+                    and ph.max_dur_s is not None
+                    and ph.max_dur_s > ph.min_dur_s
+                )
+                lo = (
+                    ph.min_dur_s
+                    if bounded and ph.min_dur_s is not None
+                    else min(ACTUATED_MIN_GREEN_S, ph.duration_s)
+                )
+                hi = (
+                    ph.max_dur_s
+                    if bounded and ph.max_dur_s is not None
+                    else max(ACTUATED_MAX_GREEN_S, ph.duration_s)
+                )
+                attrs |= {"minDur": f"{lo:g}", "maxDur": f"{hi:g}"}
+            ET.SubElement(tl, "phase", attrs)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return program_id
+
+
+def critical_links(signal: SumoSignal) -> list[list[int]]:
+    """Per model phase, the vehicle links whose demand that phase must serve.
+
+    A link green in several phases (a permissive left in the through phase and protected after
+    it, say) is charged to the phase where the scenario's own programme gives it the most green,
+    priority green winning ties: that is the phase the designer meant to serve it.
+    """
+    greens: dict[int, float] = {}
+    for k, g in programme_greens(signal):
+        greens[k] = greens.get(k, 0.0) + g
+    states = signal.green_states
+    out: list[list[int]] = [[] for _ in states]
+    for i, m in enumerate(signal.link_movements):
+        if not m:
+            continue
+        cands = [k for k, st in enumerate(states) if i < len(st) and st[i] in "Gg"]
+        if cands:
+            best = max(cands, key=lambda k: (greens.get(k, 0.0), states[k][i] == "G", -k))
+            out[best].append(i)
+    return out
+
+
+def link_flows(
+    signal: SumoSignal, lane_counts: dict[str, int], turn_counts: dict[tuple[str, str], int]
+) -> dict[int, float]:
+    """Vehicles per vehicle link: measured turning counts where known, the lane's count split evenly
+    over its links for what is left (vehicles whose next edge was not seen).
+
+    ``turn_counts`` is keyed by (incoming lane, next edge).
+    """
+    by_lane: dict[str, list[int]] = {}
+    for i, m in enumerate(signal.link_movements):
+        if m:
+            by_lane.setdefault(signal.link_lanes[i][0], []).append(i)
+    out: dict[int, float] = {}
+    for lane, links in by_lane.items():
+        to_edge = {i: m.split(">", 1)[1] for i in links if (m := signal.link_movements[i])}
+        per_edge: dict[str, int] = {}
+        for e in to_edge.values():
+            per_edge[e] = per_edge.get(e, 0) + 1
+        known = {i: turn_counts.get((lane, e), 0) / per_edge[e] for i, e in to_edge.items()}
+        rest = max(0.0, lane_counts.get(lane, 0) - sum(known.values()))
+        for i in links:
+            out[i] = known[i] + rest / len(links)
+    return out
+
+
+def junction_demand(
+    junction: Junction,
+    signal: SumoSignal,
+    lane_counts: dict[str, int],
+    period_s: float,
+    turn_counts: dict[tuple[str, str], int] | None = None,
+    saturation_per_lane_vph: float = 1800.0,
+) -> JunctionDemand:
+    """Demand of one junction from counts over ``period_s``.
+
+    One lane group per (phase, approach): the flow of the links the phase must serve against the
+    saturation flow of the lanes they leave from.
+    """
+    flows = link_flows(signal, lane_counts, turn_counts or {})
+    phases = []
+    for p, links in zip(junction.phases, critical_links(signal), strict=True):
+        flow: dict[str, float] = {}
+        lanes: dict[str, set[str]] = {}
+        for i in links:
+            lane = signal.link_lanes[i][0]
+            approach = lane.rsplit("_", 1)[0]
+            flow[approach] = flow.get(approach, 0.0) + flows.get(i, 0.0)
+            lanes.setdefault(approach, set()).add(lane)
+        lgs = tuple(
+            LaneGroup(
+                id=f"{p.index}:{a}",
+                flow_vph=flow[a] * 3600.0 / period_s,
+                saturation_flow_vph=saturation_per_lane_vph * len(lanes[a]),
+            )
+            for a in sorted(flow)
+        )
+        phases.append(
+            PhaseDemand(
+                index=p.index,
+                lane_groups=lgs,
+                min_green_s=p.min_green_s,
+                max_green_s=p.max_green_s,
+                intergreen_s=p.intergreen_s,
+            )
+        )
+    return JunctionDemand(junction_id=junction.id, phases=tuple(phases))
+
+
+def programme_greens(signal: SumoSignal) -> list[tuple[int, float]]:
+    """The scenario programme's green sequence as ``(model phase, green s)``."""
+    seq: list[tuple[int, float]] = []
+    for i, ph in enumerate(signal.program):
+        if not ph.is_green():
+            continue
+        k = signal.green_states.index(ph.state)
+        if seq and seq[-1][0] == k and signal.program[i - 1].state == ph.state:
+            seq[-1] = (k, seq[-1][1] + ph.duration_s)
+        else:
+            seq.append((k, ph.duration_s))
+    return seq
+
+
+class PlanPolicy:
+    """Fixed-time plans from a Planner, re-planned every period and applied at cycle boundaries."""
+
+    def __init__(
+        self,
+        name: str,
+        planner: Planner | None,
+        api: Any,
+        junctions: list[Junction],
+        signals: dict[str, SumoSignal],
+        drivers: dict[str, SignalDriver],
+        lane_counts: Callable[[], tuple[dict[str, int], dict[tuple[str, str], int]]],
+        period_s: float,
+        now: float,
+        fixed_plans: dict[str, Plan] | None = None,
+    ) -> None:
+        self.name = name
+        self._planner = planner
+        self._api = api
+        self._junctions = junctions
+        self._signals = signals
+        self._drivers = drivers
+        self._lane_counts = lane_counts
+        self._period_s = period_s
+        self._next_plan = now + period_s
+        self.plans: dict[str, list[Plan]] = {j.id: [] for j in junctions}
+        self._seq: dict[str, list[tuple[int, float]]] = {}
+        self._pending: dict[str, list[tuple[int, float]]] = {}
+        self._idx: dict[str, int] = {}
+        self._green_end: dict[str, float] = {}
+        for j in junctions:
+            seq = programme_greens(signals[j.id])
+            if fixed_plans and j.id in fixed_plans:
+                seq = _plan_sequence(fixed_plans[j.id])
+                self.plans[j.id].append(fixed_plans[j.id])
+            self._seq[j.id] = seq
+            self._idx[j.id] = 0
+            drivers[j.id].switch(seq[0][0], now)
+            self._green_end[j.id] = now + seq[0][1]
+
+    def step(self, now: float) -> None:
+        """Re-plan when a period ends; advance each junction's phase sequence."""
+        if self._planner is not None and now >= self._next_plan - _EPS:
+            self._replan(now)
+            self._next_plan = now + self._period_s
+        for j in self._junctions:
+            drv = self._drivers[j.id]
+            if drv.in_transition or now < self._green_end[j.id] - _EPS:
+                continue
+            seq = self._seq[j.id]
+            i = (self._idx[j.id] + 1) % len(seq)
+            if i == 0 and j.id in self._pending:
+                seq = self._seq[j.id] = self._pending.pop(j.id)
+            self._idx[j.id] = i
+            phase, green = seq[i]
+            start = drv.switch(phase, now) if phase != drv.phase else now
+            self._green_end[j.id] = start + green
+
+    def _replan(self, now: float) -> None:
+        assert self._planner is not None
+        counts, turns = self._lane_counts()
+        for j in self._junctions:
+            demand = junction_demand(j, self._signals[j.id], counts, self._period_s, turns)
+            plan = self._planner.plan(demand)
+            self.plans[j.id].append(plan)
+            self._pending[j.id] = _plan_sequence(plan)
+        del now
+
+
+def _plan_sequence(plan: Plan) -> list[tuple[int, float]]:
+    seq = [(p.index, float(p.green_s)) for p in plan.phases if p.green_s > 0]
+    return seq or [(plan.phases[0].index, 1.0)]
+
+
+def envelope_for(
+    junction: Junction, cycle_min_s: float = 40.0, cycle_max_s: float = 120.0
+) -> Envelope:
+    """The operator envelope the twin grants a live controller: the scenario's phases and bounds."""
+    return Envelope(
+        junction_id=junction.id,
+        phase_order=tuple(p.index for p in junction.phases),
+        min_green_s=tuple(p.min_green_s for p in junction.phases),
+        max_green_s=tuple(p.max_green_s for p in junction.phases),
+        intergreen_s=tuple(p.intergreen_s for p in junction.phases),
+        cycle_min_s=cycle_min_s,
+        cycle_max_s=cycle_max_s,
+    )
+
+
+class LivePolicy:
+    """A Controller asked for a decision whenever its last one said to ask again."""
+
+    def __init__(
+        self,
+        name: str,
+        api: Any,
+        junctions: list[Junction],
+        signals: dict[str, SumoSignal],
+        drivers: dict[str, SignalDriver],
+        now: float,
+    ) -> None:
+        self.name = name
+        self._api = api
+        self._junctions = junctions
+        self._drivers = drivers
+        self.decisions = 0
+        self.switches = 0
+        self._ctrl: dict[str, Controller] = {
+            j.id: make_controller(name, envelope_for(j)) for j in junctions
+        }
+        self._next: dict[str, float] = {j.id: now for j in junctions}
+        self._cycle_start: dict[str, float] = {j.id: now for j in junctions}
+        self._last_phase: dict[str, int] = {}
+        self._movements: dict[str, list[list[tuple[str, list[str], list[str], int]]]] = {}
+        for j in junctions:
+            sig = signals[j.id]
+            per_phase = []
+            for state in sig.green_states:
+                mv: dict[str, tuple[set[str], set[str]]] = {}
+                for i, c in enumerate(state):
+                    mid = sig.link_movements[i] if i < len(sig.link_movements) else ""
+                    if c in "Gg" and mid:
+                        ins, outs = mv.setdefault(mid, (set(), set()))
+                        ins.add(sig.link_lanes[i][0])
+                        outs.add(sig.link_lanes[i][1])
+                per_phase.append(
+                    [(m, sorted(a), sorted(b), len(a)) for m, (a, b) in sorted(mv.items())]
+                )
+            self._movements[j.id] = per_phase
+
+    def _halting(self, lanes: list[str], cache: dict[str, int]) -> int:
+        total = 0
+        for ln in lanes:
+            if ln not in cache:
+                cache[ln] = int(self._api.lane.getLastStepHaltingNumber(ln))
+            total += cache[ln]
+        return total
+
+    def step(self, now: float) -> None:
+        """Ask each junction's controller when its decision is due; switch phases accordingly."""
+        cache: dict[str, int] = {}
+        for j in self._junctions:
+            drv = self._drivers[j.id]
+            if now < self._next[j.id] - _EPS or drv.in_transition:
+                continue
+            phases = tuple(
+                PhaseState(
+                    index=k,
+                    movements=tuple(
+                        MovementState(
+                            id=m,
+                            queue_veh=float(self._halting(ins, cache)),
+                            downstream_queue_veh=float(self._halting(outs, cache)),
+                            saturation_flow_vph=1800.0 * n,
+                        )
+                        for m, ins, outs, n in mvs
+                    ),
+                )
+                for k, mvs in enumerate(self._movements[j.id])
+            )
+            if drv.phase == j.phases[0].index and self._last_phase.get(j.id) != drv.phase:
+                self._cycle_start[j.id] = drv.green_since
+            self._last_phase[j.id] = drv.phase
+            state = JunctionState(
+                junction_id=j.id,
+                time_s=now,
+                current_phase=drv.phase,
+                phase_elapsed_s=drv.green_elapsed(now),
+                phases=phases,
+                cycle_elapsed_s=now - self._cycle_start[j.id],
+            )
+            decision = self._ctrl[j.id].decide(state)
+            self.decisions += 1
+            wait = max(1.0, float(decision.next_decision_in_s))
+            if decision.phase_index != drv.phase:
+                self.switches += 1
+                green_start = drv.switch(decision.phase_index, now)
+                self._next[j.id] = max(now + wait, green_start + 1.0)
+            else:
+                self._next[j.id] = now + wait
+
+
+def make_policy(kind: str, name: str) -> Planner | None:
+    """The Planner instance for planner controls (``None`` for the others)."""
+    return make_planner(name) if kind == "planner" else None

@@ -1,0 +1,155 @@
+"""Detectors of a twin run: the scenario's own loops where it has them, generated E1 loops
+otherwise.
+
+SUMO writes detector output next to the additional file that declares it; scenarios are read-only,
+so the
+files declaring detectors are rewritten into the run's work folder with their output and
+aggregation period
+redirected. Counts are read through libsumo/TraCI at the end of every interval and turned into
+records with
+the fields of the input topic ``aiguilleur.traffic-counts.v1``.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+E1_TAGS = {"e1Detector", "inductionLoop"}
+E2_TAGS = {"e2Detector", "laneAreaDetector"}
+LOOP_SETBACK_M = 40.0
+"""Generated loops sit this far upstream of the stop line (or at the lane's start if it is
+shorter).
+"""
+
+DetectorKind = Literal["e1", "e2"]
+
+
+class DetectorSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One detector the run reads."""
+
+    id: str
+    kind: DetectorKind
+    lane: str
+    generated: bool
+
+
+class CountRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One detector's count for one interval: the fields of ``aiguilleur.traffic-counts.v1``."""
+
+    detector_id: str
+    interval_end: datetime
+    interval_s: int
+    count: int
+    occupancy: float | None = None
+    """Time occupancy, 0..1."""
+    mean_speed_kmh: float | None = None
+    vehicle_class: str = "all"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (``interval_end`` as RFC 3339)."""
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
+
+
+def sim_time_to_datetime(base: datetime, time_s: float) -> datetime:
+    """Simulation time (s) as a timezone-aware datetime counted from ``base``."""
+    if base.tzinfo is None:
+        base = base.replace(tzinfo=UTC)
+    return base + timedelta(seconds=time_s)
+
+
+def rewrite_detector_files(
+    additionals: tuple[Path, ...], workdir: Path, interval_s: int
+) -> tuple[tuple[Path, ...], list[DetectorSpec]]:
+    """Copy the additional files that declare detectors into ``workdir``, output redirected.
+
+    Returns the additional files to load (rewritten copies in place of the originals) and the
+    scenario's own E1/E2 detectors.
+    """
+    out_files: list[Path] = []
+    specs: list[DetectorSpec] = []
+    for i, path in enumerate(additionals):
+        tree = ET.parse(path)
+        found = False
+        for el in tree.getroot().iter():
+            kind: DetectorKind | None = (
+                "e1" if el.tag in E1_TAGS else "e2" if el.tag in E2_TAGS else None
+            )
+            if kind is None or "lane" not in el.attrib:
+                continue
+            found = True
+            el.set("file", str(workdir / "scenario_detectors.out.xml"))
+            el.attrib.pop("freq", None)
+            el.set("period", str(interval_s))
+            specs.append(
+                DetectorSpec(id=el.attrib["id"], kind=kind, lane=el.attrib["lane"], generated=False)
+            )
+        if found:
+            copy = workdir / f"{i:02d}_{path.name}"
+            tree.write(copy, encoding="utf-8", xml_declaration=True)
+            out_files.append(copy)
+        else:
+            out_files.append(path)
+    return tuple(out_files), specs
+
+
+def write_generated_loops(
+    lanes: dict[str, float], path: Path, interval_s: int
+) -> list[DetectorSpec]:
+    """Write one E1 loop per lane (``{lane_id: length_m}``) into an additional file at ``path``."""
+    root = ET.Element("additional")
+    specs = []
+    for lane, length in sorted(lanes.items()):
+        det_id = f"twin_{lane}"
+        pos = max(0.5, length - LOOP_SETBACK_M) if length > 1.0 else 0.0
+        ET.SubElement(
+            root,
+            "inductionLoop",
+            id=det_id,
+            lane=lane,
+            pos=f"{pos:.2f}",
+            period=str(interval_s),
+            file=str(path.with_suffix(".out.xml")),
+            friendlyPos="true",
+        )
+        specs.append(DetectorSpec(id=det_id, kind="e1", lane=lane, generated=True))
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return specs
+
+
+class DetectorReader:
+    """Reads the last completed interval of every detector through a libsumo/TraCI module."""
+
+    def __init__(
+        self, api: Any, specs: list[DetectorSpec], interval_s: int, base: datetime
+    ) -> None:
+        self._api = api
+        self.specs = specs
+        self.interval_s = interval_s
+        self.base = base
+
+    def read(self, time_s: float) -> list[CountRecord]:
+        """Records of the interval that ended at ``time_s``."""
+        end = sim_time_to_datetime(self.base, time_s)
+        out = []
+        for d in self.specs:
+            mod = self._api.inductionloop if d.kind == "e1" else self._api.lanearea
+            count = int(mod.getLastIntervalVehicleNumber(d.id))
+            occ = float(mod.getLastIntervalOccupancy(d.id))
+            speed = float(mod.getLastIntervalMeanSpeed(d.id))
+            out.append(
+                CountRecord(
+                    detector_id=d.id,
+                    interval_end=end,
+                    interval_s=self.interval_s,
+                    count=count,
+                    occupancy=min(1.0, max(0.0, occ / 100.0)),
+                    mean_speed_kmh=round(speed * 3.6, 2) if speed >= 0 and count > 0 else None,
+                )
+            )
+        return out

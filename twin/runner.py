@@ -1,0 +1,475 @@
+"""Run one scenario under one control mode through libsumo (or TraCI), in closed loop."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from graph.sumo import SumoNetwork, network_from_sumo
+from optimizer.model import Plan
+from twin.control import (
+    LivePolicy,
+    PlanPolicy,
+    Policy,
+    ProgrammePolicy,
+    SignalDriver,
+    make_policy,
+    resolve_control,
+    write_actuated_programmes,
+)
+from twin.detectors import (
+    CountRecord,
+    DetectorReader,
+    DetectorSpec,
+    rewrite_detector_files,
+    write_generated_loops,
+)
+from twin.errors import ScenarioError, SumoStartError
+from twin.mapping import TlsMapping
+from twin.metrics import RunMetrics, compute_metrics, read_tripinfo
+from twin.scenario import Scenario
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_DATE = datetime(2026, 1, 5, tzinfo=UTC)
+"""Simulation time 0 maps to this instant in emitted counts (a Monday, midnight UTC)."""
+
+_KEPT_CFG_SECTIONS = {"processing", "routing", "random_number", "mesoscopic", "emissions"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """How to run: intervals, SUMO protocol, changes for what-if runs, and where counts go."""
+
+    count_interval_s: int = 60
+    plan_period_s: float = 300.0
+    time_to_teleport_s: float = -1.0
+    """RESCO's protocol (-1: vehicles never teleport out of a jam). SUMO's default is 300."""
+    seed: int = 42
+    demand_factor: float = 1.0
+    closed_edges: tuple[str, ...] = ()
+    plans: dict[str, Plan] | None = None
+    """Candidate fixed-time plans by junction id (control ``plan``)."""
+    base_date: datetime = DEFAULT_BASE_DATE
+    use_traci: bool = False
+    progress: bool = True
+    keep_counts: bool = False
+    on_counts: Callable[[list[CountRecord]], None] | None = None
+    workdir: Path | None = None
+    extra_sumo_args: tuple[str, ...] = ()
+
+
+@dataclass(kw_only=True)
+class RunResult:
+    """What one run measured."""
+
+    scenario: str
+    control: str
+    metrics: RunMetrics
+    detectors: list[DetectorSpec]
+    counts: list[CountRecord] = field(default_factory=list)
+    plans: dict[str, list[Plan]] = field(default_factory=dict)
+    decisions: int = 0
+
+
+def _lane_lengths(net: Path, wanted: set[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for _, el in ET.iterparse(net):
+        if el.tag == "lane" and el.attrib.get("id") in wanted:
+            out[el.attrib["id"]] = float(el.attrib.get("length", "0"))
+        elif (
+            el.tag == "edge"
+            and el.attrib.get("function") != "internal"
+            and not len(wanted - out.keys())
+        ):
+            break
+    return out
+
+
+def _sanitised_config(cfg: Path, workdir: Path) -> Path | None:
+    """A copy of the .sumocfg keeping only processing options (inputs, outputs and window come from
+    us).
+    """
+    root = ET.parse(cfg).getroot()
+    out = ET.Element("configuration")
+    for section in root:
+        if section.tag in _KEPT_CFG_SECTIONS:
+            out.append(section)
+    if not len(out):
+        return None
+    path = workdir / "run.sumocfg"
+    ET.ElementTree(out).write(path, encoding="utf-8", xml_declaration=True)
+    return path
+
+
+def write_closures(
+    edges: tuple[str, ...], all_edges: list[str], path: Path, begin: float, end: float
+) -> None:
+    """A rerouter closing ``edges`` for the whole window; vehicles planning to use them reroute."""
+    root = ET.Element("additional")
+    rr = ET.SubElement(root, "rerouter", id="twin_closure", edges=" ".join(all_edges))
+    iv = ET.SubElement(rr, "interval", begin=f"{begin:g}", end=f"{end:g}")
+    for e in edges:
+        ET.SubElement(iv, "closingReroute", id=e)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _api(use_traci: bool) -> Any:
+    if use_traci:
+        import traci
+
+        return traci
+    import libsumo
+
+    return libsumo
+
+
+def _sumo_binary() -> str:
+    import sumolib
+
+    return str(sumolib.checkBinary("sumo"))
+
+
+def build_command(
+    scenario: Scenario, options: RunOptions, workdir: Path, additionals: list[Path]
+) -> list[str]:
+    """The SUMO command line of a run (outputs in ``workdir``)."""
+    cmd = [_sumo_binary()]
+    cfg = _sanitised_config(scenario.config, workdir) if scenario.config is not None else None
+    if cfg is not None:
+        cmd += ["-c", str(cfg)]
+    cmd += ["-n", str(scenario.net)]
+    if scenario.routes:
+        cmd += ["-r", ",".join(str(r) for r in scenario.routes)]
+    if additionals:
+        cmd += ["-a", ",".join(str(a) for a in additionals)]
+    cmd += [
+        "-b",
+        f"{scenario.begin_s:g}",
+        "-e",
+        f"{scenario.end_s:g}",
+        "--step-length",
+        f"{scenario.step_length_s:g}",
+        "--time-to-teleport",
+        f"{options.time_to_teleport_s:g}",
+        "--seed",
+        str(options.seed),
+        "--scale",
+        f"{options.demand_factor:g}",
+        "--tripinfo-output",
+        str(workdir / "tripinfo.xml"),
+        "--tripinfo-output.write-unfinished",
+        "true",
+        "--device.emissions.probability",
+        "1",
+        "--error-log",
+        str(workdir / "sumo.err"),
+        "--no-step-log",
+        "true",
+        "--no-warnings",
+        "true",
+        "--duration-log.disable",
+        "true",
+        *options.extra_sumo_args,
+    ]
+    return cmd
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _all_edges(net: Path) -> list[str]:
+    return [
+        el.attrib["id"]
+        for _, el in ET.iterparse(net)
+        if el.tag == "edge"
+        and el.attrib.get("function", "") not in {"internal", "crossing", "walkingarea"}
+    ]
+
+
+class _Counter:
+    """Per-lane and turning counts from the control loops since the last plan.
+
+    Turning counts come from the route of each vehicle the loop saw (its next edge after the
+    approach): the ground truth a turning-movement camera would give.
+    """
+
+    def __init__(self, api: Any, specs: list[DetectorSpec]) -> None:
+        self._api = api
+        self._specs = specs
+        self.lanes: dict[str, int] = {}
+        self.turns: dict[tuple[str, str], int] = {}
+
+    def read(self) -> None:
+        for d in self._specs:
+            edge = d.lane.rsplit("_", 1)[0]
+            for v in self._api.inductionloop.getLastIntervalVehicleIDs(d.id):
+                self.lanes[d.lane] = self.lanes.get(d.lane, 0) + 1
+                try:
+                    route = list(self._api.vehicle.getRoute(v))
+                    nxt = route[route.index(edge) + 1]
+                except Exception:  # vehicle gone or edge not on its route: lane count only
+                    continue
+                self.turns[(d.lane, nxt)] = self.turns.get((d.lane, nxt), 0) + 1
+
+    def take(self) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+        out = (self.lanes, self.turns)
+        self.lanes, self.turns = {}, {}
+        return out
+
+
+def run_twin(scenario: Scenario, control: str, options: RunOptions | None = None) -> RunResult:
+    """Simulate ``scenario`` under ``control`` (see :mod:`twin.control`) and measure it."""
+    options = options or RunOptions()
+    kind, name = ("plan", "plan") if control == "plan" else resolve_control(control)
+    if kind == "plan" and not options.plans:
+        raise ScenarioError(
+            scenario.name, "control 'plan' needs candidate plans (RunOptions.plans)"
+        )
+    sn = network_from_sumo(scenario.net, scenario.additionals)
+    own_workdir = options.workdir is None
+    workdir = (
+        Path(tempfile.mkdtemp(prefix="aiguilleur-twin-"))
+        if options.workdir is None
+        else options.workdir
+    )
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run(scenario, sn, control, kind, name, options, workdir)
+    finally:
+        if own_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(
+    scenario: Scenario,
+    sn: SumoNetwork,
+    control: str,
+    kind: str,
+    name: str,
+    options: RunOptions,
+    workdir: Path,
+) -> RunResult:
+    interval = options.count_interval_s
+    adds, scenario_specs = rewrite_detector_files(scenario.additionals, workdir, interval)
+    adds_l = list(adds)
+    control_lanes = {
+        sig.link_lanes[i][0]
+        for sig in sn.signals.values()
+        for i, m in enumerate(sig.link_movements)
+        if m
+    }
+    loops_file = workdir / "twin_loops.add.xml"
+    loop_specs = write_generated_loops(
+        _lane_lengths(scenario.net, control_lanes), loops_file, interval
+    )
+    adds_l.append(loops_file)
+    actuated_id = ""
+    if kind == "builtin" and name == "actuated":
+        actuated_id = write_actuated_programmes(sn.signals, workdir / "actuated.add.xml")
+        adds_l.append(workdir / "actuated.add.xml")
+    if options.closed_edges:
+        known = _all_edges(scenario.net)
+        missing = [e for e in options.closed_edges if e not in set(known)]
+        if missing:
+            raise ScenarioError(scenario.name, f"cannot close unknown edges: {', '.join(missing)}")
+        write_closures(
+            options.closed_edges,
+            known,
+            workdir / "closures.add.xml",
+            scenario.begin_s,
+            scenario.end_s,
+        )
+        adds_l.append(workdir / "closures.add.xml")
+    cmd = build_command(scenario, options, workdir, adds_l)
+    api = _api(options.use_traci)
+    t0 = time.monotonic()
+    try:
+        api.start(cmd)
+    except Exception as e:  # libsumo raises its own TraCIException or FatalTraCIError
+        raise SumoStartError(
+            cmd, str(e) or type(e).__name__, _log_tail(workdir / "sumo.err")
+        ) from e
+    try:
+        result = _loop(
+            api, scenario, sn, control, kind, name, options, scenario_specs, loop_specs, actuated_id
+        )
+    except Exception as e:
+        if type(e).__module__.startswith(("libsumo", "traci")):
+            raise SumoStartError(cmd, f"SUMO stopped: {e}", _log_tail(workdir / "sumo.err")) from e
+        raise
+    finally:
+        try:
+            api.close()
+        except Exception:  # already closed by SUMO on a fatal error
+            log.debug("event=close_failed scenario=%s", scenario.name)
+    trips = read_tripinfo(workdir / "tripinfo.xml")
+    result.metrics = compute_metrics(trips, wall_s=time.monotonic() - t0, **result.metrics_inputs)
+    return result.to_result()
+
+
+@dataclass(kw_only=True)
+class _Partial:
+    scenario: str
+    control: str
+    detectors: list[DetectorSpec]
+    counts: list[CountRecord]
+    plans: dict[str, list[Plan]]
+    decisions: int
+    metrics_inputs: dict[str, Any]
+    metrics: RunMetrics | None = None
+
+    def to_result(self) -> RunResult:
+        assert self.metrics is not None
+        return RunResult(
+            scenario=self.scenario,
+            control=self.control,
+            metrics=self.metrics,
+            detectors=self.detectors,
+            counts=self.counts,
+            plans=self.plans,
+            decisions=self.decisions,
+        )
+
+
+def _loop(
+    api: Any,
+    scenario: Scenario,
+    sn: SumoNetwork,
+    control: str,
+    kind: str,
+    name: str,
+    options: RunOptions,
+    scenario_specs: list[DetectorSpec],
+    loop_specs: list[DetectorSpec],
+    actuated_id: str,
+) -> _Partial:
+    now = float(api.simulation.getTime())
+    junctions = list(sn.network.junctions)
+    if actuated_id:
+        for j in junctions:
+            api.trafficlight.setProgram(j.id, actuated_id)
+    drivers = _drivers(api, sn, kind, now)
+    counter = _Counter(api, loop_specs)
+    policy = _policy(api, sn, control, kind, name, options, drivers, counter, now)
+    emit_specs = scenario_specs or loop_specs
+    reader = DetectorReader(api, emit_specs, options.count_interval_s, options.base_date)
+    lanes_by_junction = [
+        sorted(
+            {
+                sn.signals[j.id].link_lanes[i][0]
+                for i, m in enumerate(sn.signals[j.id].link_movements)
+                if m
+            }
+        )
+        for j in junctions
+    ]
+    all_lanes = [ln for lanes in lanes_by_junction for ln in lanes]
+    counts: list[CountRecord] = []
+    teleports = 0
+    queue_sum = 0.0
+    samples = 0
+    next_count = scenario.begin_s + options.count_interval_s
+    bar = tqdm(
+        total=scenario.end_s - scenario.begin_s,
+        disable=not options.progress,
+        unit="sim s",
+        desc=f"{scenario.name} {control}",
+        leave=False,
+    )
+    last_bar = now
+    while now < scenario.end_s - 1e-9:
+        api.simulationStep()
+        now = float(api.simulation.getTime())
+        teleports += int(api.simulation.getStartingTeleportNumber())
+        for drv in drivers.values():
+            drv.tick(now)
+        if now >= next_count - 1e-9:
+            recs = reader.read(now)
+            if options.on_counts is not None:
+                options.on_counts(recs)
+            if options.keep_counts:
+                counts.extend(recs)
+            if kind == "planner":
+                counter.read()
+            next_count += options.count_interval_s
+        policy.step(now)
+        queue_sum += sum(api.lane.getLastStepHaltingNumber(ln) for ln in all_lanes)
+        samples += 1
+        if now - last_bar >= 60:
+            bar.update(now - last_bar)
+            last_bar = now
+    bar.close()
+    pending = list(api.simulation.getPendingVehicles())
+    pending_wait = sum(float(api.vehicle.getDepartDelay(v)) for v in pending)
+    return _Partial(
+        scenario=scenario.name,
+        control=control,
+        detectors=emit_specs,
+        counts=counts,
+        plans=getattr(policy, "plans", {}),
+        decisions=int(getattr(policy, "decisions", 0)),
+        metrics_inputs={
+            "never_inserted_wait_s": pending_wait,
+            "never_inserted": len(pending),
+            "queue_mean_veh": queue_sum / max(samples, 1) / max(len(junctions), 1),
+            "teleports": teleports,
+            "sim_s": scenario.end_s - scenario.begin_s,
+        },
+    )
+
+
+def _drivers(api: Any, sn: SumoNetwork, kind: str, now: float) -> dict[str, SignalDriver]:
+    """Signal drivers for the modes that set phases themselves, starting on SUMO's current phase."""
+    drivers: dict[str, SignalDriver] = {}
+    if kind in {"planner", "controller", "plan"}:
+        for j in sn.network.junctions:
+            sig = sn.signals[j.id]
+            cur = api.trafficlight.getRedYellowGreenState(j.id)
+            first = sig.green_states.index(cur) if cur in sig.green_states else 0
+            drivers[j.id] = SignalDriver(api, TlsMapping.from_signal(sig), first, now)
+    return drivers
+
+
+def _policy(
+    api: Any,
+    sn: SumoNetwork,
+    control: str,
+    kind: str,
+    name: str,
+    options: RunOptions,
+    drivers: dict[str, SignalDriver],
+    counter: _Counter,
+    now: float,
+) -> Policy:
+    junctions = list(sn.network.junctions)
+    if kind in {"planner", "plan"}:
+        return PlanPolicy(
+            control,
+            make_policy(kind, name) if kind == "planner" else None,
+            api,
+            junctions,
+            sn.signals,
+            drivers,
+            counter.take,
+            options.plan_period_s,
+            now,
+            fixed_plans=options.plans if kind == "plan" else None,
+        )
+    if kind == "controller":
+        return LivePolicy(name, api, junctions, sn.signals, drivers, now)
+    return ProgrammePolicy(control)
