@@ -1,3 +1,4 @@
-"""aiguilleur: self-hosted traffic-signal recommendations; the composition root (settings, wiring, CLI)."""
+"""aiguilleur: self-hosted traffic-signal recommendations; the composition root (settings, wiring,
+CLI)."""
 
 __version__ = "0.1.0"

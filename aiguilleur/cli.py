@@ -13,8 +13,11 @@ from pydantic import ValidationError
 
 from aiguilleur.settings import REPO_ROOT, Settings
 
-app = typer.Typer(help="aiguilleur: traffic-signal recommendations from live detector counts.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="aiguilleur: traffic-signal recommendations from live detector counts.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 schemas_app = typer.Typer(help="The topics' JSON Schemas.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
 
@@ -39,10 +42,14 @@ def worker() -> None:
 
 @app.command("replay")
 def replay_cmd(
-    file: Annotated[Path, typer.Argument(help="CSV (or .csv.gz): detector_id,interval_end,interval_s,count[,...]")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV (or .csv.gz): detector_id,interval_end,interval_s,count[,...]"),
+    ],
     speed: Annotated[float, typer.Option(help="Times real time; 0 = as fast as possible.")] = 60.0,
-    rebase_now: Annotated[bool, typer.Option("--rebase/--no-rebase",
-                                             help="Move the file's times so it starts now.")] = True,
+    rebase_now: Annotated[
+        bool, typer.Option("--rebase/--no-rebase", help="Move the file's times so it starts now.")
+    ] = True,
 ) -> None:
     """Replay a counts file onto the input topic."""
     from aiguilleur.replay import BadRow, ReplayFileError, floor_now, read_counts, rebase, replay
@@ -60,13 +67,17 @@ def replay_cmd(
         readings = rebase(readings, floor_now(s.control_period_s))
     from streams.topics import TopicNames
 
-    n = asyncio.run(replay(readings, s.kafka_bootstrap, TopicNames(s.topic_namespace).counts, speed))
+    n = asyncio.run(
+        replay(readings, s.kafka_bootstrap, TopicNames(s.topic_namespace).counts, speed)
+    )
     print(f"{n} readings sent, {len(bad)} rows skipped")
 
 
 @app.command()
 def plans(
-    follow: Annotated[bool, typer.Option("--follow/--no-follow", help="Keep waiting for new plans.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow/--no-follow", help="Keep waiting for new plans.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print each plan as JSON.")] = False,
 ) -> None:
     """Print the recommended plans on the plans topic."""
@@ -76,10 +87,16 @@ def plans(
     s = _settings()
 
     async def show() -> None:
-        async for rec in records(s.kafka_bootstrap, TopicNames(s.topic_namespace).plans,
-                                 idle_timeout_s=None if follow else 3.0):
+        async for rec in records(
+            s.kafka_bootstrap,
+            TopicNames(s.topic_namespace).plans,
+            idle_timeout_s=None if follow else 3.0,
+        ):
             if rec.value is not None:
-                print(rec.value.decode() if as_json else format_plan(decode_plan(rec.value)), flush=True)
+                print(
+                    rec.value.decode() if as_json else format_plan(decode_plan(rec.value)),
+                    flush=True,
+                )
 
     asyncio.run(show())
 
@@ -94,12 +111,16 @@ def dead_letters() -> None:
     s = _settings()
 
     async def show() -> None:
-        async for rec in records(s.kafka_bootstrap, TopicNames(s.topic_namespace).dead_letters,
-                                 idle_timeout_s=3.0):
+        async for rec in records(
+            s.kafka_bootstrap, TopicNames(s.topic_namespace).dead_letters, idle_timeout_s=3.0
+        ):
             h = rec.headers
-            print(f"offset {h.get(DLQ_HEADER_OFFSET, b'?').decode()} "
-                  f"[{h.get(DLQ_HEADER_CODE, b'?').decode()}] {h.get(DLQ_HEADER_REASON, b'').decode()}: "
-                  f"{(rec.value or b'')[:120]!r}")
+            print(
+                f"offset {h.get(DLQ_HEADER_OFFSET, b'?').decode()} "
+                f"[{h.get(DLQ_HEADER_CODE, b'?').decode()}] "
+                f"{h.get(DLQ_HEADER_REASON, b'').decode()}: "
+                f"{(rec.value or b'')[:120]!r}"
+            )
 
     asyncio.run(show())
 
@@ -107,9 +128,12 @@ def dead_letters() -> None:
 @app.command()
 def demo(
     speed: Annotated[float, typer.Option(help="Replay speed, times real time.")] = 60.0,
-    keep_broker: Annotated[bool, typer.Option(help="Leave the local broker running afterwards.")] = False,
+    keep_broker: Annotated[
+        bool, typer.Option(help="Leave the local broker running afterwards.")
+    ] = False,
 ) -> None:
-    """Start the local broker and a worker, replay the demo city's counts, print plans as they arrive."""
+    """Start the local broker and a worker, replay the demo city's counts, print plans as they
+    arrive."""
     from aiguilleur.demo import run_demo
 
     n = run_demo(speed, lambda line: print(line, flush=True), keep_broker)
@@ -156,7 +180,9 @@ def _mount_optional() -> None:
     try:
         from aiguilleur.cli_twin import app as twin_app
 
-        app.add_typer(twin_app, name="twin", help="Digital twin: SUMO evaluation and what-if reports.")
+        app.add_typer(
+            twin_app, name="twin", help="Digital twin: SUMO evaluation and what-if reports."
+        )
     except ImportError:
         pass
 

@@ -1,4 +1,4 @@
-"""The demo: local broker, one worker, the demo city's counts replayed, plans printed as they arrive."""
+"""The demo: local broker, a worker, the demo counts replayed, plans printed as they arrive."""
 
 from __future__ import annotations
 
@@ -21,15 +21,22 @@ KAFKA_SCRIPT = REPO_ROOT / "scripts" / "kafka.sh"
 
 def kafka(command: str) -> str:
     """Run ``scripts/kafka.sh COMMAND`` and return its standard output."""
-    out = subprocess.run(["bash", str(KAFKA_SCRIPT), command], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        ["bash", str(KAFKA_SCRIPT), command], check=True, capture_output=True, text=True
+    )
     return out.stdout.strip()
 
 
 def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """A worker in its own process (its own process group, so Ctrl-C reaches it through us only)."""
     with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen([sys.executable, "-m", "aiguilleur", "worker"], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "aiguilleur", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -43,8 +50,14 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
             proc.wait()
 
 
-async def _run(settings: Settings, counts: Path, speed: float, out: Callable[[str], None],
-               worker: subprocess.Popen[bytes], quiet_after_s: float) -> int:
+async def _run(
+    settings: Settings,
+    counts: Path,
+    speed: float,
+    out: Callable[[str], None],
+    worker: subprocess.Popen[bytes],
+    quiet_after_s: float,
+) -> int:
     bad: list[BadRow] = []
     readings = read_counts(counts, bad)
     for b in bad:
@@ -57,8 +70,9 @@ async def _run(settings: Settings, counts: Path, speed: float, out: Callable[[st
 
     async def show_plans() -> None:
         nonlocal n_plans
-        async for rec in records(settings.kafka_bootstrap, topics.plans, from_beginning=False,
-                                 idle_timeout_s=None):
+        async for rec in records(
+            settings.kafka_bootstrap, topics.plans, from_beginning=False, idle_timeout_s=None
+        ):
             if rec.value is not None:
                 n_plans += 1
                 out(format_plan(decode_plan(rec.value)))
@@ -89,28 +103,42 @@ async def _run(settings: Settings, counts: Path, speed: float, out: Callable[[st
 
 
 def run_demo(speed: float, out: Callable[[str], None], keep_broker: bool) -> int:
-    """Start everything, replay, print plans; stop what we started on exit or Ctrl-C. Returns plans printed."""
+    """Start everything, replay, print plans; stop what we started on exit or Ctrl-C. Returns plans
+    printed."""
     started_broker = False
-    status = subprocess.run(["bash", str(KAFKA_SCRIPT), "status"], capture_output=True, text=True)
+    status = subprocess.run(
+        ["bash", str(KAFKA_SCRIPT), "status"], capture_output=True, text=True, check=False
+    )
     if status.returncode != 0:
         out("starting the local Kafka broker (first run downloads it from Maven Central) ...")
         kafka("start")
         started_broker = True
     bootstrap = kafka("bootstrap")
-    # A settings object for the demo: the local broker, the committed city, a 5-minute control period.
-    env = {**os.environ, "AIGUILLEUR_KAFKA_BOOTSTRAP": bootstrap, "AIGUILLEUR_APP_ID": "aiguilleur-demo",
-           "AIGUILLEUR_TOPIC_NAMESPACE": os.environ.get("AIGUILLEUR_TOPIC_NAMESPACE", "demo"),
-           "AIGUILLEUR_METRICS_PORT": os.environ.get("AIGUILLEUR_METRICS_PORT", "0"),
-           "AIGUILLEUR_LATENESS_S": "0"}
-    settings = Settings(kafka_bootstrap=bootstrap, app_id="aiguilleur-demo",
-                        topic_namespace=env["AIGUILLEUR_TOPIC_NAMESPACE"], lateness_s=0)
+    # A settings object for the demo: the local broker, the committed city, a 5-minute control
+    # period.
+    env = {
+        **os.environ,
+        "AIGUILLEUR_KAFKA_BOOTSTRAP": bootstrap,
+        "AIGUILLEUR_APP_ID": "aiguilleur-demo",
+        "AIGUILLEUR_TOPIC_NAMESPACE": os.environ.get("AIGUILLEUR_TOPIC_NAMESPACE", "demo"),
+        "AIGUILLEUR_METRICS_PORT": os.environ.get("AIGUILLEUR_METRICS_PORT", "0"),
+        "AIGUILLEUR_LATENESS_S": "0",
+    }
+    settings = Settings(
+        kafka_bootstrap=bootstrap,
+        app_id="aiguilleur-demo",
+        topic_namespace=env["AIGUILLEUR_TOPIC_NAMESPACE"],
+        lateness_s=0,
+    )
     log_path = REPO_ROOT / ".cache" / "demo-worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     out(f"starting a worker (log: {log_path.relative_to(REPO_ROOT)}) ...")
     worker = start_worker(env, log_path)
     n = 0
     try:
-        n = asyncio.run(_run(settings, DEMO_DIR / "counts.csv.gz", speed, out, worker, quiet_after_s=8.0))
+        n = asyncio.run(
+            _run(settings, DEMO_DIR / "counts.csv.gz", speed, out, worker, quiet_after_s=8.0)
+        )
         out(f"{n} plans received. Done.")
     except KeyboardInterrupt:
         out("interrupted: stopping ...")

@@ -26,11 +26,17 @@ class Record:
     offset: int
 
 
-async def records(bootstrap: str, topic: str, *, from_beginning: bool = True,
-                  idle_timeout_s: float | None = None) -> AsyncIterator[Record]:
-    """Records of ``topic`` (all partitions, no consumer group); stops after ``idle_timeout_s`` of silence."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                                auto_offset_reset="earliest" if from_beginning else "latest")
+async def records(
+    bootstrap: str, topic: str, *, from_beginning: bool = True, idle_timeout_s: float | None = None
+) -> AsyncIterator[Record]:
+    """Records of ``topic`` (all partitions, no consumer group); stops after ``idle_timeout_s`` of
+    silence."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
     await consumer.start()
     try:
         parts: set[int] | None = None
@@ -55,7 +61,7 @@ async def records(bootstrap: str, topic: str, *, from_beginning: bool = True,
             for msgs in batch.values():
                 for m in msgs:
                     last = time.monotonic()
-                    yield Record(m.key, m.value, {k: v for k, v in (m.headers or ())}, m.partition, m.offset)
+                    yield Record(m.key, m.value, dict(m.headers or ()), m.partition, m.offset)
             if idle_timeout_s is not None and time.monotonic() - last > idle_timeout_s:
                 return
     finally:
@@ -72,6 +78,9 @@ def format_plan(p: SignalPlan) -> str:
     greens = " ".join(f"P{ph.index}:{ph.green_s}s" for ph in p.phases)
     warn = f"  ({len(p.explanation.warnings)} warning(s))" if p.explanation.warnings else ""
     over = "  OVERSATURATED" if p.expected_effect.oversaturated else ""
-    return (f"{p.valid_from:%H:%M} {p.zone_id:>8} {p.junction_id:<18} cycle {p.cycle_s:>3}s  {greens:<32} "
-            f"x_max {p.expected_effect.max_degree_of_saturation:4.2f}  "
-            f"delay {p.expected_effect.mean_delay_s_per_veh:5.1f} s/veh{over}{warn}")
+    return (
+        f"{p.valid_from:%H:%M} {p.zone_id:>8} {p.junction_id:<18} "
+        f"cycle {p.cycle_s:>3}s  {greens:<32} "
+        f"x_max {p.expected_effect.max_degree_of_saturation:4.2f}  "
+        f"delay {p.expected_effect.mean_delay_s_per_veh:5.1f} s/veh{over}{warn}"
+    )

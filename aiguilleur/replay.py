@@ -1,4 +1,4 @@
-"""Replay a counts file onto the input topic, paced by event time, optionally moved to the present."""
+"""Replay a counts file onto the input topic, paced by event time, optionally moved to now."""
 
 from __future__ import annotations
 
@@ -45,13 +45,15 @@ def _open(path: Path) -> io.TextIOBase:
 
 
 def read_counts(path: Path, bad: list[BadRow]) -> list[TrafficCount]:
-    """All valid rows of a counts CSV, sorted by interval end; invalid rows go to ``bad`` with line and reason."""
+    """Valid rows of a counts CSV, by time; invalid ones go to ``bad`` with line and reason."""
     with _open(path) as f:
         reader = csv.DictReader(f)
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
-            raise ReplayFileError(f"{path}:1: missing column(s) {', '.join(missing)}; "
-                                  f"expected {','.join(REQUIRED)}[,{','.join(OPTIONAL)}]")
+            raise ReplayFileError(
+                f"{path}:1: missing column(s) {', '.join(missing)}; "
+                f"expected {','.join(REQUIRED)}[,{','.join(OPTIONAL)}]"
+            )
         out = []
         for line, row in enumerate(reader, start=2):
             record: dict[str, object] = {k: row[k] for k in REQUIRED}
@@ -67,7 +69,7 @@ def read_counts(path: Path, bad: list[BadRow]) -> list[TrafficCount]:
 
 
 def rebase(readings: list[TrafficCount], start: datetime) -> list[TrafficCount]:
-    """Shift every interval end so that the earliest one lies at ``start`` (keeps the time of day's minutes)."""
+    """Shift every interval end so that the earliest one lies at ``start``."""
     if not readings:
         return readings
     delta = start - readings[0].interval_end
@@ -86,11 +88,17 @@ def batches(readings: list[TrafficCount]) -> Iterator[tuple[datetime, list[Traff
         yield current[0].interval_end, current
 
 
-async def replay(readings: list[TrafficCount], bootstrap: str, topic: str, speed: float,
-                 progress: Callable[[int, int], None] | None = None) -> int:
-    """Produce readings keyed by detector id; ``speed`` x real time between intervals (0 = as fast as possible)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
-                                enable_idempotence=True)
+async def replay(
+    readings: list[TrafficCount],
+    bootstrap: str,
+    topic: str,
+    speed: float,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Produce readings keyed by detector id, ``speed`` x real time (0: as fast as possible)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=20, enable_idempotence=True
+    )
     await producer.start()
     encoder = msgspec.json.Encoder()
     sent = 0

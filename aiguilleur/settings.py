@@ -1,4 +1,4 @@
-"""The one settings object of a process: environment variables prefixed ``AIGUILLEUR_``, validated at start-up."""
+"""The one settings object of a process: ``AIGUILLEUR_*`` variables, validated at start-up."""
 
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = Field(
         default="127.0.0.1:39092",
-        description="Kafka bootstrap servers, host:port[,host:port]. The local broker's default port is 39092.",
+        description="Kafka bootstrap servers, host:port[,host:port] (local broker: 39092).",
     )
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     topic_namespace: str = Field(
-        default="", pattern=r"^[a-z0-9][a-z0-9-]{0,40}$|^$",
+        default="",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,40}$|^$",
         description="Prefix of every topic, e.g. a commune's code for a multi-tenant deployment.",
     )
     app_id: str = Field(default="aiguilleur", pattern=r"^[A-Za-z0-9._-]{1,100}$")
@@ -32,20 +33,36 @@ class Settings(BaseSettings):
     detector_registry: Path = DEMO_DIR / "detectors.csv"
     cache_dir: Path = REPO_ROOT / ".cache" / "networks"
     state_dir: Path = REPO_ROOT / ".cache" / "faust-state"
-    partitions: int = Field(default=4, ge=1, le=1024,
-                            description="Partitions of the topics aiguilleur creates (input, zones, output).")
+    partitions: int = Field(
+        default=4,
+        ge=1,
+        le=1024,
+        description="Partitions of the topics aiguilleur creates (input, zones, output).",
+    )
     control_period_s: int = Field(default=300, ge=30, le=3600)
-    window_s: int | None = Field(default=None, ge=60, le=7200,
-                                 description="Counting window for a plan; defaults to the control period.")
-    lateness_s: int = Field(default=60, ge=0, le=3600,
-                            description="How long after a period ends late readings are still awaited.")
+    window_s: int | None = Field(
+        default=None,
+        ge=60,
+        le=7200,
+        description="Counting window for a plan; defaults to the control period.",
+    )
+    lateness_s: int = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="How long after a period ends late readings are still awaited.",
+    )
     cycle_min_s: int = Field(default=40, ge=20, le=300)
     cycle_max_s: int = Field(default=120, ge=30, le=300)
     planner: str = "webster"
     ingest_batch: int = Field(default=5000, ge=1, le=100_000)
     ingest_within_s: float = Field(default=0.2, gt=0, le=10)
-    metrics_port: int = Field(default=9464, ge=0, le=65535, description="0 disables the /metrics endpoint.")
-    web_port: int = Field(default=0, ge=0, le=65535, description="Faust's web server; 0 disables it.")
+    metrics_port: int = Field(
+        default=9464, ge=0, le=65535, description="0 disables the /metrics endpoint."
+    )
+    web_port: int = Field(
+        default=0, ge=0, le=65535, description="Faust's web server; 0 disables it."
+    )
     session_timeout_s: float = Field(default=10.0, ge=6, le=300)
     log_level: Literal["debug", "info", "warn", "error"] = "info"
 
@@ -55,7 +72,9 @@ class Settings(BaseSettings):
         data = getattr(info, "data", {})
         lo = data.get("cycle_min_s", 40)
         if v < lo:
-            raise ValueError(f"AIGUILLEUR_CYCLE_MAX_S ({v}) must be >= AIGUILLEUR_CYCLE_MIN_S ({lo})")
+            raise ValueError(
+                f"AIGUILLEUR_CYCLE_MAX_S ({v}) must be >= AIGUILLEUR_CYCLE_MIN_S ({lo})"
+            )
         return v
 
     @property

@@ -1,4 +1,4 @@
-"""The composition root: the only place that knows every package and wires them from the settings."""
+"""The composition root: the only place that knows every package and wires them together."""
 
 from __future__ import annotations
 
@@ -20,27 +20,32 @@ log = logging.getLogger("aiguilleur")
 
 
 def load_network(path: Path, cache_dir: Path | None = None) -> Network:
-    """A network from a built ``.json`` model or from an OSM / SUMO source (cached by content hash)."""
+    """A network from a built ``.json`` model, an OSM extract or a SUMO ``.net.xml``."""
     if not path.exists():
-        raise NetworkSourceError(str(path), "file not found",
-                                 "set AIGUILLEUR_NETWORK_FILE to an OSM extract or a built network .json")
+        raise NetworkSourceError(
+            str(path),
+            "file not found",
+            "set AIGUILLEUR_NETWORK_FILE to an OSM extract or a built network .json",
+        )
     if path.suffix == ".json":
         try:
-            return msgspec.json.decode(path.read_bytes(), type=Network)
+            network: Network = msgspec.json.decode(path.read_bytes(), type=Network)
         except msgspec.DecodeError as e:
-            raise NetworkSourceError(str(path), f"not a network model: {e}",
-                                     "build one with `aiguilleur graph build`") from e
+            raise NetworkSourceError(
+                str(path), f"not a network model: {e}", "build one with `aiguilleur graph build`"
+            ) from e
+        return network
     if path.name.endswith(".net.xml") or path.name.endswith(".net.xml.gz"):
-        from graph.sumo import load_sumo_network
+        from graph.sumo import network_from_sumo
 
-        return load_sumo_network(path)
+        return network_from_sumo(path).network
     from graph.osm import load_network as load_osm
 
     return load_osm(path, cache_dir=cache_dir)
 
 
 def detector_rows(path: Path, network: Network) -> tuple[list[tuple[str, str, str, int]], int]:
-    """(detector, junction, approach, lanes) rows of the registry, and how many detectors were unmapped."""
+    """Registry rows (detector, junction, approach, lanes) and the number of unmapped detectors."""
     from graph.registry import load_registry
 
     registry = load_registry(path, network)
@@ -52,19 +57,30 @@ def detector_rows(path: Path, network: Network) -> tuple[list[tuple[str, str, st
 
 def planning_config(settings: Settings) -> PlanningConfig:
     """Planning parameters from the settings."""
-    return PlanningConfig(period_s=settings.control_period_s, window_s=settings.effective_window_s,
-                          cycle_min_s=settings.cycle_min_s, cycle_max_s=settings.cycle_max_s)
+    return PlanningConfig(
+        period_s=settings.control_period_s,
+        window_s=settings.effective_window_s,
+        cycle_min_s=settings.cycle_min_s,
+        cycle_max_s=settings.cycle_max_s,
+    )
 
 
 def streams_config(settings: Settings) -> StreamsConfig:
     """Faust app parameters from the settings."""
     return StreamsConfig(
-        app_id=settings.app_id, bootstrap=settings.kafka_bootstrap, partitions=settings.partitions,
-        state_dir=str(settings.state_dir), ingest_batch=settings.ingest_batch,
-        ingest_within_s=settings.ingest_within_s, lateness_s=settings.lateness_s,
-        session_timeout_s=settings.session_timeout_s, web_port=settings.web_port,
+        app_id=settings.app_id,
+        bootstrap=settings.kafka_bootstrap,
+        partitions=settings.partitions,
+        state_dir=str(settings.state_dir),
+        ingest_batch=settings.ingest_batch,
+        ingest_within_s=settings.ingest_within_s,
+        lateness_s=settings.lateness_s,
+        session_timeout_s=settings.session_timeout_s,
+        web_port=settings.web_port,
         sasl_username=settings.kafka_sasl_username,
-        sasl_password=settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None,
+        sasl_password=settings.kafka_sasl_password.get_secret_value()
+        if settings.kafka_sasl_password
+        else None,
     )
 
 
@@ -72,12 +88,23 @@ def pipeline_context(settings: Settings, metrics: Metrics | None = None) -> Pipe
     """Load the network and registry and prepare what the agents need."""
     network = load_network(settings.network_file, settings.cache_dir)
     rows, unmapped = detector_rows(settings.detector_registry, network)
-    log.info("event=network_loaded source=%s junctions=%d zones=%d detectors=%d unmapped=%d",
-             settings.network_file, len(network.junctions), len(network.zones()), len(rows), unmapped)
+    log.info(
+        "event=network_loaded source=%s junctions=%d zones=%d detectors=%d unmapped=%d",
+        settings.network_file,
+        len(network.junctions),
+        len(network.zones()),
+        len(rows),
+        unmapped,
+    )
     # Importing the package registers every planner it offers.
     import optimizer  # noqa: F401
 
     return PipelineContext.create(
-        network=network, detectors=DetectorIndex.build(network, rows), planning=planning_config(settings),
-        planner=strategies.planner(settings.planner), metrics=metrics or create_metrics(),
-        topics=TopicNames(settings.topic_namespace), registry_source=str(settings.detector_registry))
+        network=network,
+        detectors=DetectorIndex.build(network, rows),
+        planning=planning_config(settings),
+        planner=strategies.planner(settings.planner),
+        metrics=metrics or create_metrics(),
+        topics=TopicNames(settings.topic_namespace),
+        registry_source=str(settings.detector_registry),
+    )

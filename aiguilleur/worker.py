@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import faust
@@ -22,25 +23,29 @@ async def ensure_topics(bootstrap: str, topics: TopicNames, partitions: int) -> 
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [t for t in (topics.counts, topics.dead_letters, topics.zone_readings, topics.plans)
-                  if t not in existing]
+        wanted = [
+            t
+            for t in (topics.counts, topics.dead_letters, topics.zone_readings, topics.plans)
+            if t not in existing
+        ]
         if wanted:
-            try:
+            # Another worker may create them meanwhile.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([NewTopic(t, partitions, 1) for t in wanted])
-            except TopicAlreadyExistsError:
-                pass  # created meanwhile by another worker
     finally:
         await admin.close()
 
 
 def run_worker(settings: Settings) -> None:
     """Blocking: run one worker until SIGINT/SIGTERM (Faust commits offsets and stops cleanly)."""
-    logging.basicConfig(level=settings.log_level.upper().replace("WARN", "WARNING"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper().replace("WARN", "WARNING"),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     ctx = pipeline_context(settings)
     asyncio.run(ensure_topics(settings.kafka_bootstrap, ctx.topics, settings.partitions))
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="0.0.0.0")  # noqa: S104 - scraped by Prometheus
+        start_http_server(settings.metrics_port, addr="0.0.0.0")
     app = create_app(streams_config(settings), ctx)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()

@@ -1,4 +1,4 @@
-"""What the pipeline needs to know about the city, prepared once at start-up by the composition root."""
+"""What the pipeline needs to know about the city, prepared at start-up by the composition root."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ class DetectorIndex:
 
     @classmethod
     def build(cls, network: Network, sites: Iterable[tuple[str, str, str, int]]) -> DetectorIndex:
-        """From (detector id, junction id, approach id, lanes) rows whose junctions are in ``network``."""
+        """From (detector id, junction id, approach id, lanes) rows whose junctions are in
+        ``network``."""
         zone_of_junction = {j.id: j.zone_id for j in network.junctions}
         zone_of: dict[str, str] = {}
         site_of: dict[str, SiteRef] = {}
@@ -68,7 +69,17 @@ class PipelineContext:
     junctions_by_zone: dict[str, tuple[Junction, ...]] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, network: Network, detectors: DetectorIndex, planning: PlanningConfig, planner: Planner,
-               metrics: Metrics, topics: TopicNames, registry_source: str = "") -> PipelineContext:
+    def create(
+        cls,
+        network: Network,
+        detectors: DetectorIndex,
+        planning: PlanningConfig,
+        planner: Planner,
+        metrics: Metrics,
+        topics: TopicNames,
+        registry_source: str = "",
+    ) -> PipelineContext:
         """Build the context and its per-zone junction index."""
-        return cls(network, detectors, planning, planner, metrics, topics, registry_source, network.zones())
+        return cls(
+            network, detectors, planning, planner, metrics, topics, registry_source, network.zones()
+        )

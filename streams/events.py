@@ -1,4 +1,5 @@
-"""The events on aiguilleur's topics. These Structs ARE the public contract: the JSON Schemas in ``schemas/``
+"""The events on aiguilleur's topics. These Structs ARE the public contract: the JSON Schemas in
+``schemas/``
 are generated from them (``aiguilleur schemas export``) and a test fails when the two drift apart.
 """
 
@@ -13,16 +14,30 @@ VehicleClass = Literal["all", "car", "hgv", "bus", "bicycle", "motorcycle", "lgv
 
 
 class TrafficCount(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One detector's count for one interval. Topic ``aiguilleur.traffic-counts.v1``, key = detector id."""
+    """One detector's count for one interval. Topic ``aiguilleur.traffic-counts.v1``, key = detector
+    id."""
 
-    detector_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128,
-                                             description="Detector id, as in the detector registry.")]
-    interval_end: Annotated[datetime, msgspec.Meta(
-        tz=True, description="End of the counting interval, RFC 3339 with a UTC offset.")]
-    interval_s: Annotated[int, msgspec.Meta(gt=0, le=3600, description="Interval length in seconds.")]
-    count: Annotated[int, msgspec.Meta(ge=0, le=100_000,
-                                       description="Vehicles counted during the interval.")]
-    occupancy: Annotated[float, msgspec.Meta(ge=0.0, le=1.0, description="Time occupancy, 0..1.")] | None = None
+    detector_id: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1, max_length=128, description="Detector id, as in the detector registry."
+        ),
+    ]
+    interval_end: Annotated[
+        datetime,
+        msgspec.Meta(
+            tz=True, description="End of the counting interval, RFC 3339 with a UTC offset."
+        ),
+    ]
+    interval_s: Annotated[
+        int, msgspec.Meta(gt=0, le=3600, description="Interval length in seconds.")
+    ]
+    count: Annotated[
+        int, msgspec.Meta(ge=0, le=100_000, description="Vehicles counted during the interval.")
+    ]
+    occupancy: (
+        Annotated[float, msgspec.Meta(ge=0.0, le=1.0, description="Time occupancy, 0..1.")] | None
+    ) = None
     mean_speed_kmh: Annotated[float, msgspec.Meta(ge=0.0, le=300.0)] | None = None
     vehicle_class: VehicleClass = "all"
     schema_version: Literal[1] = 1
@@ -38,7 +53,8 @@ class ZoneReading(msgspec.Struct, frozen=True, array_like=True):
 
 
 class ZoneReadings(msgspec.Struct, frozen=True, kw_only=True):
-    """Internal topic ``aiguilleur.zone-readings.v1``, key = zone id: the readings of one zone, batched."""
+    """Internal topic ``aiguilleur.zone-readings.v1``, key = zone id: the readings of one zone,
+    batched."""
 
     zone_id: str
     readings: tuple[ZoneReading, ...]
@@ -93,7 +109,8 @@ class PlanExplanation(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SignalPlan(msgspec.Struct, frozen=True, kw_only=True):
-    """A recommended plan for one junction. Topic ``aiguilleur.signal-plans.v1``, key = junction id."""
+    """A recommended plan for one junction. Topic ``aiguilleur.signal-plans.v1``, key = junction
+    id."""
 
     plan_id: str
     junction_id: str
@@ -106,7 +123,8 @@ class SignalPlan(msgspec.Struct, frozen=True, kw_only=True):
     expected_effect: ExpectedEffect
     explanation: PlanExplanation
     inputs_digest: str
-    """sha256 of the canonical inputs (network digest, flows, settings): the plan can be recomputed from them."""
+    """sha256 of the canonical inputs (network digest, flows, settings): the plan can be recomputed
+    from them."""
     model_version: str
     strategy: str
     status: Literal["proposed"] = "proposed"
@@ -119,6 +137,12 @@ DLQ_HEADER_TOPIC = "aiguilleur.source.topic"
 DLQ_HEADER_PARTITION = "aiguilleur.source.partition"
 DLQ_HEADER_OFFSET = "aiguilleur.source.offset"
 DLQ_HEADER_TIME = "aiguilleur.error.time"
-DLQ_HEADERS = (DLQ_HEADER_REASON, DLQ_HEADER_CODE, DLQ_HEADER_TOPIC, DLQ_HEADER_PARTITION,
-               DLQ_HEADER_OFFSET, DLQ_HEADER_TIME)
-"""Dead-letter records keep the original key and value bytes unchanged; the reason travels in these headers."""
+DLQ_HEADERS = (
+    DLQ_HEADER_REASON,
+    DLQ_HEADER_CODE,
+    DLQ_HEADER_TOPIC,
+    DLQ_HEADER_PARTITION,
+    DLQ_HEADER_OFFSET,
+    DLQ_HEADER_TIME,
+)
+"""Dead-letter records keep the original key and value bytes; the reason is in these headers."""

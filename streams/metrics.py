@@ -1,4 +1,4 @@
-"""Prometheus metrics of the pipeline. One module; the registry is injected (a fresh one per test)."""
+"""Prometheus metrics of the pipeline; the registry is injected (a fresh one per test)."""
 
 from __future__ import annotations
 
@@ -22,15 +22,30 @@ class Metrics:
 def create_metrics(registry: CollectorRegistry = REGISTRY) -> Metrics:
     """Register the pipeline's metrics in ``registry``."""
     return Metrics(
-        readings=Counter("aiguilleur_readings", "Input readings by outcome.", ["outcome"], registry=registry),
-        dead_letters=Counter("aiguilleur_dead_letters", "Records sent to the dead-letter topic, by reason code.",
-                             ["reason"], registry=registry),
+        readings=Counter(
+            "aiguilleur_readings", "Input readings by outcome.", ["outcome"], registry=registry
+        ),
+        dead_letters=Counter(
+            "aiguilleur_dead_letters",
+            "Records sent to the dead-letter topic, by reason code.",
+            ["reason"],
+            registry=registry,
+        ),
         plans=Counter("aiguilleur_plans_published", "Signal plans published.", registry=registry),
-        plan_seconds=Histogram("aiguilleur_plan_compute_seconds", "Time to compute one junction's plan.",
-                               buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5), registry=registry),
-        watermark_lag=Gauge("aiguilleur_zone_watermark_lag_seconds",
-                            "Wall clock minus the newest interval end seen, largest over this worker's zones.",
-                            registry=registry),
-        zone_batches=Counter("aiguilleur_zone_batches", "Zone reading batches applied to zone state.",
-                             registry=registry),
+        plan_seconds=Histogram(
+            "aiguilleur_plan_compute_seconds",
+            "Time to compute one junction's plan.",
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
+            registry=registry,
+        ),
+        watermark_lag=Gauge(
+            "aiguilleur_zone_watermark_lag_seconds",
+            "Wall clock minus the newest interval end seen, largest over this worker's zones.",
+            registry=registry,
+        ),
+        zone_batches=Counter(
+            "aiguilleur_zone_batches",
+            "Zone reading batches applied to zone state.",
+            registry=registry,
+        ),
     )

@@ -1,4 +1,5 @@
-"""From a zone's aggregated counts to signal-plan events: measure flows, build demand, call the planner.
+"""From a zone's aggregated counts to signal-plan events: measure flows, build demand, call the
+planner.
 
 Pure: the network, detector sites, state and period end come in; ``SignalPlan`` events go out.
 """
@@ -59,11 +60,18 @@ class MeasuredApproach:
     measured: bool
 
 
-def measure_approaches(junction: Junction, sites: Sequence[SiteRef], state: ZoneState,
-                       start_ms: int, end_ms: int, cfg: PlanningConfig) -> list[MeasuredApproach]:
+def measure_approaches(
+    junction: Junction,
+    sites: Sequence[SiteRef],
+    state: ZoneState,
+    start_ms: int,
+    end_ms: int,
+    cfg: PlanningConfig,
+) -> list[MeasuredApproach]:
     """Flow per approach (veh/h) from the detectors on it, scaled to the approach's lanes.
 
-    A detector's flow is its vehicles over the seconds it actually reported (gaps do not read as zero
+    A detector's flow is its vehicles over the seconds it actually reported (gaps do not read as
+    zero
     traffic). If detectors cover only some lanes, the flow is scaled up by lanes / covered lanes.
     """
     by_approach: dict[str, list[SiteRef]] = {}
@@ -85,19 +93,24 @@ def measure_approaches(junction: Junction, sites: Sequence[SiteRef], state: Zone
         measured = lanes_covered > 0
         if measured and lanes_covered < a.lanes:
             flow *= a.lanes / lanes_covered
-        out.append(MeasuredApproach(a.id, round(flow, 3), tuple(s.detector_id for s in dets), readings,
-                                    measured))
+        out.append(
+            MeasuredApproach(
+                a.id, round(flow, 3), tuple(s.detector_id for s in dets), readings, measured
+            )
+        )
     return out
 
 
-def junction_demand(junction: Junction, flows: Mapping[str, float], cfg: PlanningConfig) -> JunctionDemand:
+def junction_demand(
+    junction: Junction, flows: Mapping[str, float], cfg: PlanningConfig
+) -> JunctionDemand:
     """Demand per phase: each approach's flow shared among the phases that serve its movements."""
     movement_share: dict[tuple[int, str], float] = {}
     moves_per_approach: dict[str, int] = {}
     for m in junction.movements:
         moves_per_approach[m.approach_id] = moves_per_approach.get(m.approach_id, 0) + 1
     for p in junction.phases:
-        served = {m for m in p.movement_ids}
+        served = set(p.movement_ids)
         for a_id in p.approach_ids:
             n_total = moves_per_approach.get(a_id, 0)
             n_here = sum(1 for m in junction.movements if m.approach_id == a_id and m.id in served)
@@ -109,22 +122,55 @@ def junction_demand(junction: Junction, flows: Mapping[str, float], cfg: Plannin
         for a_id in p.approach_ids:
             a = junction.approach(a_id)
             share = movement_share.get((p.index, a_id), 1.0)
-            groups.append(LaneGroup(id=a_id, flow_vph=flows.get(a_id, 0.0) * share,
-                                    saturation_flow_vph=a.saturation_flow_vph))
-        phases.append(PhaseDemand(index=p.index, lane_groups=tuple(groups), min_green_s=p.min_green_s,
-                                  max_green_s=p.max_green_s, intergreen_s=p.intergreen_s))
-    return JunctionDemand(junction_id=junction.id, phases=tuple(phases), cycle_min_s=cfg.cycle_min_s,
-                          cycle_max_s=cfg.cycle_max_s)
+            groups.append(
+                LaneGroup(
+                    id=a_id,
+                    flow_vph=flows.get(a_id, 0.0) * share,
+                    saturation_flow_vph=a.saturation_flow_vph,
+                )
+            )
+        phases.append(
+            PhaseDemand(
+                index=p.index,
+                lane_groups=tuple(groups),
+                min_green_s=p.min_green_s,
+                max_green_s=p.max_green_s,
+                intergreen_s=p.intergreen_s,
+            )
+        )
+    return JunctionDemand(
+        junction_id=junction.id,
+        phases=tuple(phases),
+        cycle_min_s=cfg.cycle_min_s,
+        cycle_max_s=cfg.cycle_max_s,
+    )
 
 
-def inputs_digest(network_sha256: str, demand: JunctionDemand, cfg: PlanningConfig, strategy: str,
-                  period_end_ms: int) -> str:
+def inputs_digest(
+    network_sha256: str,
+    demand: JunctionDemand,
+    cfg: PlanningConfig,
+    strategy: str,
+    period_end_ms: int,
+) -> str:
     """sha256 of everything the plan depends on, canonically encoded."""
-    payload = msgspec.json.encode({
-        "network": network_sha256, "demand": demand, "period_end_ms": period_end_ms,
-        "config": [cfg.period_s, cfg.window_s, cfg.cycle_min_s, cfg.cycle_max_s, cfg.min_coverage],
-        "strategy": strategy, "model": MODEL_VERSION,
-    }, order="sorted")
+    payload = msgspec.json.encode(
+        {
+            "network": network_sha256,
+            "demand": demand,
+            "period_end_ms": period_end_ms,
+            "config": [
+                cfg.period_s,
+                cfg.window_s,
+                cfg.cycle_min_s,
+                cfg.cycle_max_s,
+                cfg.min_coverage,
+            ],
+            "strategy": strategy,
+            "model": MODEL_VERSION,
+        },
+        order="sorted",
+    )
     return hashlib.sha256(payload).hexdigest()
 
 
@@ -132,8 +178,15 @@ def _ms_to_dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def plan_junction(junction: Junction, sites: Sequence[SiteRef], state: ZoneState, period_end_ms: int,
-                  cfg: PlanningConfig, planner: Planner, network_sha256: str) -> SignalPlan:
+def plan_junction(
+    junction: Junction,
+    sites: Sequence[SiteRef],
+    state: ZoneState,
+    period_end_ms: int,
+    cfg: PlanningConfig,
+    planner: Planner,
+    network_sha256: str,
+) -> SignalPlan:
     """The recommended plan for one junction for the period that starts at ``period_end_ms``."""
     start_ms = period_end_ms - cfg.window_s * 1000
     measured = measure_approaches(junction, sites, state, start_ms, period_end_ms, cfg)
@@ -141,41 +194,85 @@ def plan_junction(junction: Junction, sites: Sequence[SiteRef], state: ZoneState
     demand = junction_demand(junction, flows, cfg)
     plan = planner.plan(demand)
     digest = inputs_digest(network_sha256, demand, cfg, planner.name, period_end_ms)
-    return to_event(junction, plan, measured, demand, period_end_ms, cfg, digest)
+    return to_event(junction, plan, measured, period_end_ms, cfg, digest)
 
 
-def to_event(junction: Junction, plan: Plan, measured: Sequence[MeasuredApproach], demand: JunctionDemand,
-             period_end_ms: int, cfg: PlanningConfig, digest: str) -> SignalPlan:
+def to_event(
+    junction: Junction,
+    plan: Plan,
+    measured: Sequence[MeasuredApproach],
+    period_end_ms: int,
+    cfg: PlanningConfig,
+    digest: str,
+) -> SignalPlan:
     """Wrap an optimiser plan as the public ``SignalPlan`` event."""
     effects = {e.lane_group_id: e for e in plan.effects}
     sat = {a.id: a.saturation_flow_vph for a in junction.approaches}
     approaches = tuple(
-        ApproachInput(approach_id=m.approach_id, flow_vph=m.flow_vph, saturation_flow_vph=sat[m.approach_id],
-                      detectors=m.detectors, readings=m.readings, measured=m.measured,
-                      degree_of_saturation=effects[m.approach_id].degree_of_saturation
-                      if m.approach_id in effects else 0.0,
-                      delay_s_per_veh=effects[m.approach_id].delay_s_per_veh
-                      if m.approach_id in effects else 0.0)
-        for m in measured)
+        ApproachInput(
+            approach_id=m.approach_id,
+            flow_vph=m.flow_vph,
+            saturation_flow_vph=sat[m.approach_id],
+            detectors=m.detectors,
+            readings=m.readings,
+            measured=m.measured,
+            degree_of_saturation=effects[m.approach_id].degree_of_saturation
+            if m.approach_id in effects
+            else 0.0,
+            delay_s_per_veh=effects[m.approach_id].delay_s_per_veh
+            if m.approach_id in effects
+            else 0.0,
+        )
+        for m in measured
+    )
     phase_approaches = {p.index: p.approach_ids for p in junction.phases}
-    phases = tuple(PhaseGreen(index=t.index, green_s=t.green_s, intergreen_s=t.intergreen_s,
-                              approach_ids=phase_approaches.get(t.index, ()), flow_ratio=t.flow_ratio,
-                              degree_of_saturation=t.degree_of_saturation) for t in plan.phases)
+    phases = tuple(
+        PhaseGreen(
+            index=t.index,
+            green_s=t.green_s,
+            intergreen_s=t.intergreen_s,
+            approach_ids=phase_approaches.get(t.index, ()),
+            flow_ratio=t.flow_ratio,
+            degree_of_saturation=t.degree_of_saturation,
+        )
+        for t in plan.phases
+    )
     unmeasured = [m.approach_id for m in measured if not m.measured]
-    warnings = tuple(f"approach {a} has no detector data in the window: its flow is taken as 0"
-                     for a in unmeasured)
+    warnings = tuple(
+        f"approach {a} has no detector data in the window: its flow is taken as 0"
+        for a in unmeasured
+    )
     ex = plan.explanation
     explanation = PlanExplanation(
-        method=ex.method, objective=ex.objective, binding_constraints=ex.binding_constraints,
-        solver_status=ex.solver_status, parameters=dict(ex.parameters), approaches=approaches,
-        window_start=_ms_to_dt(period_end_ms - cfg.window_s * 1000), window_end=_ms_to_dt(period_end_ms),
-        text_en=ex.text_en, text_fr=ex.text_fr, warnings=warnings)
+        method=ex.method,
+        objective=ex.objective,
+        binding_constraints=ex.binding_constraints,
+        solver_status=ex.solver_status,
+        parameters=dict(ex.parameters),
+        approaches=approaches,
+        window_start=_ms_to_dt(period_end_ms - cfg.window_s * 1000),
+        window_end=_ms_to_dt(period_end_ms),
+        text_en=ex.text_en,
+        text_fr=ex.text_fr,
+        warnings=warnings,
+    )
     max_x = max((t.degree_of_saturation for t in plan.phases), default=0.0)
     return SignalPlan(
-        plan_id=digest[:20], junction_id=junction.id, zone_id=junction.zone_id, cycle_s=plan.cycle_s,
-        offset_s=plan.offset_s, phases=phases, valid_from=_ms_to_dt(period_end_ms),
+        plan_id=digest[:20],
+        junction_id=junction.id,
+        zone_id=junction.zone_id,
+        cycle_s=plan.cycle_s,
+        offset_s=plan.offset_s,
+        phases=phases,
+        valid_from=_ms_to_dt(period_end_ms),
         valid_until=_ms_to_dt(period_end_ms + cfg.period_s * 1000),
-        expected_effect=ExpectedEffect(mean_delay_s_per_veh=plan.expected_delay_s_per_veh,
-                                       max_degree_of_saturation=max_x,
-                                       oversaturated=ex.oversaturated),
-        explanation=explanation, inputs_digest=digest, model_version=MODEL_VERSION, strategy=plan.strategy)
+        expected_effect=ExpectedEffect(
+            mean_delay_s_per_veh=plan.expected_delay_s_per_veh,
+            max_degree_of_saturation=max_x,
+            oversaturated=ex.oversaturated,
+        ),
+        explanation=explanation,
+        inputs_digest=digest,
+        model_version=MODEL_VERSION,
+        strategy=plan.strategy,
+    )

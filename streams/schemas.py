@@ -19,8 +19,13 @@ def topic_schema(event: type[msgspec.Struct], topic: str, description: str) -> d
     ref = schema.pop("$ref").split("/")[-1]
     defs = schema.pop("$defs")
     root = defs.pop(ref)
-    out: dict[str, Any] = {"$schema": SCHEMA_DIALECT, "$id": f"urn:aiguilleur:topic:{topic}",
-                           "title": topic, "description": description, **root}
+    out: dict[str, Any] = {
+        "$schema": SCHEMA_DIALECT,
+        "$id": f"urn:aiguilleur:topic:{topic}",
+        "title": topic,
+        "description": description,
+        **root,
+    }
     if defs:
         out["$defs"] = defs
     return out
@@ -29,14 +34,20 @@ def topic_schema(event: type[msgspec.Struct], topic: str, description: str) -> d
 def dead_letter_schema() -> dict[str, Any]:
     """The dead-letter topic keeps the original bytes; the schema documents the headers."""
     return {
-        "$schema": SCHEMA_DIALECT, "$id": f"urn:aiguilleur:topic:{TRAFFIC_COUNTS_DLQ}",
+        "$schema": SCHEMA_DIALECT,
+        "$id": f"urn:aiguilleur:topic:{TRAFFIC_COUNTS_DLQ}",
         "title": TRAFFIC_COUNTS_DLQ,
-        "description": ("Rejected records of " + TRAFFIC_COUNTS + ". Key and value are the original bytes, "
-                        "unchanged (the value may not be JSON). Why it was rejected travels in the headers."),
+        "description": (
+            "Rejected records of " + TRAFFIC_COUNTS + ". Key and value are the original bytes, "
+            "unchanged (the value may not be JSON). Why it was rejected travels in the headers."
+        ),
         "type": "object",
         "properties": {
-            "headers": {"type": "object", "required": list(DLQ_HEADERS),
-                        "properties": {h: {"type": "string"} for h in DLQ_HEADERS}},
+            "headers": {
+                "type": "object",
+                "required": list(DLQ_HEADERS),
+                "properties": {h: {"type": "string"} for h in DLQ_HEADERS},
+            },
             "key": {"description": "original key bytes"},
             "value": {"description": "original value bytes"},
         },
@@ -46,13 +57,22 @@ def dead_letter_schema() -> dict[str, Any]:
 def schemas() -> dict[str, dict[str, Any]]:
     """Schema per topic name."""
     return {
-        TRAFFIC_COUNTS: topic_schema(TrafficCount, TRAFFIC_COUNTS,
-                                     "Input. One reading per detector per interval, JSON; key = detector id."),
-        SIGNAL_PLANS: topic_schema(SignalPlan, SIGNAL_PLANS,
-                                   "Output. A recommended plan per junction and control period, JSON; "
-                                   "key = junction id. Proposals only: an operator approves or rejects."),
-        ZONE_READINGS: topic_schema(ZoneReadings, ZONE_READINGS,
-                                    "Internal. Validated readings of one zone, msgpack; key = zone id."),
+        TRAFFIC_COUNTS: topic_schema(
+            TrafficCount,
+            TRAFFIC_COUNTS,
+            "Input. One reading per detector per interval, JSON; key = detector id.",
+        ),
+        SIGNAL_PLANS: topic_schema(
+            SignalPlan,
+            SIGNAL_PLANS,
+            "Output. A recommended plan per junction and control period, JSON; "
+            "key = junction id. Proposals only: an operator approves or rejects.",
+        ),
+        ZONE_READINGS: topic_schema(
+            ZoneReadings,
+            ZONE_READINGS,
+            "Internal. Validated readings of one zone, msgpack; key = zone id.",
+        ),
         TRAFFIC_COUNTS_DLQ: dead_letter_schema(),
     }
 
@@ -66,17 +86,31 @@ def asyncapi() -> dict[str, Any]:
         if topic not in roles:
             continue
         cid = topic.replace(".", "_").replace("-", "_")
-        channels[cid] = {"address": topic, "description": schema["description"],
-                         "messages": {"record": {"payload": {"$ref": f"schemas/{topic}.json"}}}}
-        operations[f"{roles[topic]}_{cid}"] = {"action": roles[topic], "channel": {"$ref": f"#/channels/{cid}"}}
-    return {"asyncapi": "3.0.0",
-            "info": {"title": "aiguilleur topics", "version": "1",
-                     "description": "Topic names may carry a namespace prefix: '<namespace>.<topic>'."},
-            "channels": channels, "operations": operations}
+        channels[cid] = {
+            "address": topic,
+            "description": schema["description"],
+            "messages": {"record": {"payload": {"$ref": f"schemas/{topic}.json"}}},
+        }
+        operations[f"{roles[topic]}_{cid}"] = {
+            "action": roles[topic],
+            "channel": {"$ref": f"#/channels/{cid}"},
+        }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "aiguilleur topics",
+            "version": "1",
+            "description": "Topic names may carry a namespace prefix: '<namespace>.<topic>'.",
+        },
+        "channels": channels,
+        "operations": operations,
+    }
 
 
 def schema_files() -> dict[str, str]:
     """File name -> content, as committed under ``schemas/``."""
-    files = {f"{t}.json": json.dumps(s, indent=2, sort_keys=True) + "\n" for t, s in schemas().items()}
+    files = {
+        f"{t}.json": json.dumps(s, indent=2, sort_keys=True) + "\n" for t, s in schemas().items()
+    }
     files["asyncapi.json"] = json.dumps(asyncapi(), indent=2, sort_keys=True) + "\n"
     return files

@@ -1,4 +1,4 @@
-"""Topic names: the public contract. Versioned; a namespace prefix separates communes sharing a cluster."""
+"""Topic names, a public contract: versioned, with an optional namespace prefix per commune."""
 
 from __future__ import annotations
 

@@ -21,7 +21,9 @@ def decode_reading(key: bytes | None, value: bytes | None) -> TrafficCount:
     if value is None:
         raise RejectedReading("empty", "record has no value (tombstone); send a JSON TrafficCount")
     if len(value) > MAX_RECORD_BYTES:
-        raise RejectedReading("too_large", f"record is {len(value)} bytes, limit {MAX_RECORD_BYTES}")
+        raise RejectedReading(
+            "too_large", f"record is {len(value)} bytes, limit {MAX_RECORD_BYTES}"
+        )
     try:
         reading = _decoder.decode(value)
     except msgspec.ValidationError as e:
@@ -31,17 +33,25 @@ def decode_reading(key: bytes | None, value: bytes | None) -> TrafficCount:
     if key is not None and key.decode("utf-8", "replace") != reading.detector_id:
         raise RejectedReading(
             "key_mismatch",
-            f"record key {key.decode('utf-8', 'replace')!r} differs from detector_id {reading.detector_id!r}; "
-            "key the record by its detector id")
+            f"record key {key.decode('utf-8', 'replace')!r} differs from detector_id "
+            f"{reading.detector_id!r}; "
+            "key the record by its detector id",
+        )
     return reading
 
 
 def to_zone_reading(reading: TrafficCount) -> ZoneReading:
     """The compact form kept in zone state.
 
-    A count by vehicle class is kept under ``detector#class`` so that a detector reporting cars and lorries
+    A count by vehicle class is kept under ``detector#class`` so that a detector reporting cars and
+    lorries
     separately for the same interval does not overwrite itself.
     """
-    key = reading.detector_id if reading.vehicle_class == "all" else (
-        f"{reading.detector_id}#{reading.vehicle_class}")
-    return ZoneReading(key, int(reading.interval_end.timestamp() * 1000), reading.interval_s, reading.count)
+    key = (
+        reading.detector_id
+        if reading.vehicle_class == "all"
+        else (f"{reading.detector_id}#{reading.vehicle_class}")
+    )
+    return ZoneReading(
+        key, int(reading.interval_end.timestamp() * 1000), reading.interval_s, reading.count
+    )

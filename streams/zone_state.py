@@ -1,11 +1,15 @@
 """Per-zone aggregation state, pure and serialisable: one Faust table row per zone.
 
-Counts are stored per (detector, interval end) and *overwritten*, never added: a detector reports one count per
-interval, so a reading replayed after a worker restart (Kafka's at-least-once delivery) changes nothing. That makes
+Counts are stored per (detector, interval end) and *overwritten*, never added: a detector reports
+one count per
+interval, so a reading replayed after a worker restart (Kafka's at-least-once delivery) changes
+nothing. That makes
 restarts lose no count and double no count, without transactions.
 
-Time is event time: the zone's watermark is the latest interval end it has seen. A control period closes when
-the watermark passes its end plus the allowed lateness; replayed or simulated feeds therefore behave exactly like
+Time is event time: the zone's watermark is the latest interval end it has seen. A control period
+closes when
+the watermark passes its end plus the allowed lateness; replayed or simulated feeds therefore behave
+exactly like
 live ones (Faust's own windowed tables expire windows on the wall clock, which breaks replays).
 """
 
@@ -40,13 +44,16 @@ class ZoneState(msgspec.Struct, kw_only=True):
         return new
 
     def due_periods(self, period_ms: int, lateness_ms: int) -> list[int]:
-        """Ends of the control periods that can be planned now (closed and not planned yet), oldest first."""
+        """Ends of the control periods that can be planned now (closed and not planned yet), oldest
+        first."""
         if self.watermark_ms == 0:
             return []
         closed_until = ((self.watermark_ms - lateness_ms) // period_ms) * period_ms
         if self.planned_until_ms == 0:
             # First period seen: plan only the period that just closed, not the whole history.
-            return [closed_until] if closed_until > 0 and self._has_data_before(closed_until) else []
+            return (
+                [closed_until] if closed_until > 0 and self._has_data_before(closed_until) else []
+            )
         return list(range(self.planned_until_ms + period_ms, closed_until + 1, period_ms))
 
     def _has_data_before(self, end_ms: int) -> bool:

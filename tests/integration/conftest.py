@@ -1,4 +1,5 @@
-"""Integration fixtures: the real local Kafka broker (scripts/kafka.sh) and real worker processes."""
+"""Integration fixtures: the real local Kafka broker (scripts/kafka.sh) and real worker
+processes."""
 
 from __future__ import annotations
 
@@ -27,15 +28,21 @@ KAFKA = REPO / "scripts" / "kafka.sh"
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
-    """host:port of a running broker: AIGUILLEUR_TEST_KAFKA_BOOTSTRAP, or the project's local broker."""
+    """host:port of a running broker: AIGUILLEUR_TEST_KAFKA_BOOTSTRAP, or the project's local
+    broker."""
     given = os.environ.get("AIGUILLEUR_TEST_KAFKA_BOOTSTRAP")
     if given:
         yield given
         return
-    running = subprocess.run(["bash", str(KAFKA), "status"], capture_output=True).returncode == 0
+    running = (
+        subprocess.run(["bash", str(KAFKA), "status"], capture_output=True, check=False).returncode
+        == 0
+    )
     if not running:
         subprocess.run(["bash", str(KAFKA), "start"], check=True)
-    boot = subprocess.run(["bash", str(KAFKA), "bootstrap"], check=True, capture_output=True, text=True)
+    boot = subprocess.run(
+        ["bash", str(KAFKA), "bootstrap"], check=True, capture_output=True, text=True
+    )
     yield boot.stdout.strip()
     if not running:
         subprocess.run(["bash", str(KAFKA), "stop"], check=True)
@@ -55,8 +62,13 @@ class WorkerProcess:
         path = self.log_path.with_suffix(f".{n}.log")
         self.logs.append(path)
         with path.open("wb") as log:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen([sys.executable, "-m", "aiguilleur", "worker"], env=self.env,
-                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "aiguilleur", "worker"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
         assert self.proc is not None
@@ -74,17 +86,27 @@ class WorkerProcess:
 
 @pytest.fixture
 def pipeline_env(kafka_bootstrap: str, tmp_path: Path) -> dict[str, str]:
-    """Settings for one isolated pipeline: unique app id and namespace, the small fixture network."""
+    """Settings for one isolated pipeline: unique app id and namespace, the small fixture
+    network."""
     from tests.fixtures.networks import write_fixture
 
     net, reg, _ = write_fixture(tmp_path)
     tag = "t" + uuid.uuid4().hex[:10]
-    return {**os.environ, "AIGUILLEUR_KAFKA_BOOTSTRAP": kafka_bootstrap, "AIGUILLEUR_APP_ID": tag,
-            "AIGUILLEUR_TOPIC_NAMESPACE": tag, "AIGUILLEUR_NETWORK_FILE": str(net),
-            "AIGUILLEUR_DETECTOR_REGISTRY": str(reg), "AIGUILLEUR_METRICS_PORT": "0",
-            "AIGUILLEUR_STATE_DIR": str(tmp_path / "state"), "AIGUILLEUR_LATENESS_S": "0",
-            "AIGUILLEUR_CONTROL_PERIOD_S": "300", "AIGUILLEUR_SESSION_TIMEOUT_S": "6",
-            "AIGUILLEUR_PARTITIONS": "4", "AIGUILLEUR_LOG_LEVEL": "info"}
+    return {
+        **os.environ,
+        "AIGUILLEUR_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "AIGUILLEUR_APP_ID": tag,
+        "AIGUILLEUR_TOPIC_NAMESPACE": tag,
+        "AIGUILLEUR_NETWORK_FILE": str(net),
+        "AIGUILLEUR_DETECTOR_REGISTRY": str(reg),
+        "AIGUILLEUR_METRICS_PORT": "0",
+        "AIGUILLEUR_STATE_DIR": str(tmp_path / "state"),
+        "AIGUILLEUR_LATENESS_S": "0",
+        "AIGUILLEUR_CONTROL_PERIOD_S": "300",
+        "AIGUILLEUR_SESSION_TIMEOUT_S": "6",
+        "AIGUILLEUR_PARTITIONS": "4",
+        "AIGUILLEUR_LOG_LEVEL": "info",
+    }
 
 
 @pytest.fixture
@@ -98,7 +120,9 @@ def worker(pipeline_env: dict[str, str], tmp_path: Path) -> Iterator[WorkerProce
     sys.stderr.write(w.log_text()[-4000:])
 
 
-async def produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes | None]]) -> None:
+async def produce(
+    bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes | None]]
+) -> None:
     """Produce raw (key, value) records and wait for the broker's acknowledgement."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
@@ -111,7 +135,8 @@ async def produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, by
 
 
 async def collect(bootstrap: str, topic: str, n: int, timeout_s: float = 90) -> list[Record]:
-    """The first ``n`` records of ``topic`` (from the beginning), or fewer if ``timeout_s`` passes."""
+    """The first ``n`` records of ``topic`` (from the beginning), or fewer if ``timeout_s``
+    passes."""
     out: list[Record] = []
 
     async def take() -> None:
@@ -121,14 +146,14 @@ async def collect(bootstrap: str, topic: str, n: int, timeout_s: float = 90) -> 
                 if len(out) >= n:
                     return
 
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(take(), timeout_s)
-    except TimeoutError:
-        pass
     return out
 
 
-async def wait_consumed(bootstrap: str, group: str, topics: list[str], timeout_s: float = 60) -> None:
+async def wait_consumed(
+    bootstrap: str, group: str, topics: list[str], timeout_s: float = 60
+) -> None:
     """Wait until ``group`` has committed every partition of ``topics`` up to its end offset."""
     from aiokafka import AIOKafkaConsumer
 
@@ -139,11 +164,18 @@ async def wait_consumed(bootstrap: str, group: str, topics: list[str], timeout_s
     try:
         deadline = time.monotonic() + timeout_s
         while True:
-            tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
+            tps = [
+                TopicPartition(t, p)
+                for t in topics
+                for p in (consumer.partitions_for_topic(t) or ())
+            ]
             ends = await consumer.end_offsets(tps) if tps else {}
             committed = await admin.list_consumer_group_offsets(group)
-            behind = [tp for tp, end in ends.items()
-                      if end > 0 and (committed.get(tp) is None or committed[tp].offset < end)]
+            behind = [
+                tp
+                for tp, end in ends.items()
+                if end > 0 and (committed.get(tp) is None or committed[tp].offset < end)
+            ]
             if tps and not behind:
                 return
             if time.monotonic() > deadline:

@@ -1,4 +1,5 @@
-"""The pipeline on the real broker: readings in, Webster plans out; bad input to the DLQ; restarts lose nothing."""
+"""The pipeline on the real broker: readings in, Webster plans out; bad input to the DLQ; restarts
+lose nothing."""
 
 from __future__ import annotations
 
@@ -27,13 +28,18 @@ def reading(det: str, minute: int, count: int) -> tuple[bytes, bytes]:
 
 
 def expected_webster(flows: dict[str, float]) -> dict[str, tuple[int, list[int]]]:
-    """Webster computed here, independently of optimizer/: C0 = (1.5 L + 5) / (1 - Y), greens by y."""
+    """Webster computed here, independently of optimizer/: C0 = (1.5 L + 5) / (1 - Y), greens by
+    y."""
     out = {}
     for j in small_network().junctions:
         ys = []
         for p in j.phases:
-            ys.append(max(flows.get(a, 0.0) / j.approach(a).saturation_flow_vph for a in p.approach_ids))
-        lost = sum(p.intergreen_s + 2.0 for p in j.phases)  # intergreen + 2 s start-up loss per phase
+            ys.append(
+                max(flows.get(a, 0.0) / j.approach(a).saturation_flow_vph for a in p.approach_ids)
+            )
+        lost = sum(
+            p.intergreen_s + 2.0 for p in j.phases
+        )  # intergreen + 2 s start-up loss per phase
         y = sum(ys)
         cycle = round(min(120, max(40, (1.5 * lost + 5) / (1 - y))))
         green_total = cycle - sum(p.intergreen_s for p in j.phases)
@@ -41,21 +47,36 @@ def expected_webster(flows: dict[str, float]) -> dict[str, tuple[int, list[int]]
         ideal = [eff * yi / y + 2.0 for yi in ys]
         mins = [p.min_green_s for p in j.phases]
         short = [i for i, g in enumerate(ideal) if g < mins[i]]
-        if short:  # a phase below its minimum green gets the minimum; the others share what is left by y
+        if (
+            short
+        ):  # a phase below its minimum green gets the minimum; the others share what is left by y
             rest = green_total - sum(mins[i] for i in short)
             y_rest = sum(ys[i] for i in range(len(ys)) if i not in short)
             ideal = [mins[i] if i in short else rest * ys[i] / y_rest for i in range(len(ys))]
         greens = [int(g) for g in ideal]
-        for i in sorted(range(len(ideal)), key=lambda i: -(ideal[i] - int(ideal[i])))[:green_total - sum(greens)]:
+        for i in sorted(range(len(ideal)), key=lambda i: -(ideal[i] - int(ideal[i])))[
+            : green_total - sum(greens)
+        ]:
             greens[i] += 1
         out[j.id] = (cycle, greens)
     return out
 
 
 # vehicles per minute on each detector (each approach has one detector covering all its lanes)
-PER_MINUTE = {"D-J1-N": 14, "D-J1-S": 9, "D-J1-E": 8, "D-J1-W": 5,
-              "D-J2-N": 20, "D-J2-S": 18, "D-J2-E": 4, "D-J2-W": 6,
-              "D-J3-N": 3, "D-J3-S": 2, "D-J3-E": 10, "D-J3-W": 12}
+PER_MINUTE = {
+    "D-J1-N": 14,
+    "D-J1-S": 9,
+    "D-J1-E": 8,
+    "D-J1-W": 5,
+    "D-J2-N": 20,
+    "D-J2-S": 18,
+    "D-J2-E": 4,
+    "D-J2-W": 6,
+    "D-J3-N": 3,
+    "D-J3-S": 2,
+    "D-J3-E": 10,
+    "D-J3-W": 12,
+}
 
 
 def all_readings(minutes: range) -> list[tuple[bytes, bytes]]:
@@ -86,15 +107,34 @@ async def test_plans_match_webster(worker: WorkerProcess, pipeline_env: dict[str
 
 
 async def test_bad_input_goes_to_dead_letters_and_worker_keeps_going(
-        worker: WorkerProcess, pipeline_env: dict[str, str]) -> None:
+    worker: WorkerProcess, pipeline_env: dict[str, str]
+) -> None:
     boot = pipeline_env["AIGUILLEUR_KAFKA_BOOTSTRAP"]
     topics = TopicNames(pipeline_env["AIGUILLEUR_TOPIC_NAMESPACE"])
     bad = [
         (b"D-J1-N", b"{not json"),
-        (b"D-J1-N", msgspec.json.encode({"detector_id": "D-J1-N", "interval_end": "2026-03-10T08:00:00+00:00",
-                                         "interval_s": 60, "count": -3})),
-        (b"X9", msgspec.json.encode({"detector_id": "X9", "interval_end": "2026-03-10T08:00:00+00:00",
-                                     "interval_s": 60, "count": 3})),
+        (
+            b"D-J1-N",
+            msgspec.json.encode(
+                {
+                    "detector_id": "D-J1-N",
+                    "interval_end": "2026-03-10T08:00:00+00:00",
+                    "interval_s": 60,
+                    "count": -3,
+                }
+            ),
+        ),
+        (
+            b"X9",
+            msgspec.json.encode(
+                {
+                    "detector_id": "X9",
+                    "interval_end": "2026-03-10T08:00:00+00:00",
+                    "interval_s": 60,
+                    "count": 3,
+                }
+            ),
+        ),
         (b"D-J1-S", None),
     ]
     good = all_readings(range(1, 6))
@@ -106,7 +146,9 @@ async def test_bad_input_goes_to_dead_letters_and_worker_keeps_going(
     codes = sorted(r.headers[DLQ_HEADER_CODE].decode() for r in dead)
     assert codes == ["empty", "invalid", "malformed", "unknown_detector"]
     invalid = next(r for r in dead if r.headers[DLQ_HEADER_CODE] == b"invalid")
-    assert b"$.count" in invalid.headers[DLQ_HEADER_REASON], "the reason says where the value is wrong"
+    assert b"$.count" in invalid.headers[DLQ_HEADER_REASON], (
+        "the reason says where the value is wrong"
+    )
     assert all(DLQ_HEADER_OFFSET in r.headers for r in dead)
     # The good readings around the bad ones still make their plans, and the worker is still running.
     plans = await collect(boot, topics.plans, 3)
@@ -115,7 +157,9 @@ async def test_bad_input_goes_to_dead_letters_and_worker_keeps_going(
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["clean-stop", "crash"])
-async def test_restart_loses_no_count(worker: WorkerProcess, pipeline_env: dict[str, str], sig: int) -> None:
+async def test_restart_loses_no_count(
+    worker: WorkerProcess, pipeline_env: dict[str, str], sig: int
+) -> None:
     boot = pipeline_env["AIGUILLEUR_KAFKA_BOOTSTRAP"]
     topics = TopicNames(pipeline_env["AIGUILLEUR_TOPIC_NAMESPACE"])
     app_id = pipeline_env["AIGUILLEUR_APP_ID"]

@@ -1,0 +1,176 @@
+"""The agents: ``ingest`` (validate, regroup by zone), ``zones`` (state, plans), a lag timer."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import msgspec
+
+from streams.app import Channels
+from streams.context import PipelineContext, StreamsConfig
+from streams.errors import RejectedReading
+from streams.events import (
+    DLQ_HEADER_CODE,
+    DLQ_HEADER_OFFSET,
+    DLQ_HEADER_PARTITION,
+    DLQ_HEADER_REASON,
+    DLQ_HEADER_TIME,
+    DLQ_HEADER_TOPIC,
+    ZoneReading,
+    ZoneReadings,
+)
+from streams.planning import plan_junction
+from streams.validation import decode_reading, to_zone_reading
+from streams.zone_state import ZoneState, decode_state, encode_state
+
+log = logging.getLogger("aiguilleur.streams")
+
+_zone_encoder = msgspec.msgpack.Encoder()
+_zone_decoder = msgspec.msgpack.Decoder(ZoneReadings)
+_plan_encoder = msgspec.json.Encoder()
+
+
+class Ingest:
+    """Stage 1: validation, dead letters, regrouping by zone."""
+
+    def __init__(self, ch: Channels, ctx: PipelineContext) -> None:
+        self.ch = ch
+        self.ctx = ctx
+
+    async def dead_letter(self, message: Any, err: RejectedReading) -> None:
+        """Send the original record to the dead-letter topic, the reason in its headers."""
+        headers = [
+            (DLQ_HEADER_REASON, err.reason.encode()),
+            (DLQ_HEADER_CODE, err.code.encode()),
+            (DLQ_HEADER_TOPIC, str(message.topic).encode()),
+            (DLQ_HEADER_PARTITION, str(message.partition).encode()),
+            (DLQ_HEADER_OFFSET, str(message.offset).encode()),
+            (DLQ_HEADER_TIME, datetime.now(UTC).isoformat().encode()),
+        ]
+        await self.ch.dead_letters.send(key=message.key, value=message.value, headers=headers)
+        self.ctx.metrics.readings.labels(outcome="rejected").inc()
+        self.ctx.metrics.dead_letters.labels(reason=err.code).inc()
+        log.info(
+            "event=dead_letter code=%s partition=%s offset=%s reason=%r",
+            err.code,
+            message.partition,
+            message.offset,
+            err.reason,
+        )
+
+    def accept(self, message: Any) -> tuple[str, ZoneReading]:
+        """The zone and compact reading of a valid record; ``RejectedReading`` otherwise."""
+        reading = decode_reading(message.key, message.value)
+        zone = self.ctx.detectors.zone_of.get(reading.detector_id)
+        if zone is None:
+            raise RejectedReading(
+                "unknown_detector",
+                f"detector {reading.detector_id!r} is not in the detector registry "
+                f"{self.ctx.registry_source}; add it there or fix the id",
+            )
+        return zone, to_zone_reading(reading)
+
+    async def handle(self, events: list[Any]) -> None:
+        """Process one batch; its offsets are acknowledged only after the zone records are
+        delivered."""
+        by_zone: dict[str, list[ZoneReading]] = {}
+        for ev in events:
+            try:
+                zone, reading = self.accept(ev.message)
+            except RejectedReading as err:
+                await self.dead_letter(ev.message, err)
+                continue
+            by_zone.setdefault(zone, []).append(reading)
+        sent = []
+        for zone, readings in by_zone.items():
+            value = _zone_encoder.encode(ZoneReadings(zone_id=zone, readings=tuple(readings)))
+            sent.append(await self.ch.zone_readings.send(key=zone.encode(), value=value))
+            self.ctx.metrics.readings.labels(outcome="accepted").inc(len(readings))
+        for fut in sent:
+            await fut
+
+
+class Zones:
+    """Stage 2: zone state and planning in event time."""
+
+    def __init__(self, ch: Channels, cfg: StreamsConfig, ctx: PipelineContext) -> None:
+        self.ch = ch
+        self.ctx = ctx
+        self.period_ms = ctx.planning.period_s * 1000
+        self.window_ms = ctx.planning.window_s * 1000
+        self.lateness_ms = cfg.lateness_s * 1000
+        self.watermarks: dict[str, int] = {}
+
+    async def handle(self, value: bytes) -> None:
+        """Apply one zone batch; plan every control period it closes."""
+        batch = _zone_decoder.decode(value)
+        key = batch.zone_id.encode()
+        raw = self.ch.zone_state.get(key)
+        state = decode_state(raw) if raw else ZoneState(zone_id=batch.zone_id)
+        state.upsert(batch.readings)
+        self.ctx.metrics.zone_batches.inc()
+        for end_ms in state.due_periods(self.period_ms, self.lateness_ms):
+            await self.publish_plans(state, end_ms)
+            state.planned_until_ms = end_ms
+        if state.planned_until_ms:
+            state.prune(state.planned_until_ms + self.period_ms - self.window_ms)
+        self.ch.zone_state[key] = encode_state(state)
+        self.watermarks[batch.zone_id] = state.watermark_ms
+
+    async def publish_plans(self, state: ZoneState, end_ms: int) -> None:
+        """Plan and publish every junction of the zone for the period starting at ``end_ms``."""
+        ctx = self.ctx
+        sites = ctx.detectors.sites_by_zone.get(state.zone_id, ())
+        junctions = ctx.junctions_by_zone.get(state.zone_id, ())
+        for junction in junctions:
+            t0 = time.perf_counter()
+            event = plan_junction(
+                junction, sites, state, end_ms, ctx.planning, ctx.planner, ctx.network.source_sha256
+            )
+            ctx.metrics.plan_seconds.observe(time.perf_counter() - t0)
+            await self.ch.plans.send(key=junction.id.encode(), value=_plan_encoder.encode(event))
+            ctx.metrics.plans.inc()
+        log.info(
+            "event=zone_planned zone=%s period_end=%s junctions=%d",
+            state.zone_id,
+            datetime.fromtimestamp(end_ms / 1000, tz=UTC).isoformat(),
+            len(junctions),
+        )
+
+    def lag_s(self) -> float | None:
+        """Wall clock minus the oldest zone watermark of this worker."""
+        if not self.watermarks:
+            return None
+        return time.time() - min(self.watermarks.values()) / 1000
+
+
+def register_agents(app: faust.App, ch: Channels, cfg: StreamsConfig, ctx: PipelineContext) -> None:
+    """Attach the two agents and the lag timer to ``app``."""
+    ingest_stage = Ingest(ch, ctx)
+    zones_stage = Zones(ch, cfg, ctx)
+
+    @app.agent(ch.counts, name="ingest")
+    async def ingest(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        batches = stream.take_events(  # type: ignore[attr-defined]  # faust-streaming API, not in StreamT
+            cfg.ingest_batch, within=cfg.ingest_within_s
+        )
+        async for events in batches:
+            await ingest_stage.handle(list(events))
+            yield None
+
+    @app.agent(ch.zone_readings, name="zones")
+    async def zones(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        async for value in stream:
+            await zones_stage.handle(value)
+            yield None
+
+    @app.timer(interval=10.0)  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+    async def report_lag() -> None:
+        lag = zones_stage.lag_s()
+        if lag is not None:
+            ctx.metrics.watermark_lag.set(lag)

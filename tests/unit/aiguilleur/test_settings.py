@@ -1,0 +1,32 @@
+"""Settings: validated at start-up, errors name the variable."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from aiguilleur.settings import Settings
+
+
+def test_defaults_point_at_the_committed_demo_city() -> None:
+    s = Settings()
+    assert s.network_file.exists()
+    assert s.effective_window_s == s.control_period_s
+
+
+def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIGUILLEUR_CONTROL_PERIOD_S", "5")
+    with pytest.raises(ValidationError, match="control_period_s"):
+        Settings()
+
+
+def test_cycle_bounds_are_checked_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIGUILLEUR_CYCLE_MIN_S", "90")
+    monkeypatch.setenv("AIGUILLEUR_CYCLE_MAX_S", "60")
+    with pytest.raises(ValidationError, match="AIGUILLEUR_CYCLE_MAX_S"):
+        Settings()
+
+
+def test_password_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIGUILLEUR_KAFKA_SASL_PASSWORD", "hunter2")
+    assert "hunter2" not in repr(Settings())
