@@ -41,6 +41,8 @@ BUILTIN = ("programme", "actuated")
 ACTUATED_MIN_GREEN_S = 5.0
 ACTUATED_MAX_GREEN_S = 60.0
 _EPS = 1e-6
+HALTING_SPEED_MPS = 0.1
+"""SUMO's own threshold for a halting vehicle."""
 
 
 def resolve_control(name: str) -> tuple[str, str]:
@@ -365,7 +367,11 @@ def _plan_sequence(plan: Plan) -> list[tuple[int, float]]:
 
 
 def envelope_for(
-    junction: Junction, cycle_min_s: float = 40.0, cycle_max_s: float = 120.0
+    junction: Junction,
+    cycle_min_s: float = 40.0,
+    cycle_max_s: float = 120.0,
+    *,
+    may_skip: bool = True,
 ) -> Envelope:
     """The operator envelope the twin grants a live controller: the scenario's phases and bounds."""
     return Envelope(
@@ -376,6 +382,7 @@ def envelope_for(
         intergreen_s=tuple(p.intergreen_s for p in junction.phases),
         cycle_min_s=cycle_min_s,
         cycle_max_s=cycle_max_s,
+        may_skip_phases=may_skip,
     )
 
 
@@ -390,6 +397,8 @@ class LivePolicy:
         signals: dict[str, SumoSignal],
         drivers: dict[str, SignalDriver],
         now: float,
+        *,
+        may_skip: bool = True,
     ) -> None:
         self.name = name
         self._api = api
@@ -398,7 +407,7 @@ class LivePolicy:
         self.decisions = 0
         self.switches = 0
         self._ctrl: dict[str, Controller] = {
-            j.id: make_controller(name, envelope_for(j)) for j in junctions
+            j.id: make_controller(name, envelope_for(j, may_skip=may_skip)) for j in junctions
         }
         self._next: dict[str, float] = {j.id: now for j in junctions}
         self._cycle_start: dict[str, float] = {j.id: now for j in junctions}
@@ -428,9 +437,28 @@ class LivePolicy:
             total += cache[ln]
         return total
 
+    def _queue_to(self, lanes: list[str], exit_edge: str, cache: dict[str, dict[str, int]]) -> int:
+        """Halting vehicles on ``lanes`` whose next edge is ``exit_edge`` (what a turning-movement
+        camera sees), so a shared lane's queue is split between the movements it holds."""
+        total = 0
+        for ln in lanes:
+            if ln not in cache:
+                by_exit: dict[str, int] = {}
+                veh = self._api.vehicle
+                for v in self._api.lane.getLastStepVehicleIDs(ln):
+                    if veh.getSpeed(v) >= HALTING_SPEED_MPS:
+                        continue
+                    route, idx = veh.getRoute(v), veh.getRouteIndex(v)
+                    nxt = route[idx + 1] if 0 <= idx < len(route) - 1 else ""
+                    by_exit[nxt] = by_exit.get(nxt, 0) + 1
+                cache[ln] = by_exit
+            total += cache[ln].get(exit_edge, 0)
+        return total
+
     def step(self, now: float) -> None:
         """Ask each junction's controller when its decision is due; switch phases accordingly."""
         cache: dict[str, int] = {}
+        queues: dict[str, dict[str, int]] = {}
         for j in self._junctions:
             drv = self._drivers[j.id]
             if now < self._next[j.id] - _EPS or drv.in_transition:
@@ -441,7 +469,7 @@ class LivePolicy:
                     movements=tuple(
                         MovementState(
                             id=m,
-                            queue_veh=float(self._halting(ins, cache)),
+                            queue_veh=float(self._queue_to(ins, m.split(">", 1)[1], queues)),
                             downstream_queue_veh=float(self._halting(outs, cache)),
                             saturation_flow_vph=1800.0 * n,
                         )

@@ -67,6 +67,8 @@ class RunOptions:
     on_counts: Callable[[list[CountRecord]], None] | None = None
     workdir: Path | None = None
     extra_sumo_args: tuple[str, ...] = ()
+    may_skip_phases: bool = True
+    """Live controllers may serve phases in any order (Varaiya's and RESCO's max-pressure do)."""
 
 
 @dataclass(kw_only=True)
@@ -471,5 +473,7 @@ def _policy(
             fixed_plans=options.plans if kind == "plan" else None,
         )
     if kind == "controller":
-        return LivePolicy(name, api, junctions, sn.signals, drivers, now)
+        return LivePolicy(
+            name, api, junctions, sn.signals, drivers, now, may_skip=options.may_skip_phases
+        )
     return ProgrammePolicy(control)

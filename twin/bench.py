@@ -1,0 +1,271 @@
+"""Benchmark: every control mode on every scenario, written as a Markdown table and PNG plots.
+
+Results are appended to a JSON file after each run, so a long benchmark can be stopped and resumed
+(runs already in the file are skipped unless ``rerun``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from twin.control import available_controls
+from twin.runner import RunOptions, run_twin
+from twin.scenario import Scenario, load_scenario
+
+log = logging.getLogger(__name__)
+
+RESCO_COLUMNS = {"FIXED": "programme", "MAXPRESSURE": "max-pressure"}
+"""Published RESCO baselines and the twin control each one is compared with."""
+
+METRIC_COLUMNS = (
+    ("avg_delay_s", "delay s"),
+    ("avg_trip_time_s", "trip s"),
+    ("avg_waiting_time_s", "wait s"),
+    ("avg_queue_veh", "queue veh"),
+    ("stops_per_veh", "stops/veh"),
+    ("teleports", "teleports"),
+    ("co2_g_per_veh", "CO2 g/veh"),
+    ("vehicles_inserted", "inserted"),
+    ("vehicles_never_inserted", "never ins."),
+    ("wall_s", "wall s"),
+)
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One (scenario, control) result."""
+
+    scenario: str
+    control: str
+    metrics: dict[str, Any]
+
+
+def load_results(path: Path) -> list[BenchRow]:
+    """Rows already measured (empty when the file does not exist)."""
+    if not path.is_file():
+        return []
+    return [BenchRow(**r) for r in json.loads(path.read_text())]
+
+
+def save_results(path: Path, rows: list[BenchRow]) -> None:
+    """Write rows as JSON (sorted for stable diffs)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = [r.__dict__ for r in sorted(rows, key=lambda r: (r.scenario, r.control))]
+    path.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def run_bench(
+    scenarios: Sequence[Scenario],
+    controls: Sequence[str] | None,
+    results_path: Path,
+    *,
+    options: RunOptions | None = None,
+    rerun: bool = False,
+    on_row: Callable[[BenchRow], None] | None = None,
+) -> list[BenchRow]:
+    """Run every control on every scenario (skipping rows already in ``results_path``)."""
+    options = options or RunOptions(progress=True)
+    rows = load_results(results_path)
+    done = {(r.scenario, r.control) for r in rows}
+    for sc in scenarios:
+        for control in controls or available_controls():
+            if (sc.name, control) in done and not rerun:
+                continue
+            res = run_twin(sc, control, options)
+            row = BenchRow(
+                scenario=sc.name, control=control, metrics=msgspec.to_builtins(res.metrics)
+            )
+            rows = [r for r in rows if (r.scenario, r.control) != (sc.name, control)] + [row]
+            save_results(results_path, rows)
+            log.info(
+                "event=bench_run scenario=%s control=%s delay_s=%s wall_s=%s",
+                sc.name,
+                control,
+                res.metrics.avg_delay_s,
+                res.metrics.wall_s,
+            )
+            if on_row is not None:
+                on_row(row)
+    return rows
+
+
+def published_resco(path: Path) -> dict[str, dict[str, float]]:
+    """RESCO's published average delays ``{map: {FIXED: s, MAXPRESSURE: s}}`` from
+    PUBLISHED_RESULTS.txt.
+    """
+    out: dict[str, dict[str, float]] = {}
+    if not path.is_file():
+        return out
+    text = path.read_text()
+    section = text.split("### Avg. Delay", 1)[-1].split("###", 1)[0]
+    lines = [ln for ln in section.splitlines() if ln.strip()]
+    header = next((ln.split() for ln in lines if ln.startswith("map")), None)
+    if header is None:
+        return out
+    for ln in lines:
+        cells = re.split(r"\s{2,}|(?<=\))\s+|(?<=\])(?=\d)", ln.strip())
+        if not cells or cells[0] == "map" or len(cells) < 2:
+            continue
+        vals: dict[str, float] = {}
+        for col, cell in zip(header[1:], cells[1:], strict=False):
+            m = re.match(r"([\d.]+)", cell)
+            if col in RESCO_COLUMNS and m:
+                vals[col] = float(m.group(1))
+        if vals:
+            out[cells[0]] = vals
+    return out
+
+
+def find_published(scenarios: Sequence[Scenario]) -> dict[str, dict[str, float]]:
+    """Published RESCO delays found next to (or above) the scenarios' folders."""
+    out: dict[str, dict[str, float]] = {}
+    for sc in scenarios:
+        for parent in list(sc.net.parents)[:3]:
+            f = parent / "PUBLISHED_RESULTS.txt"
+            if f.is_file():
+                out.update(published_resco(f))
+                break
+    return out
+
+
+def machine() -> str:
+    """One line describing the machine and SUMO."""
+    try:
+        import sumolib
+
+        sumo_v = getattr(sumolib, "__version__", "")
+    except ImportError:  # pragma: no cover - sumolib is a dependency
+        sumo_v = ""
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, SUMO {sumo_v or 'unknown'} (libsumo)"
+    )
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.2f}" if abs(v) < 1000 else f"{v:.0f}"
+    return str(v)
+
+
+def markdown_report(
+    rows: list[BenchRow],
+    published: dict[str, dict[str, float]],
+    plots: list[str],
+    options: RunOptions,
+) -> str:
+    """The benchmark page: protocol, RESCO reproduction, and one table per scenario."""
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Twin benchmark: every control on every scenario",
+        "",
+        f"Generated {now} on {machine()} by `aiguilleur twin bench`.",
+        "",
+        "Protocol: each scenario's own window and demand; SUMO seed "
+        f"{options.seed}; time-to-teleport {options.time_to_teleport_s:g} (RESCO's); counts every "
+        f"{options.count_interval_s} s; planners re-plan every {options.plan_period_s:g} s on the "
+        "turning counts the twin's loops measured and apply the plan at the next cycle boundary; "
+        "live controllers use halting vehicles per movement and per exit lane. "
+        "Delay is RESCO's: (timeLoss + departDelay of every trip + time waited by vehicles never "
+        "inserted) / (trips + never inserted).",
+        "",
+    ]
+    by_sc: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        by_sc.setdefault(r.scenario, {})[r.control] = r.metrics
+    if published:
+        lines += [
+            "## RESCO reproduction (average delay, s)",
+            "",
+            "| scenario | RESCO fixed | twin programme | gap "
+            "| RESCO max-pressure | twin max-pressure | gap |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for sc, res in sorted(by_sc.items()):
+            if sc not in published:
+                continue
+            cells = [sc]
+            for col, ctl in RESCO_COLUMNS.items():
+                pub = published[sc].get(col)
+                got = res.get(ctl, {}).get("avg_delay_s")
+                gap = f"{(got - pub) / pub:+.0%}" if pub and got is not None else "–"
+                cells += [_fmt(pub) if pub else "–", _fmt(got) if got is not None else "–", gap]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    for sc, res in sorted(by_sc.items()):
+        lines += [
+            f"## {sc}",
+            "",
+            "| control | " + " | ".join(h for _, h in METRIC_COLUMNS) + " |",
+            "|---" * (len(METRIC_COLUMNS) + 1) + "|",
+        ]
+        base = res.get("programme", {}).get("avg_delay_s")
+        for ctl, m in sorted(res.items(), key=lambda kv: kv[1]["avg_delay_s"]):
+            mark = " ✓" if base and ctl != "programme" and m["avg_delay_s"] < base else ""
+            lines.append(
+                f"| {ctl}{mark} | " + " | ".join(_fmt(m[k]) for k, _ in METRIC_COLUMNS) + " |"
+            )
+        lines.append("")
+    lines += ["✓ = lower average delay than the scenario's own programme.", ""]
+    lines += [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
+    return "\n".join(lines) + "\n"
+
+
+def plot_delays(rows: list[BenchRow], path: Path) -> Path:
+    """Bar chart of average delay per control, one panel per scenario."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_sc: dict[str, dict[str, float]] = {}
+    for r in rows:
+        by_sc.setdefault(r.scenario, {})[r.control] = float(r.metrics["avg_delay_s"])
+    n = max(len(by_sc), 1)
+    cols = min(3, n)
+    nrows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 3.4 * nrows), squeeze=False)
+    for ax, (sc, res) in zip(axes.flat, sorted(by_sc.items()), strict=False):
+        names = sorted(res, key=res.__getitem__)
+        ax.barh(
+            names,
+            [res[k] for k in names],
+            color=["#888" if k == "programme" else "#2a7" for k in names],
+        )
+        ax.set_title(sc)
+        ax.set_xlabel("average delay (s)")
+    for ax in list(axes.flat)[len(by_sc) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def write_report(
+    rows: list[BenchRow], scenarios: Sequence[Scenario], out_md: Path, options: RunOptions
+) -> Path:
+    """Write the Markdown page and its plot next to it."""
+    plot = plot_delays(rows, out_md.parent / "twin_delay.png")
+    out_md.write_text(markdown_report(rows, find_published(scenarios), [str(plot)], options))
+    return out_md
+
+
+def scenarios_from(paths: Sequence[Path], discover: Callable[[Path], list[Path]]) -> list[Scenario]:
+    """Scenarios from .sumocfg files or folders (folders are searched for every .sumocfg)."""
+    out: list[Scenario] = []
+    for p in paths:
+        out += [load_scenario(c) for c in (discover(p) if p.is_dir() else [p])]
+    return out
