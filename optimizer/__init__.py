@@ -1,6 +1,15 @@
-"""Signal timing: typed demand in, typed plan and explanation out. Pure: no Kafka, files or clock."""
+"""Signal timing: typed demand in, typed plan and explanation out.
 
-from optimizer.errors import InvalidDemand, OptimizerError
+Pure: no Kafka, files or clock. Importing the package registers every planner and controller
+it offers: planners "fixed-time", "webster", "optimizer"; controllers "fixed-time", "max-pressure",
+"adaptive".
+"""
+
+from optimizer._envelope import EnvelopeGuard, envelope_from_demand, validate_envelope
+from optimizer.adaptive import AdaptiveController
+from optimizer.errors import InvalidDemand, InvalidEnvelope, InvalidZone, OptimizerError
+from optimizer.fixed_time import FixedTimeController, FixedTimePlanner, fixed_time_plan
+from optimizer.max_pressure import MaxPressureController, phase_pressure
 from optimizer.model import (
     ApproachEffect,
     Explanation,
@@ -10,18 +19,53 @@ from optimizer.model import (
     PhaseTiming,
     Plan,
 )
+from optimizer.strategy import (
+    Controller,
+    Decision,
+    Envelope,
+    JunctionState,
+    MovementState,
+    PhaseState,
+    Planner,
+    controller,
+    controllers,
+    planner,
+    planners,
+)
 from optimizer.webster import webster_cycle_s, webster_plan
 
 __all__ = [
+    "AdaptiveController",
     "ApproachEffect",
+    "Controller",
+    "Decision",
+    "Envelope",
+    "EnvelopeGuard",
     "Explanation",
+    "FixedTimeController",
+    "FixedTimePlanner",
     "InvalidDemand",
+    "InvalidEnvelope",
+    "InvalidZone",
     "JunctionDemand",
+    "JunctionState",
     "LaneGroup",
+    "MaxPressureController",
+    "MovementState",
     "OptimizerError",
     "PhaseDemand",
+    "PhaseState",
     "PhaseTiming",
     "Plan",
+    "Planner",
+    "controller",
+    "controllers",
+    "envelope_from_demand",
+    "fixed_time_plan",
+    "phase_pressure",
+    "planner",
+    "planners",
+    "validate_envelope",
     "webster_cycle_s",
     "webster_plan",
 ]

@@ -1,4 +1,4 @@
-"""Control delay of a signalised lane group: HCM uniform delay plus incremental (random and overflow) delay."""
+"""Control delay of a signalised lane group: HCM uniform plus incremental delay."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ ANALYSIS_PERIOD_H = 0.25
 """HCM analysis period T (hours) used by the incremental delay term."""
 
 
-def degree_of_saturation(flow_vph: float, saturation_flow_vph: float, effective_green_s: float,
-                         cycle_s: float) -> float:
+def degree_of_saturation(
+    flow_vph: float, saturation_flow_vph: float, effective_green_s: float, cycle_s: float
+) -> float:
     """x = q / c with capacity c = s * g / C."""
     capacity = saturation_flow_vph * effective_green_s / cycle_s
     if capacity <= 0:
@@ -17,19 +18,22 @@ def degree_of_saturation(flow_vph: float, saturation_flow_vph: float, effective_
     return flow_vph / capacity
 
 
-def control_delay_s(flow_vph: float, saturation_flow_vph: float, effective_green_s: float,
-                    cycle_s: float) -> float:
+def control_delay_s(
+    flow_vph: float, saturation_flow_vph: float, effective_green_s: float, cycle_s: float
+) -> float:
     """Average control delay per vehicle (s): HCM d1 + d2 with k=0.5, I=1, T=0.25 h.
 
-    Valid for undersaturated and oversaturated lane groups alike (d2 grows with the queue that builds
-    during the analysis period when x > 1).
+    Valid for undersaturated and oversaturated lane groups alike (d2 grows with the queue that
+    builds during the analysis period when x > 1).
     """
     if flow_vph <= 0:
         return 0.0
     g_ratio = max(0.0, min(1.0, effective_green_s / cycle_s))
     capacity = saturation_flow_vph * g_ratio
     if capacity <= 0:
-        return 900.0 * ANALYSIS_PERIOD_H * 4  # no green at all: a full analysis period of waiting, capped
+        return (
+            900.0 * ANALYSIS_PERIOD_H * 4
+        )  # no green at all: a full analysis period of waiting, capped
     x = flow_vph / capacity
     d1 = 0.5 * cycle_s * (1 - g_ratio) ** 2 / (1 - min(1.0, x) * g_ratio)
     t = ANALYSIS_PERIOD_H

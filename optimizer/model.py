@@ -30,8 +30,12 @@ class PhaseDemand(msgspec.Struct, frozen=True, kw_only=True):
     """Start-up lost time, counted inside the green (HCM)."""
 
     def flow_ratio(self) -> float:
-        """Critical flow ratio y = max(q/s) over the phase's lane groups (0 when it serves nothing)."""
-        ys = [lg.flow_vph / lg.saturation_flow_vph for lg in self.lane_groups if lg.saturation_flow_vph > 0]
+        """Critical flow ratio y = max(q/s) over the phase's lane groups (0 when none)."""
+        ys = [
+            lg.flow_vph / lg.saturation_flow_vph
+            for lg in self.lane_groups
+            if lg.saturation_flow_vph > 0
+        ]
         return max(ys, default=0.0)
 
 

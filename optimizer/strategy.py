@@ -2,11 +2,13 @@
 
 Two shapes exist, because controllers act at two paces:
 
-- a **Planner** returns a fixed-time plan for a control period (fixed-time, Webster, the OR-Tools optimiser);
-- a **Controller** re-decides every few seconds from live detector data (max-pressure, the adaptive mode),
-  always inside an operator-approved :class:`Envelope`.
+- a **Planner** returns a fixed-time plan for a control period (fixed-time, Webster, the OR-Tools
+  optimiser);
+- a **Controller** re-decides every few seconds from live detector data (max-pressure, the adaptive
+  mode), always inside an operator-approved :class:`Envelope`.
 
-Both are pure: the caller passes the time (simulation or stream time) in the state; nothing here reads a clock.
+Both are pure: the caller passes the time (simulation or stream time) in the state; nothing here
+reads a clock.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class MovementState(msgspec.Struct, frozen=True, kw_only=True):
     arrivals_vph: float = 0.0
     saturation_flow_vph: float = 1800.0
     approaching_veh: tuple[float, ...] = ()
-    """Estimated arrival times (s from now) of vehicles seen upstream, for schedule-driven control."""
+    """Estimated arrival times (s from now) of vehicles seen upstream (schedule-driven control)."""
 
 
 class PhaseState(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,7 +128,9 @@ def controller(name: str, envelope: Envelope) -> Controller:
     try:
         return _CONTROLLERS[name](envelope)
     except KeyError:
-        raise KeyError(f"unknown controller {name!r}; known: {', '.join(sorted(_CONTROLLERS))}") from None
+        raise KeyError(
+            f"unknown controller {name!r}; known: {', '.join(sorted(_CONTROLLERS))}"
+        ) from None
 
 
 def planners() -> tuple[str, ...]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 
-from optimizer.delay import control_delay_s, degree_of_saturation
+from optimizer._evaluate import evaluate, integer_bounds, validate_demand
 from optimizer.errors import InvalidDemand
-from optimizer.model import ApproachEffect, Explanation, JunctionDemand, Plan, PhaseTiming
+from optimizer.model import Explanation, JunctionDemand, Plan
 
 OVERSATURATION_Y = 0.95
-"""Above this sum of critical flow ratios Webster's cycle diverges: the maximum cycle is used instead."""
+"""Above this sum of critical flow ratios Webster's cycle diverges: the maximum cycle is used."""
 
 
 def webster_cycle_s(lost_time_s: float, total_flow_ratio: float) -> float:
@@ -19,7 +19,9 @@ def webster_cycle_s(lost_time_s: float, total_flow_ratio: float) -> float:
     return (1.5 * lost_time_s + 5) / (1 - total_flow_ratio)
 
 
-def split_integer(total: int, weights: list[float], minimum: list[int], maximum: list[int]) -> list[int]:
+def split_integer(
+    total: int, weights: list[float], minimum: list[int], maximum: list[int]
+) -> list[int]:
     """Share ``total`` into integers proportional to ``weights`` within per-item bounds.
 
     Largest-remainder rounding keeps the sum exact; items pinned to a bound drop out and the rest is
@@ -55,23 +57,17 @@ def split_integer(total: int, weights: list[float], minimum: list[int], maximum:
 
 
 def webster_plan(demand: JunctionDemand) -> Plan:
-    """Time a junction with Webster's formula: cycle from lost time and flow ratios, greens split by y.
+    """Time a junction with Webster's formula: cycle from lost time and flow ratios, greens by y.
 
     Greens are integers; greens plus intergreens equal the cycle exactly; minimum and maximum greens
     and the cycle bounds hold. Above Y = 0.95 the cycle is the maximum and the plan is flagged
     oversaturated.
     """
-    if not demand.phases:
-        raise InvalidDemand(demand.junction_id, "no phase to time")
-    for p in demand.phases:
-        for lg in p.lane_groups:
-            if lg.flow_vph < 0 or lg.saturation_flow_vph <= 0:
-                raise InvalidDemand(demand.junction_id,
-                                    f"lane group {lg.id}: flow must be >= 0 and saturation flow > 0")
+    validate_demand(demand)
+    min_g, max_g, intergreens = integer_bounds(demand)
     ys = [p.flow_ratio() for p in demand.phases]
     y_total = sum(ys)
     lost = demand.lost_time_s()
-    intergreens = [round(p.intergreen_s) for p in demand.phases]
     oversaturated = y_total >= OVERSATURATION_Y
     c0 = webster_cycle_s(lost, y_total) if not oversaturated else math.inf
     binding: list[str] = []
@@ -83,70 +79,85 @@ def webster_plan(demand: JunctionDemand) -> Plan:
         cycle = demand.cycle_min_s
         binding.append("cycle_min")
     cycle_i = round(cycle)
-    min_g = [math.ceil(p.min_green_s) for p in demand.phases]
-    max_g = [math.floor(p.max_green_s) for p in demand.phases]
     green_total = cycle_i - sum(intergreens)
     if green_total < sum(min_g):
         cycle_i = sum(min_g) + sum(intergreens)
         green_total = sum(min_g)
         binding.append("min_greens_force_cycle")
+        if cycle_i > demand.cycle_max_s:
+            raise InvalidDemand(
+                demand.junction_id,
+                f"minimum greens plus intergreens ({cycle_i} s) exceed the maximum cycle "
+                f"({demand.cycle_max_s} s)",
+            )
     if green_total > sum(max_g):
-        raise InvalidDemand(demand.junction_id, "cycle too long for the maximum greens")
+        # Shorter than Webster's cycle, but every phase at its maximum green is the best that holds.
+        cycle_i = sum(max_g) + sum(intergreens)
+        green_total = sum(max_g)
+        binding.append("max_greens_force_cycle")
+        if cycle_i < demand.cycle_min_s:
+            raise InvalidDemand(demand.junction_id, "cycle too long for the maximum greens")
     # Effective green shared by y, then start-up lost time added back to get displayed greens.
     effective_total = green_total - sum(p.lost_time_s for p in demand.phases)
-    weights = [effective_total * y / y_total + p.lost_time_s if y_total > 0 else 1.0
-               for y, p in zip(ys, demand.phases, strict=True)]
+    weights = [
+        effective_total * y / y_total + p.lost_time_s if y_total > 0 else 1.0
+        for y, p in zip(ys, demand.phases, strict=True)
+    ]
     greens = split_integer(green_total, weights, min_g, max_g)
     for i, (p, g) in enumerate(zip(demand.phases, greens, strict=True)):
         if g == min_g[i]:
             binding.append(f"min_green[{p.index}]")
         if g == max_g[i]:
             binding.append(f"max_green[{p.index}]")
-    timings: list[PhaseTiming] = []
-    effects: list[ApproachEffect] = []
-    total_delay = 0.0
-    total_flow = 0.0
-    for p, g, ig, y in zip(demand.phases, greens, intergreens, ys, strict=True):
-        g_eff = max(0.0, g - p.lost_time_s)
-        xs = []
-        for lg in p.lane_groups:
-            x = degree_of_saturation(lg.flow_vph, lg.saturation_flow_vph, g_eff, cycle_i)
-            d = control_delay_s(lg.flow_vph, lg.saturation_flow_vph, g_eff, cycle_i)
-            xs.append(x)
-            effects.append(ApproachEffect(lane_group_id=lg.id, flow_vph=lg.flow_vph,
-                                          degree_of_saturation=round(x, 4), delay_s_per_veh=round(d, 2)))
-            total_delay += d * lg.flow_vph
-            total_flow += lg.flow_vph
-        timings.append(PhaseTiming(index=p.index, green_s=g, intergreen_s=ig, flow_ratio=round(y, 4),
-                                   degree_of_saturation=round(max(xs, default=0.0), 4)))
-    mean_delay = total_delay / total_flow if total_flow > 0 else 0.0
+    timings, effects, mean_delay = evaluate(demand, cycle_i, greens, intergreens)
     explanation = Explanation(
         method="webster",
         objective="minimise average delay (Webster's approximation)",
         binding_constraints=tuple(binding),
         solver_status="closed_form",
-        parameters={"lost_time_s": round(lost, 2), "flow_ratio_sum": round(y_total, 4),
-                    "webster_cycle_s": round(c0, 2) if math.isfinite(c0) else "inf"},
+        parameters={
+            "lost_time_s": round(lost, 2),
+            "flow_ratio_sum": round(y_total, 4),
+            "webster_cycle_s": round(c0, 2) if math.isfinite(c0) else "inf",
+        },
         text_en=_text_en(demand.junction_id, cycle_i, y_total, oversaturated),
         text_fr=_text_fr(demand.junction_id, cycle_i, y_total, oversaturated),
         oversaturated=oversaturated,
     )
-    return Plan(junction_id=demand.junction_id, cycle_s=cycle_i, offset_s=0, phases=tuple(timings),
-                effects=tuple(effects), expected_delay_s_per_veh=round(mean_delay, 2),
-                explanation=explanation, strategy="webster")
+    return Plan(
+        junction_id=demand.junction_id,
+        cycle_s=cycle_i,
+        offset_s=0,
+        phases=timings,
+        effects=effects,
+        expected_delay_s_per_veh=round(mean_delay, 2),
+        explanation=explanation,
+        strategy="webster",
+    )
 
 
 def _text_en(jid: str, cycle: int, y: float, over: bool) -> str:
     if over:
-        return (f"Junction {jid} is oversaturated (sum of flow ratios {y:.2f} >= {OVERSATURATION_Y}): "
-                f"maximum cycle {cycle} s, greens shared in proportion to demand.")
-    return (f"Junction {jid}: sum of critical flow ratios {y:.2f}; Webster's optimal cycle gives {cycle} s, "
-            "greens shared in proportion to each phase's critical flow ratio.")
+        return (
+            f"Junction {jid} is oversaturated (sum of flow ratios {y:.2f} >= {OVERSATURATION_Y}): "
+            f"maximum cycle {cycle} s, greens shared in proportion to demand."
+        )
+    return (
+        f"Junction {jid}: sum of critical flow ratios {y:.2f}; "
+        f"Webster's optimal cycle gives {cycle} s, "
+        "greens shared in proportion to each phase's critical flow ratio."
+    )
 
 
 def _text_fr(jid: str, cycle: int, y: float, over: bool) -> str:
     if over:
-        return (f"Carrefour {jid} sursaturé (somme des rapports de débit {y:.2f} >= {OVERSATURATION_Y}) : "
-                f"cycle maximal de {cycle} s, verts répartis selon la demande.")
-    return (f"Carrefour {jid} : somme des rapports de débit critiques {y:.2f} ; le cycle optimal de Webster "
-            f"est de {cycle} s, verts répartis selon le rapport de débit critique de chaque phase.")
+        return (
+            f"Carrefour {jid} sursaturé "
+            f"(somme des rapports de débit {y:.2f} >= {OVERSATURATION_Y}) : "
+            f"cycle maximal de {cycle} s, verts répartis selon la demande."
+        )
+    return (
+        f"Carrefour {jid} : somme des rapports de débit critiques {y:.2f} ; "
+        "le cycle optimal de Webster "
+        f"est de {cycle} s, verts répartis selon le rapport de débit critique de chaque phase."
+    )

@@ -1,0 +1,116 @@
+"""Live controllers: every decision stays inside the approved envelope and carries a reason."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from optimizer import (
+    Envelope,
+    InvalidEnvelope,
+    JunctionState,
+    MovementState,
+    PhaseState,
+    controller,
+    controllers,
+    envelope_from_demand,
+    planner,
+    planners,
+)
+from tests.unit.optimizer._gen import (
+    EPS,
+    FluidJunction,
+    assert_in_envelope,
+    demands,
+    envelopes,
+    states,
+)
+
+LIVE = ("fixed-time", "max-pressure", "adaptive")
+
+
+def test_every_strategy_is_registered_under_its_stable_name() -> None:
+    assert set(LIVE) <= set(controllers())
+    assert {"fixed-time", "webster", "optimizer"} <= set(planners())
+    env = envelope_from_demand(demands(2, [[300.0], [200.0]]))
+    for name in LIVE:
+        assert controller(name, env).name == name
+    for name in ("fixed-time", "webster", "optimizer"):
+        assert planner(name).name == name
+
+
+@pytest.mark.parametrize("name", LIVE)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_single_decisions_stay_in_the_envelope(name: str, data: st.DataObject) -> None:
+    env = data.draw(envelopes())
+    state = data.draw(states(env))
+    assert_in_envelope(env, state, controller(name, env).decide(state))
+
+
+@pytest.mark.parametrize("name", LIVE)
+@settings(max_examples=20, deadline=None)
+@given(env=envelopes(), flows=st.lists(st.floats(0, 900), min_size=4, max_size=4))
+def test_played_greens_and_cycles_stay_in_the_envelope(
+    name: str, env: Envelope, flows: list[float]
+) -> None:
+    junction = FluidJunction(env, flows[: len(env.min_green_s)])
+    greens, cycles = junction.run(controller(name, env), duration_s=600.0)
+    assert greens, "no phase change in 10 minutes"
+    for phase, green in greens:
+        assert env.min_green_s[phase] - EPS <= green <= env.max_green_s[phase] + EPS
+    order = env.phase_order
+    for length, served in cycles:
+        assert length <= env.cycle_max_s + EPS
+        positions = [order.index(p) for p in served]
+        if env.may_skip_phases:
+            assert positions == sorted(set(positions)), "phases served out of order"
+        else:
+            assert served == list(order)
+
+
+def _two_phase_state(q0: float, q1: float, elapsed: float) -> JunctionState:
+    phases = tuple(
+        PhaseState(index=i, movements=(MovementState(id=f"m{i}", queue_veh=q),))
+        for i, q in enumerate((q0, q1))
+    )
+    return JunctionState(
+        junction_id="J",
+        time_s=0.0,
+        current_phase=0,
+        phase_elapsed_s=elapsed,
+        phases=phases,
+        cycle_elapsed_s=elapsed,
+    )
+
+
+@pytest.mark.parametrize("name", ["max-pressure", "adaptive"])
+def test_responsive_controllers_follow_the_queues(name: str) -> None:
+    env = envelope_from_demand(demands(2, [[300.0], [300.0]], max_green=60.0))
+    ctrl = controller(name, env)
+    assert ctrl.decide(_two_phase_state(q0=0.0, q1=20.0, elapsed=10.0)).phase_index == 1
+    assert ctrl.decide(_two_phase_state(q0=20.0, q1=0.0, elapsed=10.0)).phase_index == 0
+
+
+def test_fixed_time_plays_its_greens_whatever_the_queues() -> None:
+    env = envelope_from_demand(demands(2, [[300.0], [300.0]], max_green=60.0))
+    ctrl = controller("fixed-time", env)
+    # 90 s cycle, two 5 s intergreens: 40 s each.
+    keep = ctrl.decide(_two_phase_state(q0=0.0, q1=50.0, elapsed=10.0))
+    assert keep.phase_index == 0
+    assert keep.next_decision_in_s == pytest.approx(30.0)
+    assert ctrl.decide(_two_phase_state(q0=50.0, q1=0.0, elapsed=40.0)).phase_index == 1
+
+
+def test_an_envelope_that_cannot_hold_is_refused() -> None:
+    bad = Envelope(
+        junction_id="J",
+        phase_order=(0, 1),
+        min_green_s=(50.0, 50.0),
+        max_green_s=(60.0, 60.0),
+        intergreen_s=(5.0, 5.0),
+        cycle_max_s=100.0,
+    )
+    with pytest.raises(InvalidEnvelope, match="cycle_max_s"):
+        controller("adaptive", bad)
