@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import CHART, KUBE_FLOOR, KUBE_VERSION, RULES, Rendered
+from .conftest import CHART, KUBE_FLOOR, KUBE_VERSION, RULES, Rendered, merge
 
 kubernetes_validate = pytest.importorskip(
     "kubernetes_validate", reason="kubernetes-validate missing: run scripts/install_ops_tools.sh"
@@ -31,6 +31,7 @@ NON_DEFAULT: dict[str, Any] = {
         "kafkaBootstrap": "kafka-0.kafka:9093,kafka-1.kafka:9093",
         "appId": "aiguilleur-lyon",
         "topicNamespace": "lyon",
+        "partitions": 12,
         "controlPeriodSeconds": 120,
         "logLevel": "debug",
         "webPort": 8066,
@@ -134,13 +135,14 @@ def test_pod_runs_non_root_on_a_read_only_root_filesystem(render: Render) -> Non
     assert sec["readOnlyRootFilesystem"] is True
     assert sec["allowPrivilegeEscalation"] is False
     assert sec["capabilities"]["drop"] == ["ALL"]
-    # Every writable path is an emptyDir: the state dir and /tmp.
-    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    # Every path the worker writes to is on an emptyDir: the state and cache dirs, and /tmp.
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
     volumes = volumes_of(sts)
-    assert mounts["/tmp"] == "tmp"
-    assert "emptyDir" in volumes["tmp"]
-    state_dir = render().one("ConfigMap", "-config")["data"]["AIGUILLEUR_STATE_DIR"]
-    assert "emptyDir" in volumes[mounts[state_dir]]
+    settings = render().one("ConfigMap", "-config")["data"]
+    for path in ("/tmp", settings["AIGUILLEUR_STATE_DIR"], settings["AIGUILLEUR_CACHE_DIR"]):
+        mount = next(m for p, m in mounts.items() if path == p or path.startswith(p + "/"))
+        assert not mount.get("readOnly"), path
+        assert "emptyDir" in volumes[mount["name"]], path
     assert "volumeClaimTemplates" not in sts["spec"]
 
 
@@ -174,6 +176,9 @@ def test_settings_reach_the_worker_as_aiguilleur_variables(render: Render) -> No
     assert defaults["AIGUILLEUR_APP_ID"] == "aiguilleur"  # the release's full name
     assert defaults["AIGUILLEUR_TOPIC_NAMESPACE"] == ""
     assert defaults["AIGUILLEUR_CONTROL_PERIOD_S"] == "300"
+    assert defaults["AIGUILLEUR_PARTITIONS"] == "4"
+    assert defaults["AIGUILLEUR_STATE_DIR"] == "/var/lib/aiguilleur/faust"
+    assert defaults["AIGUILLEUR_CACHE_DIR"] == "/var/lib/aiguilleur/networks"
     assert defaults["AIGUILLEUR_WEB_PORT"] == "6066"
     assert defaults["AIGUILLEUR_METRICS_PORT"] == "9464"
     # No data source configured: the file variables are left unset rather than set to missing paths.
@@ -184,6 +189,7 @@ def test_settings_reach_the_worker_as_aiguilleur_variables(render: Render) -> No
     assert custom["AIGUILLEUR_APP_ID"] == "aiguilleur-lyon"
     assert custom["AIGUILLEUR_TOPIC_NAMESPACE"] == "lyon"
     assert custom["AIGUILLEUR_CONTROL_PERIOD_S"] == "120"
+    assert custom["AIGUILLEUR_PARTITIONS"] == "12"
     assert custom["AIGUILLEUR_LOG_LEVEL"] == "debug"
     assert custom["AIGUILLEUR_EXTRA"] == "1"
     assert custom["AIGUILLEUR_NETWORK_FILE"] == "/etc/aiguilleur/data/network.osm"
@@ -298,6 +304,11 @@ def test_required_values_fail_with_a_message_naming_them(
         ({"replicaCount": "three"}, "replicaCount"),
         ({"replicas": 2}, "replicas"),  # a typo of replicaCount must not pass silently
         ({"config": {"logLevel": "verbose"}}, "logLevel"),
+        # The worker's own names are debug|info|warn|error: "warning" would crash it at start-up.
+        ({"config": {"logLevel": "warning"}}, "logLevel"),
+        ({"config": {"topicNamespace": "Lyon"}}, "topicNamespace"),  # the worker wants lower case
+        ({"config": {"controlPeriodSeconds": 10}}, "controlPeriodSeconds"),
+        ({"config": {"partitions": 0}}, "partitions"),
         ({"config": {"kafkaBootstrap": "kafka"}}, "kafkaBootstrap"),
         ({"config": {"topicNamespace": "lyon/est"}}, "topicNamespace"),
         ({"config": {"metricsPort": 70000}}, "metricsPort"),
@@ -316,7 +327,9 @@ def test_schema_rejects_bad_values(render: Render, values: dict[str, Any], path:
 
 def test_helm_lint_passes(helm: str, tmp_path: Path) -> None:
     values = tmp_path / "values.yaml"
-    values.write_text(yaml.safe_dump(NON_DEFAULT | {"image": {"repository": "r.example.org/a"}}))
+    # More replicas than partitions: lint also renders NOTES.txt, through its warning branch.
+    lint_values = merge(NON_DEFAULT, {"image": {"repository": "r.example.org/a"}})
+    values.write_text(yaml.safe_dump(merge(lint_values, {"config": {"partitions": 2}})))
     proc = subprocess.run(
         [helm, "lint", "--strict", str(CHART), "--values", str(values)],
         capture_output=True,
