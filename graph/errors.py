@@ -27,5 +27,5 @@ class DetectorRegistryError(GraphError, ValueError):
         super().__init__(f"{path}:{line}: {reason}")
 
 
-class UnknownJunction(GraphError, KeyError):  # noqa: N818 - public name others import
+class UnknownJunction(GraphError, KeyError):
     """No junction of the network has this id."""

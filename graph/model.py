@@ -39,6 +39,27 @@ class Approach(msgspec.Struct, frozen=True, kw_only=True):
     """(lon, lat) points of the approach in travel order, ending at the junction."""
     turn_lanes: tuple[str, ...] = ()
     """OSM ``turn:lanes`` of the approach, one entry per lane from the left (empty: untagged)."""
+    position_deg: float | None = None
+    """Where the approach meets the junction: bearing from the junction centre to a point of the
+    approach ~25 m out. Separates the two carriageways of a divided road; ``None`` when unknown
+    (then ``bearing_deg + 180``)."""
+
+
+class Exit(msgspec.Struct, frozen=True, kw_only=True):
+    """One outgoing drivable edge of a junction."""
+
+    id: str
+    junction_id: str
+    osm_way_id: int | None = None
+    from_node: str
+    """The junction node the edge leaves from."""
+    to_node: str
+    """The first node outside the junction."""
+    bearing_deg: float
+    """Direction of travel when leaving the junction, degrees clockwise from north."""
+    lanes: int = 1
+    position_deg: float | None = None
+    """Bearing from the junction centre to a point of the exit ~25 m out (``None``: unknown)."""
 
 
 class Movement(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,6 +104,8 @@ class Junction(msgspec.Struct, frozen=True, kw_only=True):
     """OSM signal nodes (traffic_signals, signalised crossings) whose lights this junction runs."""
     crossing_approach_ids: tuple[str, ...] = ()
     """Approaches whose arm has a pedestrian crossing near the junction."""
+    exits: tuple[Exit, ...] = ()
+    """Outgoing edges (movement ``exit_id`` values are their ids)."""
 
     def approach(self, approach_id: str) -> Approach:
         """Return the approach with this id, or raise ``KeyError``."""

@@ -12,6 +12,7 @@ movement every SUMO link index belongs to.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import math
 import xml.etree.ElementTree as ET
@@ -104,7 +105,8 @@ def read_programs(
     out: dict[str, tuple[str, str, float, tuple[ProgramPhase, ...]]] = {}
     for path in paths:
         try:
-            root = ET.parse(path).getroot()
+            with gzip.open(path) if path.suffix == ".gz" else path.open("rb") as f:
+                root = ET.parse(f).getroot()
         except (OSError, ET.ParseError) as e:
             raise NetworkSourceError(str(path), f"cannot read signal programmes: {e}") from e
         for tl in root.iter("tlLogic"):

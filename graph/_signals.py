@@ -1,0 +1,261 @@
+"""Which OSM nodes are signal-controlled, and how they cluster into junctions.
+
+The rule follows netconvert's ``--tls.guess-signals --tls.join`` so the two can be compared:
+
+1. **Signal nodes** are nodes of drivable ways tagged ``highway=traffic_signals``, or signalised
+   crossings (``crossing=traffic_signals``, or ``crossing_ref`` pelican/toucan/puffin/pegasus).
+   ``traffic_signals:direction=forward|backward`` limits a signal to one direction of its way.
+2. A signal node that is itself an intersection controls that intersection.
+3. **Signals around an intersection** (guess-signals): a signal on a road leading into an
+   intersection, at most ``guess_signals_dist_m`` (30 m) of road upstream of its centre with no
+   other intersection or signal between, covers that entry. An intersection whose every entry is
+   covered is controlled and takes over those signal nodes, plus signalised crossings on its exits
+   within the same distance. One relaxation of netconvert's rule: an entry coming from another
+   intersection less than ``join_dist_m`` away (the short link inside a divided-road crossing)
+   needs no signal of its own, if at least two other entries have one.
+4. Signal nodes not taken over by an intersection stay controlled points of their own
+   (mid-block pedestrian lights, signals ahead of a junction OSM leaves partly unsignalised).
+5. **Join** (tls.join): controlled nodes linked by a road path of at most ``join_dist_m`` (20 m)
+   become one junction, except groups made only of points on a plain road (two pedestrian
+   lights close together stay two junctions, as in netconvert).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from graph._roads import RoadGraph, Segment
+from graph.settings import BuildSettings
+
+_SIGNAL_CROSSING_REFS = frozenset({"pelican", "toucan", "puffin", "pegasus"})
+_NOT_SIGNALISED = frozenset({"no", "uncontrolled", "unmarked", "marked", "zebra", "informal"})
+
+
+def is_signal(tags: dict[str, str]) -> bool:
+    """True for a traffic-signal node or a signalised crossing."""
+    if tags.get("highway") == "traffic_signals":
+        return True
+    if "traffic_signals" in tags.get("crossing", ""):
+        return True
+    return tags.get("crossing_ref") in _SIGNAL_CROSSING_REFS
+
+
+def is_signalised_crossing(tags: dict[str, str]) -> bool:
+    """A pedestrian crossing with its own lights."""
+    crossing = tags.get("crossing")
+    if tags.get("highway") == "crossing":
+        return is_signal(tags)
+    return crossing is not None and crossing not in _NOT_SIGNALISED and is_signal(tags)
+
+
+def signal_direction(tags: dict[str, str]) -> str:
+    """``forward``, ``backward`` or ``both``."""
+    value = tags.get("traffic_signals:direction") or tags.get("direction") or ""
+    return value if value in {"forward", "backward"} else "both"
+
+
+@dataclass(slots=True)
+class Cluster:
+    """One signal-controlled junction before it is measured."""
+
+    controlled: list[int]
+    """Controlled nodes (intersections and stand-alone signal points), sorted."""
+    internal: set[int]
+    """Controlled nodes plus nodes of the short roads joining them."""
+    signals: set[int] = field(default_factory=set)
+    """Signal nodes this junction runs (its own and those taken over)."""
+
+
+@dataclass(slots=True)
+class SignalPlan:
+    """Result of the clustering, with counts the benchmark reports."""
+
+    clusters: list[Cluster]
+    n_signal_nodes: int
+    n_absorbed: int
+    n_standalone: int
+
+
+def cluster_signals(g: RoadGraph, settings: BuildSettings) -> SignalPlan:
+    """Find controlled nodes and group them into junctions."""
+    tags = g.roads.node_tags
+    signals = {n for n, t in tags.items() if is_signal(t) and n in g.neighbours}
+    controlled = {s for s in signals if g.is_intersection(s)}
+    taken: dict[int, set[int]] = {}  # intersection -> signal nodes it took over
+
+    covered = _propagate_signals(g, signals, settings.guess_signals_dist_m)
+    for node in sorted(n for n in g.inc if g.is_intersection(n) and n not in controlled):
+        entries = g.inc[node]
+        got = [covered.get((node, seg.src)) for seg in entries]
+        missing = [seg for seg, hit in zip(entries, got, strict=True) if hit is None]
+        n_covered = len(entries) - len(missing)
+        if n_covered == 0:
+            continue
+        if missing and (
+            n_covered < 2 or not all(_short_link(g, seg, settings.join_dist_m) for seg in missing)
+        ):
+            continue
+        controlled.add(node)
+        taken[node] = {s for s in got if s is not None}
+        taken[node] |= _crossings_downstream(g, node, signals, settings.guess_signals_dist_m)
+    absorbed = set().union(*taken.values()) if taken else set()
+    standalone = signals - absorbed - controlled
+    controlled |= standalone
+
+    clusters = _join(g, controlled, settings.join_dist_m)
+    for c in clusters:
+        for n in c.controlled:
+            c.signals |= taken.get(n, set())
+            if n in signals:
+                c.signals.add(n)
+    return SignalPlan(clusters, len(signals), len(absorbed), len(standalone))
+
+
+def _propagate_signals(g: RoadGraph, signals: set[int], max_m: float) -> dict[tuple[int, int], int]:
+    """(intersection, upstream neighbour) -> nearest signal node on that entry within ``max_m``."""
+    best: dict[tuple[int, int], tuple[float, int]] = {}
+    tags = g.roads.node_tags
+    for s in sorted(signals):
+        if g.is_intersection(s):
+            continue
+        direction = signal_direction(tags[s])
+        for seg in g.out.get(s, ()):
+            if direction != "both" and seg.forward != (direction == "forward"):
+                continue
+            hit = _walk_to_intersection(g, seg, signals, max_m)
+            if hit is None:
+                continue
+            key, dist = hit
+            if key not in best or (dist, s) < best[key]:
+                best[key] = (dist, s)
+    return {k: v[1] for k, v in best.items()}
+
+
+def _walk_to_intersection(
+    g: RoadGraph, seg: Segment, signals: set[int], max_m: float
+) -> tuple[tuple[int, int], float] | None:
+    dist = seg.length_m
+    cur = seg
+    seen = {seg.src}
+    while dist <= max_m:
+        node = cur.dst
+        if g.is_intersection(node):
+            return (node, cur.src), dist
+        if node in signals or g.is_dead_end(node) or node in seen:
+            return None
+        seen.add(node)
+        nxt = [s for s in g.out.get(node, ()) if s.dst != cur.src]
+        if len(nxt) != 1:
+            return None
+        cur = nxt[0]
+        dist += cur.length_m
+    return None
+
+
+def _short_link(g: RoadGraph, seg: Segment, join_m: float) -> bool:
+    """True when ``seg`` ends a road from another intersection shorter than ``join_m``."""
+    dist = seg.length_m
+    cur = seg
+    while dist < join_m:
+        node = cur.src
+        if g.is_intersection(node):
+            return True
+        prev = [s for s in g.inc.get(node, ()) if s.src != cur.dst]
+        if len(prev) != 1:
+            return False
+        cur = prev[0]
+        dist += cur.length_m
+    return False
+
+
+def _crossings_downstream(g: RoadGraph, node: int, signals: set[int], max_m: float) -> set[int]:
+    """Signal points on a plain road leaving ``node`` within ``max_m`` (exit-side crossings)."""
+    out: set[int] = set()
+    for seg in g.out.get(node, ()):
+        dist = seg.length_m
+        cur = seg
+        while dist <= max_m and not g.is_intersection(cur.dst):
+            if cur.dst in signals:
+                out.add(cur.dst)
+                break
+            nxt = [s for s in g.out.get(cur.dst, ()) if s.dst != cur.src]
+            if len(nxt) != 1:
+                break
+            cur = nxt[0]
+            dist += cur.length_m
+    return out
+
+
+def _join(g: RoadGraph, controlled: set[int], join_m: float) -> list[Cluster]:
+    """Union controlled nodes within ``join_m`` of road of each other (Dijkstra from each)."""
+    parent = {n: n for n in controlled}
+
+    def find(n: int) -> int:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    paths: dict[int, set[int]] = {}
+    for start in sorted(controlled):
+        for other, path in _near_controlled(g, start, controlled, join_m):
+            ra, rb = find(start), find(other)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+            paths.setdefault(start, set()).update(path)
+    groups: dict[int, list[int]] = {}
+    for n in controlled:
+        groups.setdefault(find(n), []).append(n)
+    clusters: list[Cluster] = []
+    for members in groups.values():
+        members.sort()
+        if len(members) > 1 and not any(g.is_intersection(m) for m in members):
+            # Only plain-road signal points (pedestrian lights): netconvert keeps them apart.
+            clusters.extend(Cluster([m], {m}) for m in members)
+            continue
+        internal = set(members)
+        for m in members:
+            internal |= paths.get(m, set())
+        clusters.append(Cluster(members, internal))
+    clusters.sort(key=lambda c: c.controlled[0])
+    return clusters
+
+
+def _near_controlled(
+    g: RoadGraph, start: int, controlled: set[int], join_m: float
+) -> list[tuple[int, set[int]]]:
+    """Controlled nodes within ``join_m`` of road from ``start``, with the nodes on the way."""
+    dist = {start: 0.0}
+    prev: dict[int, int] = {}
+    heap = [(0.0, start)]
+    found: list[tuple[int, set[int]]] = []
+    while heap:
+        d, n = heapq.heappop(heap)
+        if d > dist.get(n, float("inf")):
+            continue
+        if n != start and n in controlled:
+            path = set()
+            m = n
+            while m in prev:
+                path.add(m)
+                m = prev[m]
+            found.append((n, path))
+            continue
+        for nb in g.neighbours.get(n, ()):
+            nd = d + _seg_len(g, n, nb)
+            if nd <= join_m and nd < dist.get(nb, float("inf")):
+                dist[nb] = nd
+                prev[nb] = n
+                heapq.heappush(heap, (nd, nb))
+    return found
+
+
+def _seg_len(g: RoadGraph, a: int, b: int) -> float:
+    for seg in g.out.get(a, ()):
+        if seg.dst == b:
+            return seg.length_m
+    for seg in g.out.get(b, ()):
+        if seg.dst == a:
+            return seg.length_m
+    return 0.0
