@@ -65,20 +65,22 @@ def find_tool(name: str) -> str | None:
     return shutil.which(name)
 
 
+def required_tool(name: str) -> str:
+    """The tool's path, or skip the test, saying how to install it."""
+    path = find_tool(name)
+    if path is None:
+        pytest.skip(f"{name} not found in .cache/bin or on PATH: {INSTALL_HINT}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def helm() -> str:
-    path = find_tool("helm")
-    if path is None:
-        pytest.skip(f"helm not found in .cache/bin or on PATH: {INSTALL_HINT}")
-    return path
+    return required_tool("helm")
 
 
 @pytest.fixture(scope="session")
 def promtool() -> str:
-    path = find_tool("promtool")
-    if path is None:
-        pytest.skip(f"promtool not found on PATH: {INSTALL_HINT}")
-    return path
+    return required_tool("promtool")
 
 
 @dataclass(frozen=True)
