@@ -4,6 +4,9 @@ Two ways to place a detector, in CSV or GeoJSON:
 
 - **by OSM way and direction**: ``osm_way_id`` plus ``from_node``, an OSM node of that way
   upstream of the junction (the node the traffic comes from). Any node of the approach works.
+  When traffic leaving that node on that way can reach two junctions (the node sits between
+  them), an optional ``to_node`` (a node further downstream) picks one; without it the detector
+  is reported unmapped as ambiguous.
 - **by position**: ``lat``, ``lon`` (or a GeoJSON Point) plus ``bearing``, the direction of travel
   the detector counts (degrees clockwise from north). The detector snaps to the nearest approach
   whose geometry passes within ``snap_m`` (default 30 m) *and* whose direction of travel there is
@@ -67,6 +70,7 @@ class _Entry:
     lanes: int
     way_id: int | None = None
     from_node: str = ""
+    to_node: str = ""
     lat: float = math.nan
     lon: float = math.nan
     bearing: float = math.nan
@@ -223,14 +227,29 @@ def _by_way(
             f"OSM way {e.way_id} is not an approach of any signal-controlled junction: "
             "check the way id (it may have been split in OSM) or use lat/lon/bearing"
         )
-    for j, a in sorted(candidates, key=lambda ja: ja[1].id):
-        if e.from_node in a.node_ids[:-1] or e.from_node == a.from_node:
-            return j, a
+    matches = [(j, a) for j, a in candidates if _on_approach(a, e.from_node, e.to_node)]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        ids = ", ".join(sorted(a.id for _, a in matches))
+        return (
+            f"ambiguous: OSM way {e.way_id} leaves node {e.from_node} towards several junctions "
+            f"({ids}); add a to_node column naming a node downstream of the detector"
+        )
     heads = ", ".join(f"{a.id} (from nodes {_span(a)})" for _, a in candidates)
+    target = f" towards node {e.to_node}" if e.to_node else ""
     return (
-        f"OSM way {e.way_id} has no approach coming from node {e.from_node}; "
+        f"OSM way {e.way_id} has no approach coming from node {e.from_node}{target}; "
         f"its approaches: {heads}"
     )
+
+
+def _on_approach(a: Approach, from_node: str, to_node: str) -> bool:
+    """True when ``from_node`` lies on ``a`` upstream of the junction (and ``to_node`` after it)."""
+    nodes = a.node_ids or (a.from_node, a.to_node)
+    if from_node not in nodes[:-1]:
+        return False
+    return not to_node or to_node in nodes[nodes.index(from_node) + 1 :]
 
 
 def _span(a: Approach) -> str:
@@ -315,7 +334,15 @@ def _entry(path: Path, line: int, values: Mapping[str, object]) -> _Entry:
             raise DetectorRegistryError(
                 str(path), line, "osm_way_id given without from_node (the node traffic comes from)"
             )
-        return _Entry(detector_id, line, lanes, way_id=int(way_f), from_node=node.removeprefix("n"))
+        to_node = str(values.get("to_node") or "").strip().removeprefix("n")
+        return _Entry(
+            detector_id,
+            line,
+            lanes,
+            way_id=int(way_f),
+            from_node=node.removeprefix("n"),
+            to_node=to_node,
+        )
     lat = _number(path, line, "lat", values.get("lat"))
     lon = _number(path, line, "lon", values.get("lon"))
     bearing = _number(path, line, "bearing", values.get("bearing"))
