@@ -117,3 +117,113 @@ def bench_cmd(
     except (TwinError, KeyError) as e:
         raise _fail(e) from e
     print(f"wrote {out}")
+
+
+DEMO_OSM = REPO_ROOT / "data" / "demo" / "lyon-villeurbanne.osm.gz"
+DEMO_TWIN = REPO_ROOT / "data" / "demo" / "twin"
+
+
+@app.command("whatif")
+def whatif_cmd(
+    scenario: Annotated[Path, typer.Argument(help=".sumocfg, folder holding one, or .net.xml")],
+    close: Annotated[list[str] | None, typer.Option(help="edge id to close (repeatable)")] = None,
+    demand_factor: Annotated[float, typer.Option(help="scale all demand")] = 1.0,
+    plan: Annotated[
+        Path | None, typer.Option(help="candidate plans (JSON Plan, list or map)")
+    ] = None,
+    begin: Annotated[float | None, typer.Option(help="window start (s)")] = None,
+    end: Annotated[float | None, typer.Option(help="window end (s)")] = None,
+    control: Annotated[str, typer.Option(help="signal control of both runs")] = "programme",
+    out: Annotated[Path | None, typer.Option(help="report folder")] = None,
+) -> None:
+    """Compare key figures before and after a change; writes report.md and figures.png."""
+    from twin import TwinError, load_scenario
+    from twin.whatif import Changes, read_plans, run_whatif, write_report
+
+    try:
+        sc = load_scenario(scenario, begin_s=begin, end_s=end)
+        changes = Changes(
+            closed_edges=tuple(close or ()),
+            demand_factor=demand_factor,
+            plans=read_plans(plan) if plan else None,
+        )
+        result = run_whatif(sc, changes, control=control)
+        path = write_report(result, out or Path("whatif") / sc.name)
+    except (TwinError, KeyError) as e:
+        raise _fail(e) from e
+    print(path.read_text())
+    print(f"wrote {path}")
+
+
+@app.command("demo-build")
+def demo_build_cmd(
+    out: Annotated[Path, typer.Option(help="output folder")] = DEMO_TWIN,
+    seed: Annotated[int, typer.Option(help="random seed of the demand")] = 42,
+) -> None:
+    """Build the demo city's SUMO twin (net + one hour of demand) from the committed OSM extract."""
+    from twin import TwinError
+    from twin.demo import build_demo_twin
+
+    try:
+        cfg = build_demo_twin(DEMO_OSM, out, seed=seed)
+    except TwinError as e:
+        raise _fail(e) from e
+    print(f"wrote {cfg}")
+
+
+@app.command("demo-whatif")
+def demo_whatif_cmd(
+    edge: Annotated[
+        str | None, typer.Option(help="edge to close (default: busiest signalised approach)")
+    ] = None,
+    end: Annotated[float, typer.Option(help="window end (s)")] = 3600.0,
+    out: Annotated[Path, typer.Option(help="report folder")] = REPO_ROOT
+    / "docs"
+    / "bench"
+    / "whatif-demo",
+) -> None:
+    """Road-closure what-if in the demo city, in one command."""
+    from graph.sumo import network_from_sumo
+    from twin import TwinError, load_scenario
+    from twin.demo import NAME, busiest_closable_edge
+    from twin.whatif import Changes, run_whatif, write_report
+
+    cfg = DEMO_TWIN / f"{NAME}.sumocfg"
+    try:
+        sc = load_scenario(cfg, end_s=end)
+        if edge is None:
+            approaches = {
+                a.id for j in network_from_sumo(sc.net).network.junctions for a in j.approaches
+            }
+            edge = busiest_closable_edge(cfg, approaches)
+        path = write_report(run_whatif(sc, Changes(closed_edges=(edge,))), out)
+    except (TwinError, KeyError) as e:
+        raise _fail(e) from e
+    print(path.read_text())
+    print(f"wrote {path}")
+
+
+@app.command("counts")
+def counts_cmd(
+    scenario: Annotated[Path, typer.Argument(help=".sumocfg, folder holding one, or .net.xml")],
+    csv_out: Annotated[Path, typer.Option("--csv", help="counts CSV (replay format)")],
+    registry: Annotated[
+        Path | None, typer.Option(help="detector registry CSV (lat, lon, bearing)")
+    ] = None,
+    control: Annotated[str, typer.Option(help="signal control during the run")] = "programme",
+    interval: Annotated[int, typer.Option(help="count interval (s)")] = 300,
+    end: Annotated[float | None, typer.Option(help="window end (s)")] = None,
+) -> None:
+    """Run the twin; write its detector counts (and where the detectors are) for the demo feed."""
+    from twin import RunOptions, TwinError, load_scenario, run_twin
+    from twin.export import write_counts_csv, write_registry_csv
+
+    try:
+        sc = load_scenario(scenario, end_s=end)
+        res = run_twin(sc, control, RunOptions(count_interval_s=interval, keep_counts=True))
+        n = write_counts_csv(res.counts, csv_out)
+        if registry is not None:
+            write_registry_csv(res.detectors, sc.net, registry)
+    except (TwinError, KeyError) as e:
+        raise _fail(e) from e
+    print(f"wrote {n} counts to {csv_out}" + (f" and {registry}" if registry else ""))

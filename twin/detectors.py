@@ -36,6 +36,7 @@ class DetectorSpec(msgspec.Struct, frozen=True, kw_only=True):
     kind: DetectorKind
     lane: str
     generated: bool
+    pos_m: float = 0.0
 
 
 class CountRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,6 +55,13 @@ class CountRecord(msgspec.Struct, frozen=True, kw_only=True):
         """JSON-ready dict (``interval_end`` as RFC 3339)."""
         out: dict[str, Any] = msgspec.to_builtins(self)
         return out
+
+
+def _float(v: str) -> float:
+    try:
+        return float(v)
+    except ValueError:
+        return 0.0
 
 
 def sim_time_to_datetime(base: datetime, time_s: float) -> datetime:
@@ -87,7 +95,13 @@ def rewrite_detector_files(
             el.attrib.pop("freq", None)
             el.set("period", str(interval_s))
             specs.append(
-                DetectorSpec(id=el.attrib["id"], kind=kind, lane=el.attrib["lane"], generated=False)
+                DetectorSpec(
+                    id=el.attrib["id"],
+                    kind=kind,
+                    lane=el.attrib["lane"],
+                    generated=False,
+                    pos_m=_float(el.attrib.get("pos", "0")),
+                )
             )
         if found:
             copy = workdir / f"{i:02d}_{path.name}"
@@ -117,7 +131,7 @@ def write_generated_loops(
             file=str(path.with_suffix(".out.xml")),
             friendlyPos="true",
         )
-        specs.append(DetectorSpec(id=det_id, kind="e1", lane=lane, generated=True))
+        specs.append(DetectorSpec(id=det_id, kind="e1", lane=lane, generated=True, pos_m=pos))
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
     return specs
 

@@ -37,7 +37,7 @@ from twin.detectors import (
 from twin.errors import ScenarioError, SumoStartError
 from twin.mapping import TlsMapping
 from twin.metrics import RunMetrics, compute_metrics, read_tripinfo
-from twin.scenario import Scenario
+from twin.scenario import Scenario, open_xml
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +86,12 @@ class RunResult:
 
 def _lane_lengths(net: Path, wanted: set[str]) -> dict[str, float]:
     out: dict[str, float] = {}
-    for _, el in ET.iterparse(net):
-        if el.tag == "lane" and el.attrib.get("id") in wanted:
-            out[el.attrib["id"]] = float(el.attrib.get("length", "0"))
-        elif (
-            el.tag == "edge"
-            and el.attrib.get("function") != "internal"
-            and not len(wanted - out.keys())
-        ):
-            break
+    with open_xml(net) as f:
+        for _, el in ET.iterparse(f):
+            if el.tag == "lane" and el.attrib.get("id") in wanted:
+                out[el.attrib["id"]] = float(el.attrib.get("length", "0"))
+                if len(out) == len(wanted):
+                    break
     return out
 
 
@@ -195,9 +192,11 @@ def _log_tail(path: Path, lines: int = 15) -> str:
 
 
 def _all_edges(net: Path) -> list[str]:
+    with open_xml(net) as f:
+        events = list(ET.iterparse(f))
     return [
         el.attrib["id"]
-        for _, el in ET.iterparse(net)
+        for _, el in events
         if el.tag == "edge"
         and el.attrib.get("function", "") not in {"internal", "crossing", "walkingarea"}
     ]

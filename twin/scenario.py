@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
@@ -90,11 +92,19 @@ def read_sumocfg(cfg: Path) -> Scenario:
     )
 
 
+def open_xml(path: Path) -> gzip.GzipFile | io.BufferedReader:
+    """Open a SUMO XML file for reading, gzipped or not (SUMO reads both)."""
+    if path.suffix == ".gz":
+        return gzip.GzipFile(path, "rb")
+    return path.open("rb")
+
+
 def _has_demand(path: Path) -> bool:
     try:
-        for _, el in ET.iterparse(path):
-            if el.tag in {"vehicle", "trip", "flow"}:
-                return True
+        with open_xml(path) as f:
+            for _, el in ET.iterparse(f):
+                if el.tag in {"vehicle", "trip", "flow"}:
+                    return True
     except ET.ParseError:
         return False
     return False
