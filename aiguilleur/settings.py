@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     cycle_min_s: int = Field(default=40, ge=20, le=300)
     cycle_max_s: int = Field(default=120, ge=30, le=300)
     planner: str = "webster"
+    ingest_engine: Literal["aiokafka", "faust"] = Field(
+        default="aiokafka", description="How stage 1 consumes the input (streams/ingest.py)."
+    )
     ingest_batch: int = Field(default=5000, ge=1, le=100_000)
     ingest_within_s: float = Field(default=0.2, gt=0, le=10)
     metrics_port: int = Field(

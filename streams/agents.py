@@ -24,6 +24,7 @@ from streams.events import (
     ZoneReading,
     ZoneReadings,
 )
+from streams.ingest import run_ingest
 from streams.planning import plan_junction
 from streams.validation import decode_reading, to_zone_reading
 from streams.zone_state import ZoneState, decode_state, encode_state
@@ -75,15 +76,15 @@ class Ingest:
             )
         return zone, to_zone_reading(reading)
 
-    async def handle(self, events: list[Any]) -> None:
-        """Process one batch; its offsets are acknowledged only after the zone records are
-        delivered."""
+    async def handle(self, records: list[Any]) -> None:
+        """Process a batch of Kafka records (key, value, topic, partition, offset); return once the
+        zone records are delivered, so that the caller may then commit the batch's offsets."""
         by_zone: dict[str, list[ZoneReading]] = {}
-        for ev in events:
+        for record in records:
             try:
-                zone, reading = self.accept(ev.message)
+                zone, reading = self.accept(record)
             except RejectedReading as err:
-                await self.dead_letter(ev.message, err)
+                await self.dead_letter(record, err)
                 continue
             by_zone.setdefault(zone, []).append(reading)
         sent = []
@@ -154,14 +155,22 @@ def register_agents(app: faust.App, ch: Channels, cfg: StreamsConfig, ctx: Pipel
     ingest_stage = Ingest(ch, ctx)
     zones_stage = Zones(ch, cfg, ctx)
 
-    @app.agent(ch.counts, name="ingest")
-    async def ingest(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        batches = stream.take_events(  # type: ignore[attr-defined]  # faust-streaming API, not in StreamT
-            cfg.ingest_batch, within=cfg.ingest_within_s
-        )
-        async for events in batches:
-            await ingest_stage.handle(list(events))
-            yield None
+    if cfg.ingest_engine == "faust":
+
+        @app.agent(ch.counts, name="ingest")
+        async def ingest(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            batches = stream.take_events(  # type: ignore[attr-defined]  # faust-streaming API
+                cfg.ingest_batch, within=cfg.ingest_within_s
+            )
+            async for events in batches:
+                await ingest_stage.handle([ev.message for ev in events])
+                yield None
+
+    else:
+
+        @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+        async def ingest_loop() -> None:
+            await run_ingest(cfg, ctx, ingest_stage)
 
     @app.agent(ch.zone_readings, name="zones")
     async def zones(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:

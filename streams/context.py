@@ -50,6 +50,8 @@ class StreamsConfig:
     lateness_s: int
     session_timeout_s: float
     web_port: int = 0
+    ingest_engine: str = "aiokafka"
+    """``aiokafka``: stage 1 on a plain consumer group (fast); ``faust``: as a Faust agent."""
     sasl_username: str | None = None
     sasl_password: str | None = None
     sasl_mechanism: str = "SCRAM-SHA-512"

@@ -84,8 +84,14 @@ class WorkerProcess:
         return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())
 
 
+@pytest.fixture(params=["aiokafka", "faust"])
+def ingest_engine(request: pytest.FixtureRequest) -> str:
+    """Both ways of running the ingest stage must give the same results."""
+    return str(request.param)
+
+
 @pytest.fixture
-def pipeline_env(kafka_bootstrap: str, tmp_path: Path) -> dict[str, str]:
+def pipeline_env(kafka_bootstrap: str, tmp_path: Path, ingest_engine: str) -> dict[str, str]:
     """Settings for one isolated pipeline: unique app id and namespace, the small fixture
     network."""
     from tests.fixtures.networks import write_fixture
@@ -105,6 +111,7 @@ def pipeline_env(kafka_bootstrap: str, tmp_path: Path) -> dict[str, str]:
         "AIGUILLEUR_CONTROL_PERIOD_S": "300",
         "AIGUILLEUR_SESSION_TIMEOUT_S": "6",
         "AIGUILLEUR_PARTITIONS": "4",
+        "AIGUILLEUR_INGEST_ENGINE": ingest_engine,
         "AIGUILLEUR_LOG_LEVEL": "info",
     }
 

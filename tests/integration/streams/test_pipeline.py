@@ -165,7 +165,11 @@ async def test_restart_loses_no_count(
     app_id = pipeline_env["AIGUILLEUR_APP_ID"]
     # First three minutes of the period, then a restart, then the last two minutes.
     await produce(boot, topics.counts, all_readings(range(1, 4)))
-    await wait_consumed(boot, app_id, [topics.counts, topics.zone_readings])
+    ingest_group = (
+        app_id if pipeline_env["AIGUILLEUR_INGEST_ENGINE"] == "faust" else f"{app_id}-ingest"
+    )
+    await wait_consumed(boot, ingest_group, [topics.counts])
+    await wait_consumed(boot, app_id, [topics.zone_readings])
     worker.stop(sig)
     worker.start()
     await produce(boot, topics.counts, all_readings(range(4, 6)))
