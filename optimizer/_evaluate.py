@@ -24,14 +24,14 @@ def validate_demand(demand: JunctionDemand) -> None:
 
 def integer_bounds(demand: JunctionDemand) -> tuple[list[int], list[int], list[int]]:
     """Integer minimum greens (rounded up), maximum greens (rounded down) and intergreens."""
-    min_g = [math.ceil(p.min_green_s) for p in demand.phases]
+    min_g = [math.ceil(p.min_green_needed_s()) for p in demand.phases]
     max_g = [math.floor(p.max_green_s) for p in demand.phases]
     intergreens = [round(p.intergreen_s) for p in demand.phases]
     for p, lo, hi in zip(demand.phases, min_g, max_g, strict=True):
         if lo > hi:
             raise InvalidDemand(
                 demand.junction_id,
-                f"phase {p.index}: minimum green {p.min_green_s} s exceeds "
+                f"phase {p.index}: minimum green {p.min_green_needed_s()} s exceeds "
                 f"maximum {p.max_green_s} s; "
                 "fix the phase's bounds",
             )
@@ -63,6 +63,7 @@ def evaluate(
                     flow_vph=lg.flow_vph,
                     degree_of_saturation=round(x, 4),
                     delay_s_per_veh=round(d, 2),
+                    saturation_flow_vph=lg.saturation_flow_vph,
                 )
             )
             total_delay += d * lg.flow_vph

@@ -28,6 +28,12 @@ class PhaseDemand(msgspec.Struct, frozen=True, kw_only=True):
     """Amber plus all-red after the phase."""
     lost_time_s: float = 2.0
     """Start-up lost time, counted inside the green (HCM)."""
+    pedestrian_min_green_s: float = 0.0
+    """Green the crossing pedestrians need (walk plus clearance); the phase gets at least this."""
+
+    def min_green_needed_s(self) -> float:
+        """The binding minimum green: vehicles' or pedestrians', whichever is longer."""
+        return max(self.min_green_s, self.pedestrian_min_green_s)
 
     def flow_ratio(self) -> float:
         """Critical flow ratio y = max(q/s) over the phase's lane groups (0 when none)."""
@@ -69,6 +75,9 @@ class ApproachEffect(msgspec.Struct, frozen=True, kw_only=True):
     flow_vph: float
     degree_of_saturation: float
     delay_s_per_veh: float
+    saturation_flow_vph: float = 0.0
+    running_delay_s_per_veh: float | None = None
+    """The same lane group's expected delay under the plan running now, when one was given."""
 
 
 class Explanation(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,6 +92,11 @@ class Explanation(msgspec.Struct, frozen=True, kw_only=True):
     text_en: str = ""
     text_fr: str = ""
     oversaturated: bool = False
+    objective_value: float = 0.0
+    """Value of the objective the method minimised, in the unit ``objective`` names."""
+    max_degree_of_saturation: float = 0.0
+    running_delay_s_per_veh: float | None = None
+    """Flow-weighted mean delay the running plan is expected to give under the same demand."""
 
 
 class Plan(msgspec.Struct, frozen=True, kw_only=True):

@@ -193,3 +193,43 @@ class FluidJunction:
             cur, elapsed = d.phase_index, 0.0
             served.append(cur)
         return greens, cycles
+
+
+@st.composite
+def junction_demands(
+    draw: st.DrawFn, max_phases: int = 4, max_lane_groups: int = 3, max_flow: float = 900.0
+) -> JunctionDemand:
+    """Junctions with 2..max_phases phases whose bounds leave at least one feasible cycle."""
+    n = draw(st.integers(2, max_phases))
+    phases = []
+    for i in range(n):
+        k = draw(st.integers(1, max_lane_groups))
+        lgs = tuple(
+            LaneGroup(
+                id=f"p{i}l{j}",
+                flow_vph=draw(st.floats(0, max_flow)),
+                saturation_flow_vph=draw(st.sampled_from([1600.0, 1800.0, 1900.0])),
+            )
+            for j in range(k)
+        )
+        mn = draw(st.integers(5, 10))
+        phases.append(
+            PhaseDemand(
+                index=i,
+                lane_groups=lgs,
+                min_green_s=float(mn),
+                max_green_s=float(mn + draw(st.integers(10, 60))),
+                intergreen_s=float(draw(st.integers(3, 6))),
+                pedestrian_min_green_s=float(draw(st.sampled_from([0, 0, 12]))),
+            )
+        )
+    d = JunctionDemand(junction_id="J", phases=tuple(phases), cycle_min_s=30, cycle_max_s=30)
+    need = sum(max(p.min_green_s, p.pedestrian_min_green_s) + p.intergreen_s for p in phases)
+    room = sum(p.max_green_s + p.intergreen_s for p in phases)
+    lo = draw(st.integers(30, 70))
+    hi = draw(st.integers(max(lo, int(need)), max(lo, int(need)) + 80))
+    if lo > room:
+        lo = int(room)
+    return JunctionDemand(
+        junction_id=d.junction_id, phases=d.phases, cycle_min_s=lo, cycle_max_s=max(hi, lo)
+    )

@@ -1,0 +1,202 @@
+"""Isolated optimiser: bounds hold, it matches exhaustive enumeration, and it agrees with Webster
+where Webster's assumptions hold."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import msgspec
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from optimizer import InvalidDemand, JunctionDemand, Plan, webster_plan
+from optimizer.delay import control_delay_s, degree_of_saturation
+from optimizer.isolated import OptimizerOptions, optimize_junction
+from tests.unit.optimizer._gen import demands, junction_demands
+
+
+def _plan_or_skip(demand: JunctionDemand) -> Plan:
+    try:
+        return optimize_junction(demand)
+    except InvalidDemand:
+        assume(False)
+        raise
+
+
+def _worst_and_delay(demand: JunctionDemand, cycle: int, greens: list[int]) -> tuple[float, float]:
+    """Worst degree of saturation and total delay (veh·s/h), straight from optimizer.delay."""
+    worst, total = 0.0, 0.0
+    for p, g in zip(demand.phases, greens, strict=True):
+        g_eff = max(0.0, g - p.lost_time_s)
+        for lg in p.lane_groups:
+            worst = max(
+                worst, degree_of_saturation(lg.flow_vph, lg.saturation_flow_vph, g_eff, cycle)
+            )
+            total += lg.flow_vph * control_delay_s(
+                lg.flow_vph, lg.saturation_flow_vph, g_eff, cycle
+            )
+    return worst, total
+
+
+def _brute_force(demand: JunctionDemand) -> tuple[float, float]:
+    """(least worst x, least delay among plans at the cap) over every integer plan."""
+    lo = [math.ceil(max(p.min_green_s, p.pedestrian_min_green_s)) for p in demand.phases]
+    hi = [math.floor(p.max_green_s) for p in demand.phases]
+    ig = sum(round(p.intergreen_s) for p in demand.phases)
+    plans = []
+    for cycle in range(demand.cycle_min_s, demand.cycle_max_s + 1):
+        for head in itertools.product(
+            *[range(a, b + 1) for a, b in zip(lo[:-1], hi[:-1], strict=True)]
+        ):
+            last = cycle - ig - sum(head)
+            if lo[-1] <= last <= hi[-1]:
+                plans.append(_worst_and_delay(demand, cycle, [*head, last]))
+    z = min(w for w, _ in plans)
+    cap = max(z, 1.0)
+    return z, min(d for w, d in plans if w <= cap)
+
+
+@settings(max_examples=80, deadline=None)
+@given(junction_demands())
+def test_greens_and_intergreens_fill_the_cycle_and_every_bound_holds(
+    demand: JunctionDemand,
+) -> None:
+    plan = _plan_or_skip(demand)
+    assert plan.total_green_s() + sum(p.intergreen_s for p in plan.phases) == plan.cycle_s
+    assert demand.cycle_min_s <= plan.cycle_s <= demand.cycle_max_s
+    for timing, phase in zip(plan.phases, demand.phases, strict=True):
+        assert timing.index == phase.index
+        assert max(phase.min_green_s, phase.pedestrian_min_green_s) <= timing.green_s
+        assert timing.green_s <= phase.max_green_s
+    if not plan.explanation.oversaturated:
+        assert all(e.degree_of_saturation <= 1.0 for e in plan.effects)
+    assert plan.explanation.solver_status in ("optimal", "feasible")
+    assert plan.explanation.text_en
+    assert plan.explanation.text_fr
+
+
+@settings(max_examples=25, deadline=None)
+@given(junction_demands(max_phases=3, max_lane_groups=2, max_flow=1100.0))
+def test_matches_exhaustive_enumeration_on_small_junctions(demand: JunctionDemand) -> None:
+    small = JunctionDemand(
+        junction_id="J",
+        phases=demand.phases,
+        cycle_min_s=demand.cycle_min_s,
+        cycle_max_s=min(demand.cycle_max_s, demand.cycle_min_s + 25),
+    )
+    plan = _plan_or_skip(small)
+    z, best = _brute_force(small)
+    worst, delay = _worst_and_delay(small, plan.cycle_s, [p.green_s for p in plan.phases])
+    assert plan.explanation.oversaturated == (z > 1.0)
+    assert worst <= max(z, 1.0) + 1e-9
+    assert delay == pytest.approx(best, rel=1e-9, abs=1e-6)
+
+
+def test_oversaturated_junction_minimises_the_worst_saturation_and_says_so() -> None:
+    demand = demands(2, [[900.0, 300.0], [1000.0]])
+    plan = optimize_junction(demand)
+    z, _ = _brute_force(demand)
+    assert plan.explanation.oversaturated
+    assert plan.explanation.max_degree_of_saturation == pytest.approx(z, abs=1e-4)
+    assert "oversaturated" in plan.explanation.text_en
+    assert "sursaturé" in plan.explanation.text_fr
+    assert "cycle_max" in plan.explanation.binding_constraints
+
+
+@settings(max_examples=60, deadline=None)
+@given(demand=junction_demands(), phase=st.integers(0, 3), factor=st.floats(1.05, 3.0))
+def test_more_demand_on_a_phase_never_shrinks_its_green_at_a_fixed_cycle(
+    demand: JunctionDemand, phase: int, factor: float
+) -> None:
+    assume(phase < len(demand.phases))
+    base = _plan_or_skip(demand)
+    fixed = JunctionDemand(
+        junction_id="J", phases=demand.phases, cycle_min_s=base.cycle_s, cycle_max_s=base.cycle_s
+    )
+    before = _plan_or_skip(fixed)
+    p = demand.phases[phase]
+    busier = msgspec.structs.replace(
+        p,
+        lane_groups=tuple(
+            msgspec.structs.replace(lg, flow_vph=lg.flow_vph * factor) for lg in p.lane_groups
+        ),
+    )
+    more = msgspec.structs.replace(
+        fixed, phases=tuple(busier if q.index == phase else q for q in demand.phases)
+    )
+    after = _plan_or_skip(more)
+    assert after.phases[phase].green_s >= before.phases[phase].green_s
+
+
+def test_never_worse_than_webster_under_the_same_delay_model() -> None:
+    cases = [
+        demands(
+            n,
+            [
+                [100.0 + 37.0 * ((i * 7 + j * 3 + n) % 11) for j in range(1 + i % 3)]
+                for i in range(n)
+            ],
+            max_green=90.0,
+            cycle=(30, 150),
+        )
+        for n in (2, 3, 4)
+    ]
+    cases += [demands(2, [[q], [q / 2]], cycle=(30, 150)) for q in (200.0, 400.0, 600.0)]
+    for demand in cases:
+        web = webster_plan(demand)
+        assert all(t.degree_of_saturation <= 1 for t in web.phases)
+        opt = optimize_junction(demand)
+        _, d_web = _worst_and_delay(demand, web.cycle_s, [p.green_s for p in web.phases])
+        _, d_opt = _worst_and_delay(demand, opt.cycle_s, [p.green_s for p in opt.phases])
+        assert d_opt <= d_web + 1e-6
+
+
+@pytest.mark.parametrize(
+    ("flows", "lo", "hi"),
+    [
+        ([[300.0], [300.0]], 0.85, 1.10),
+        ([[450.0], [200.0], [250.0]], 0.85, 1.10),
+        ([[200.0, 150.0], [250.0], [100.0], [180.0]], 0.85, 1.10),
+    ],
+)
+def test_cycle_is_close_to_webster_when_demand_is_moderate(
+    flows: list[list[float]], lo: float, hi: float
+) -> None:
+    demand = demands(len(flows), flows, max_green=120.0, min_green=5.0, cycle=(20, 200))
+    ratio = optimize_junction(demand).cycle_s / webster_plan(demand).cycle_s
+    assert lo <= ratio <= hi
+
+
+def test_equal_phases_get_equal_greens() -> None:
+    plan = optimize_junction(demands(4, [[300.0, 200.0]] * 4))
+    greens = [p.green_s for p in plan.phases]
+    assert max(greens) - min(greens) <= 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(junction_demands())
+def test_same_inputs_give_byte_identical_plans(demand: JunctionDemand) -> None:
+    first = _plan_or_skip(demand)
+    again = optimize_junction(msgspec.json.decode(msgspec.json.encode(demand), type=JunctionDemand))
+    assert msgspec.json.encode(first) == msgspec.json.encode(again)
+    timed = optimize_junction(demand, options=OptimizerOptions(deterministic=False))
+    assert msgspec.structs.replace(timed.explanation, solver_time_s=0.0) == first.explanation
+
+
+def test_running_plan_is_compared_lane_group_by_lane_group() -> None:
+    demand = demands(3, [[400.0, 300.0], [500.0], [200.0, 250.0]])
+    running = webster_plan(demand)
+    plan = optimize_junction(demand, running=running)
+    assert plan.explanation.running_delay_s_per_veh == running.expected_delay_s_per_veh
+    by_id = {e.lane_group_id: e.delay_s_per_veh for e in running.effects}
+    for effect in plan.effects:
+        assert effect.running_delay_s_per_veh == by_id[effect.lane_group_id]
+    assert plan.expected_delay_s_per_veh <= running.expected_delay_s_per_veh
+
+
+def test_no_feasible_cycle_is_an_invalid_demand() -> None:
+    demand = demands(3, [[100.0]] * 3, min_green=30.0, cycle=(40, 60))
+    with pytest.raises(InvalidDemand, match="no cycle fits"):
+        optimize_junction(demand)
