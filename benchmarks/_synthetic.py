@@ -1,5 +1,6 @@
-"""Synthetic cities for benchmarks: a grid of four-arm junctions grouped in zones, with one detector per
-approach. Shaped like the demo city's junctions (two phases, 1-3 lanes per approach), sized at will."""
+"""Synthetic cities for benchmarks: a grid of four-arm junctions grouped in zones, with one detector
+per approach. Shaped like the demo city's junctions (two phases, 1-3 lanes per approach), sized at
+will."""
 
 from __future__ import annotations
 

@@ -2,15 +2,15 @@
 
     .venv/bin/python -m benchmarks.streams_bench [--readings 200000] [--junctions 1000]
 
-1. A synthetic city (four-arm junctions, one detector per approach, zones of 8) and N single-reading JSON
-   records on a 4-partition input topic of the local broker.
-2. Baseline: a raw aiokafka ``getmany`` loop that decodes every record with msgspec and sums the counts.
-3. The real worker (``aiguilleur worker``, a separate process) on the same records: its rate is read from its
-   own Prometheus counter ``aiguilleur_readings_total`` while it drains the topic; the zone stage and plans
-   are counted too.
+1. A synthetic city (four-arm junctions, one detector per approach, zones of 8) and N
+   single-reading JSON records on a 4-partition input topic of the local broker.
+2. Baseline: a raw aiokafka ``getmany`` loop that decodes every record with msgspec and sums the
+   counts.
+3. The real worker (``aiguilleur worker``, a separate process) on the same records: its rate is
+   read from its own Prometheus counter ``aiguilleur_readings_total`` while it drains the topic;
+   the zone stage and plans are counted too.
 
-Prints rates and ratios to the baseline; the table goes to docs/benchmarks.md by hand.
-"""
+Prints rates and ratios to the baseline; the table goes to docs/benchmarks.md by hand."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def _bootstrap() -> str:
 
 
 async def produce(boot: str, topic: str, detectors: list[str], n: int) -> float:
-    """Create the topic and produce ``n`` readings (round-robin over detectors, 1-minute intervals)."""
+    """Create the topic and produce ``n`` readings, round-robin over detectors, minute by minute."""
     admin = AIOKafkaAdminClient(bootstrap_servers=boot)
     await admin.start()
     await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
@@ -216,10 +216,12 @@ def main() -> None:
         platform.processor(),
     )
     print(
-        f"# streams benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, {cpu}"
+        f"# streams benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{os.cpu_count()} cores, {cpu}"
     )
     print(
-        f"# {args.readings} single-reading JSON records, {len(dets)} detectors, {args.junctions} junctions, "
+        f"# {args.readings} single-reading JSON records, {len(dets)} detectors, "
+        f"{args.junctions} junctions, "
         f"{PARTITIONS} partitions, one process each, same broker"
     )
     print("| run | ingest records/s | ratio to raw loop | end to end records/s | ratio |")
@@ -231,7 +233,8 @@ def main() -> None:
     ):
         r = runs[engine]
         print(
-            f"| aiguilleur worker, ingest on {label} | {r['rate']:,.0f} | {r['rate'] / raw_rate:.2f} "
+            f"| aiguilleur worker, ingest on {label} | {r['rate']:,.0f} "
+            f"| {r['rate'] / raw_rate:.2f} "
             f"| {r['e2e']:,.0f} | {r['e2e'] / raw_rate:.2f} |"
         )
     print(f"| (producer, for reference) | {prod_rate:,.0f} | {prod_rate / raw_rate:.2f} | | |")
