@@ -102,7 +102,7 @@ def bench_cmd(
 ) -> None:
     """Every control on every scenario: table in docs/bench/twin.md and PNG plots."""
     from twin import RunOptions, TwinError, discover_scenarios
-    from twin.bench import run_bench, scenarios_from, write_report
+    from twin.bench import BenchFailure, run_bench, scenarios_from, write_report
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     roots = paths or [shared_scenarios()]
@@ -112,8 +112,13 @@ def bench_cmd(
             scenarios = [s.with_window(end_s=s.begin_s + end) for s in scenarios]
         results_path = results or out.with_suffix(".json")
         options = RunOptions(progress=True)
-        rows = run_bench(scenarios, control, results_path, options=options, rerun=rerun)
-        write_report(rows, scenarios, out, options)
+        failures: list[BenchFailure] = []
+        rows = run_bench(
+            scenarios, control, results_path, options=options, rerun=rerun, failures=failures
+        )
+        notes_file = out.with_name(out.stem + "_notes.md")
+        notes = notes_file.read_text() if notes_file.is_file() else ""
+        write_report(rows, scenarios, out, options, failures, notes)
     except (TwinError, KeyError) as e:
         raise _fail(e) from e
     print(f"wrote {out}")

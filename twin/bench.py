@@ -12,7 +12,7 @@ import os
 import platform
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 
 from twin.control import available_controls
+from twin.errors import TwinError
 from twin.runner import RunOptions, run_twin
 from twin.scenario import Scenario, load_scenario
 
@@ -51,6 +52,15 @@ class BenchRow:
     metrics: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class BenchFailure:
+    """A (scenario, control) that could not run, and why."""
+
+    scenario: str
+    control: str
+    error: str
+
+
 def load_results(path: Path) -> list[BenchRow]:
     """Rows already measured (empty when the file does not exist)."""
     if not path.is_file():
@@ -73,16 +83,27 @@ def run_bench(
     options: RunOptions | None = None,
     rerun: bool = False,
     on_row: Callable[[BenchRow], None] | None = None,
+    failures: list[BenchFailure] | None = None,
 ) -> list[BenchRow]:
     """Run every control on every scenario (skipping rows already in ``results_path``)."""
     options = options or RunOptions(progress=True)
     rows = load_results(results_path)
     done = {(r.scenario, r.control) for r in rows}
+    failures = failures if failures is not None else []
     for sc in scenarios:
         for control in controls or available_controls():
             if (sc.name, control) in done and not rerun:
                 continue
-            res = run_twin(sc, control, options)
+            try:
+                res = run_twin(sc, control, options)
+            except TwinError as e:
+                # one scenario that cannot run must not stop the benchmark: report it instead
+                first = str(e).splitlines()[0]
+                log.error(
+                    "event=bench_failed scenario=%s control=%s error=%r", sc.name, control, first
+                )
+                failures.append(BenchFailure(scenario=sc.name, control=control, error=first))
+                continue
             row = BenchRow(
                 scenario=sc.name, control=control, metrics=msgspec.to_builtins(res.metrics)
             )
@@ -164,6 +185,8 @@ def markdown_report(
     published: dict[str, dict[str, float]],
     plots: list[str],
     options: RunOptions,
+    failures: Sequence[BenchFailure] = (),
+    notes: str = "",
 ) -> str:
     """The benchmark page: protocol, RESCO reproduction, and one table per scenario."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -218,7 +241,18 @@ def markdown_report(
             )
         lines.append("")
     lines += ["✓ = lower average delay than the scenario's own programme.", ""]
+    if failures:
+        lines += [
+            "## Runs that could not start",
+            "",
+            "| scenario | control | error |",
+            "|---|---|---|",
+        ]
+        lines += [f"| {f.scenario} | {f.control} | {f.error} |" for f in failures]
+        lines.append("")
     lines += [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
+    if notes:
+        lines += ["", notes.strip()]
     return "\n".join(lines) + "\n"
 
 
@@ -255,17 +289,39 @@ def plot_delays(rows: list[BenchRow], path: Path) -> Path:
 
 
 def write_report(
-    rows: list[BenchRow], scenarios: Sequence[Scenario], out_md: Path, options: RunOptions
+    rows: list[BenchRow],
+    scenarios: Sequence[Scenario],
+    out_md: Path,
+    options: RunOptions,
+    failures: Sequence[BenchFailure] = (),
+    notes: str = "",
 ) -> Path:
     """Write the Markdown page and its plot next to it."""
     plot = plot_delays(rows, out_md.parent / "twin_delay.png")
-    out_md.write_text(markdown_report(rows, find_published(scenarios), [str(plot)], options))
+    out_md.write_text(
+        markdown_report(rows, find_published(scenarios), [str(plot)], options, failures, notes)
+    )
     return out_md
 
 
 def scenarios_from(paths: Sequence[Path], discover: Callable[[Path], list[Path]]) -> list[Scenario]:
-    """Scenarios from .sumocfg files or folders (folders are searched for every .sumocfg)."""
+    """Scenarios from .sumocfg files or folders (folders are searched for every .sumocfg).
+
+    ``SCENARIO::ROUTES[,ROUTES…]`` replaces the scenario's route files (for a scenario that ships
+    its real demand beside a placeholder), and names the result ``<name>+<first route stem>``.
+    """
     out: list[Scenario] = []
     for p in paths:
+        base, _, routes = str(p).partition("::")
+        if routes:
+            extra = tuple(
+                Path(base).parent / r if not Path(r).is_absolute() else Path(r)
+                for r in routes.split(",")
+            )
+            if Path(base).is_dir():
+                extra = tuple(Path(base) / r for r in routes.split(","))
+            sc = load_scenario(Path(base), routes=extra)
+            out.append(replace(sc, name=f"{sc.name}+{extra[0].name.split('.')[0]}"))
+            continue
         out += [load_scenario(c) for c in (discover(p) if p.is_dir() else [p])]
     return out
