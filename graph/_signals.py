@@ -82,7 +82,9 @@ def cluster_signals(g: RoadGraph, settings: BuildSettings) -> SignalPlan:
     tags = g.roads.node_tags
     signals = {n for n, t in tags.items() if is_signal(t) and n in g.neighbours}
     controlled = {s for s in signals if g.is_intersection(s)}
-    taken: dict[int, set[int]] = {}  # intersection -> signal nodes it took over
+    # (priority, metres, intersection, signal): a signal facing an intersection belongs to it
+    # before any intersection whose exit it merely lies on; then the nearest one wins.
+    claims: list[tuple[int, float, int, int]] = []
 
     covered = _propagate_signals(g, signals, settings.guess_signals_dist_m)
     for node in sorted(n for n in g.inc if g.is_intersection(n) and n not in controlled):
@@ -97,9 +99,15 @@ def cluster_signals(g: RoadGraph, settings: BuildSettings) -> SignalPlan:
         ):
             continue
         controlled.add(node)
-        taken[node] = {s for s in got if s is not None}
-        taken[node] |= _crossings_downstream(g, node, signals, settings.guess_signals_dist_m)
-    absorbed = set().union(*taken.values()) if taken else set()
+        claims.extend((0, dist, node, s) for dist, s in (hit for hit in got if hit is not None))
+        downstream = _crossings_downstream(g, node, signals, settings.guess_signals_dist_m)
+        claims.extend((1, dist, node, s) for s, dist in downstream.items())
+    taken: dict[int, set[int]] = {}  # intersection -> signal nodes it took over
+    absorbed: set[int] = set()
+    for _, _, node, s in sorted(claims):
+        if s not in absorbed:
+            absorbed.add(s)
+            taken.setdefault(node, set()).add(s)
     standalone = signals - absorbed - controlled
     controlled |= standalone
 
@@ -112,8 +120,10 @@ def cluster_signals(g: RoadGraph, settings: BuildSettings) -> SignalPlan:
     return SignalPlan(clusters, len(signals), len(absorbed), len(standalone))
 
 
-def _propagate_signals(g: RoadGraph, signals: set[int], max_m: float) -> dict[tuple[int, int], int]:
-    """(intersection, upstream neighbour) -> nearest signal node on that entry within ``max_m``."""
+def _propagate_signals(
+    g: RoadGraph, signals: set[int], max_m: float
+) -> dict[tuple[int, int], tuple[float, int]]:
+    """(intersection, upstream neighbour) -> (metres, nearest signal node on that entry)."""
     best: dict[tuple[int, int], tuple[float, int]] = {}
     tags = g.roads.node_tags
     for s in sorted(signals):
@@ -129,7 +139,7 @@ def _propagate_signals(g: RoadGraph, signals: set[int], max_m: float) -> dict[tu
             key, dist = hit
             if key not in best or (dist, s) < best[key]:
                 best[key] = (dist, s)
-    return {k: v[1] for k, v in best.items()}
+    return best
 
 
 def _walk_to_intersection(
@@ -169,15 +179,18 @@ def _short_link(g: RoadGraph, seg: Segment, join_m: float) -> bool:
     return False
 
 
-def _crossings_downstream(g: RoadGraph, node: int, signals: set[int], max_m: float) -> set[int]:
-    """Signal points on a plain road leaving ``node`` within ``max_m`` (exit-side crossings)."""
-    out: set[int] = set()
+def _crossings_downstream(
+    g: RoadGraph, node: int, signals: set[int], max_m: float
+) -> dict[int, float]:
+    """Signal points on a plain road leaving ``node`` within ``max_m`` (exit-side crossings),
+    with their distance."""
+    out: dict[int, float] = {}
     for seg in g.out.get(node, ()):
         dist = seg.length_m
         cur = seg
         while dist <= max_m and not g.is_intersection(cur.dst):
             if cur.dst in signals:
-                out.add(cur.dst)
+                out[cur.dst] = dist
                 break
             nxt = [s for s in g.out.get(cur.dst, ()) if s.dst != cur.src]
             if len(nxt) != 1:

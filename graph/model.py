@@ -94,6 +94,7 @@ class Junction(msgspec.Struct, frozen=True, kw_only=True):
     lon: float
     zone_id: str
     node_ids: tuple[str, ...]
+    """OSM nodes inside the junction: its controlled nodes and the short roads joining them."""
     approaches: tuple[Approach, ...]
     movements: tuple[Movement, ...]
     phases: tuple[Phase, ...]

@@ -122,6 +122,7 @@ def build_network(path: Path, sha256: str, settings: BuildSettings) -> tuple[Net
     junctions: list[Junction] = []
     owner: dict[int, str] = {}
     for cluster in plan.clusters:
+        # The smallest controlled node names the junction: stable while OSM keeps that node.
         jid = f"osm-{cluster.controlled[0]}"
         parts = build_parts(g, jid, cluster, all_internal, restrictions, settings)
         if not parts.approaches:
@@ -180,7 +181,7 @@ def _junction(
         lat=round(sum(lats) / len(lats), 7),
         lon=round(sum(lons) / len(lons), 7),
         zone_id="",
-        node_ids=tuple(str(n) for n in cluster.controlled),
+        node_ids=tuple(str(n) for n in sorted(cluster.internal)),
         approaches=tuple(parts.approaches),
         movements=tuple(movements),
         phases=tuple(phases),

@@ -143,3 +143,50 @@ def test_missing_and_corrupt_geojson(tmp_path: Path, cross_network: Network) -> 
     with pytest.raises(DetectorRegistryError, match="must be a Point") as info:
         load_registry(p2, cross_network)
     assert info.value.line == 1
+
+
+def test_way_format_ambiguity_needs_to_node(tmp_path: Path, cross_network: Network) -> None:
+    # Way 101 continues through node 11 to a second junction north of it.
+    from graph.model import Approach, Junction
+
+    from .conftest import cross_junction
+
+    j1 = cross_junction()
+    north = Approach(
+        id="osm-2:101:11",
+        junction_id="osm-2",
+        osm_way_id=101,
+        from_node="11",
+        to_node="2",
+        bearing_deg=0.0,
+        lanes=1,
+        saturation_flow_vph=1800.0,
+        free_speed_mps=13.9,
+        length_m=100.0,
+        road_class="secondary",
+        node_ids=("11", "2"),
+        geometry=((LON0, LAT0 + 0.0009), (LON0, LAT0 + 0.0018)),
+    )
+    j2 = Junction(
+        id="osm-2",
+        lat=LAT0 + 0.0018,
+        lon=LON0,
+        zone_id="zone-osm-1",
+        node_ids=("2",),
+        approaches=(north,),
+        movements=(),
+        phases=(),
+    )
+    net = Network(source="t", source_sha256="0" * 64, junctions=(j1, j2))
+    p = _write(
+        tmp_path,
+        "d.csv",
+        "detector_id,osm_way_id,from_node,to_node\nAMB,101,11,\nUP,101,11,2\nDOWN,101,11,1\n",
+    )
+    reg = load_registry(p, net)
+    assert [u.detector_id for u in reg.unmapped] == ["AMB"]
+    assert "ambiguous" in reg.unmapped[0].reason
+    assert "to_node" in reg.unmapped[0].reason
+    assert reg.get("UP") is not None
+    assert reg.get("UP").approach_id == "osm-2:101:11"  # type: ignore[union-attr]
+    assert reg.get("DOWN").approach_id == "osm-1:101:11"  # type: ignore[union-attr]
