@@ -81,12 +81,14 @@ def plans(
     as_json: Annotated[bool, typer.Option("--json", help="Print each plan as JSON.")] = False,
 ) -> None:
     """Print the recommended plans on the plans topic."""
-    from aiguilleur.follow import decode_plan, format_plan, records
+    from aiguilleur.follow import PLAN_HEADER, decode_plan, format_plan, records
     from streams.topics import TopicNames
 
     s = _settings()
 
     async def show() -> None:
+        if not as_json:
+            print(PLAN_HEADER)
         async for rec in records(
             s.kafka_bootstrap,
             TopicNames(s.topic_namespace).plans,

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from aiguilleur.follow import decode_plan, format_plan, records
+from aiguilleur.follow import PLAN_HEADER, decode_plan, format_plan, records
 from aiguilleur.replay import BadRow, floor_now, read_counts, rebase, replay
 from aiguilleur.settings import DEMO_DIR, REPO_ROOT, Settings
 
@@ -77,6 +77,7 @@ async def _run(
                 n_plans += 1
                 out(format_plan(decode_plan(rec.value)))
 
+    out(PLAN_HEADER)
     follower = asyncio.create_task(show_plans())
     await asyncio.sleep(2.0)  # let the follower position itself at the end of the topic
     out(f"replaying {len(readings)} readings from {counts.name} at {speed:g}x ...")

@@ -73,14 +73,23 @@ def decode_plan(value: bytes) -> SignalPlan:
     return _plan_decoder.decode(value)
 
 
+PLAN_HEADER = (
+    f"{'from UTC':<8} {'zone':<22} {'junction':<18} {'cycle':>5}  {'greens':<26} "
+    f"{'x max':>5}  {'delay s/veh':>11}"
+)
+"""Column titles for :func:`format_plan`."""
+
+
 def format_plan(p: SignalPlan) -> str:
     """One line for the terminal: when, where, cycle, greens, saturation, delay."""
     greens = " ".join(f"P{ph.index}:{ph.green_s}s" for ph in p.phases)
-    warn = f"  ({len(p.explanation.warnings)} warning(s))" if p.explanation.warnings else ""
-    over = "  OVERSATURATED" if p.expected_effect.oversaturated else ""
+    notes = []
+    if p.expected_effect.oversaturated:
+        notes.append("OVERSATURATED")
+    if p.explanation.warnings:
+        notes.append(f"{len(p.explanation.warnings)} approach(es) unmeasured")
     return (
-        f"{p.valid_from:%H:%M} {p.zone_id:>8} {p.junction_id:<18} "
-        f"cycle {p.cycle_s:>3}s  {greens:<32} "
-        f"x_max {p.expected_effect.max_degree_of_saturation:4.2f}  "
-        f"delay {p.expected_effect.mean_delay_s_per_veh:5.1f} s/veh{over}{warn}"
-    )
+        f"{p.valid_from:%H:%M}    {p.zone_id:<22.22} {p.junction_id:<18.18} {p.cycle_s:>4}s  "
+        f"{greens:<26} {p.expected_effect.max_degree_of_saturation:5.2f}  "
+        f"{p.expected_effect.mean_delay_s_per_veh:11.1f}  {'; '.join(notes)}"
+    ).rstrip()
