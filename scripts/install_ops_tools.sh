@@ -3,7 +3,7 @@
 # Idempotent: each tool already present at the wanted version is left alone.
 #
 #   helm                 `go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION` into .cache/bin (Go module proxy;
-#                        there is no helm package on PyPI, npm or Debian). Needs a Go toolchain (go 1.24+).
+#                        there is no helm package on PyPI, npm or Debian). Needs Go 1.26+ (helm v3.22's go.mod).
 #   kubernetes-validate  into the project venv (pip): offline Kubernetes schema validation of manifests.
 #   promql-parser        into the project venv (pip): parses the dashboard's and rules' PromQL.
 #   promtool             Debian's `prometheus` package (apt-get), unless promtool is already on PATH.
@@ -11,9 +11,9 @@
 # Usage: scripts/install_ops_tools.sh
 # Environment: HELM_VERSION (default below), PYTHON (default .venv/bin/python), AIGUILLEUR_TOOLS_BIN (default
 # .cache/bin: where helm goes; the tests look there, then on PATH).
-# Cost measured on a 2-core machine: about 3 minutes the first time (helm is compiled from source, half of it
-# downloading modules), about 1 s when everything is already there. Go's build and module caches live in
-# ~/.cache/go-build and ~/go/pkg/mod, so a fresh clone on the same machine rebuilds helm in well under a minute.
+# Time measured on a shared 2-core machine (2026-11-26): 4 min 20 s to build helm with empty Go caches (a new
+# machine: module downloads + compile), plus ~30 s for apt and ~6 s for pip; 11 s for a fresh clone on a machine
+# that built it before (Go's caches, ~/.cache/go-build and ~/go/pkg/mod, are warm); under 1 s when all is there.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,7 +35,7 @@ install_helm() {
   go=$(command -v go || true)
   [[ -z $go && -x /usr/local/go/bin/go ]] && go=/usr/local/go/bin/go
   if [[ -z $go ]]; then
-    say "no Go toolchain found: install Go 1.24+ to build helm $HELM_VERSION (Debian's golang-go is too old)"
+    say "no Go toolchain found: install Go 1.26+ to build helm $HELM_VERSION (Debian's golang-go is too old)"
     exit 1
   fi
   say "building helm $HELM_VERSION with $("$go" version | cut -d' ' -f3) into $bin"
