@@ -319,6 +319,10 @@ def test_required_values_fail_with_a_message_naming_them(
         ({"config": {"topicNamespace": "lyon/est"}}, "topicNamespace"),
         ({"config": {"metricsPort": 70000}}, "metricsPort"),
         ({"image": {"pullPolicy": "Sometimes"}}, "pullPolicy"),
+        # A variable the chart already sets would be a duplicate key; a password would land in a
+        # ConfigMap. (Helm's message names the variable, at a wrong location, for propertyNames.)
+        ({"config": {"extraEnv": {"AIGUILLEUR_LOG_LEVEL": "debug"}}}, "AIGUILLEUR_LOG_LEVEL"),
+        ({"config": {"extraEnv": {"AIGUILLEUR_KAFKA_SASL_PASSWORD": "x"}}}, "SASL_PASSWORD"),
         ({"podSecurityContext": {"runAsNonRoot": False}}, "runAsNonRoot"),
         ({"serviceMonitor": {"interval": "30 seconds"}}, "interval"),
         ({"resources": {"limits": {"memory": "lots"}}}, "memory"),
