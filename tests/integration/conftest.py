@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,16 +141,23 @@ async def produce(
         await producer.stop()
 
 
-async def collect(bootstrap: str, topic: str, n: int, timeout_s: float = 90) -> list[Record]:
-    """The first ``n`` records of ``topic`` (from the beginning), or fewer if ``timeout_s``
-    passes."""
+async def collect(
+    bootstrap: str,
+    topic: str,
+    n: int,
+    timeout_s: float = 90,
+    until: Callable[[list[Record]], bool] | None = None,
+) -> list[Record]:
+    """Records of ``topic`` from the beginning: the first ``n``, or until ``until(records)`` holds,
+    or whatever came before ``timeout_s``."""
     out: list[Record] = []
+    done = until or (lambda recs: len(recs) >= n)
 
     async def take() -> None:
         async with contextlib.aclosing(records(bootstrap, topic, idle_timeout_s=None)) as recs:
             async for rec in recs:
                 out.append(rec)
-                if len(out) >= n:
+                if done(out):
                     return
 
     with contextlib.suppress(TimeoutError):

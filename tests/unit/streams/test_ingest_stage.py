@@ -1,0 +1,91 @@
+"""The ingest stage's logic with stand-in channels: regrouping by zone, dead letters, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from prometheus_client import CollectorRegistry
+
+from optimizer.strategy import planner
+from streams.agents import Ingest
+from streams.app import Channels
+from streams.context import DetectorIndex, PipelineContext
+from streams.events import DLQ_HEADER_CODE, ZoneReadings
+from streams.metrics import create_metrics
+from streams.planning import PlanningConfig
+from streams.topics import TopicNames
+from tests.fixtures.networks import small_network
+
+
+@dataclass
+class Record:
+    key: bytes | None
+    value: bytes | None
+    topic: str = "in"
+    partition: int = 0
+    offset: int = 0
+
+
+@dataclass
+class Sink:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    async def send(self, **kw: Any) -> asyncio.Future[None]:
+        self.sent.append(kw)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        return fut
+
+
+def _stage() -> tuple[Ingest, Sink, Sink, CollectorRegistry]:
+    net = small_network()
+    rows = [(f"D-{a.id}", j.id, a.id, a.lanes) for j in net.junctions for a in j.approaches]
+    registry = CollectorRegistry()
+    ctx = PipelineContext.create(
+        net,
+        DetectorIndex.build(net, rows),
+        PlanningConfig(300, 300),
+        planner("webster"),
+        create_metrics(registry),
+        TopicNames(),
+    )
+    zones, dlq = Sink(), Sink()
+    ch = Channels(counts=None, dead_letters=dlq, zone_readings=zones, plans=None, zone_state=None)
+    return Ingest(ch, ctx), zones, dlq, registry
+
+
+def _reading(det: str, count: int = 5) -> Record:
+    value = {
+        "detector_id": det,
+        "interval_end": "2026-03-10T08:00:00Z",
+        "interval_s": 60,
+        "count": count,
+    }
+    return Record(det.encode(), msgspec.json.encode(value))
+
+
+async def test_one_record_per_zone_and_bad_ones_to_dead_letters() -> None:
+    stage, zones, dlq, registry = _stage()
+    batch = [
+        _reading("D-J1:N"),
+        _reading("D-J2:E"),
+        _reading("D-J3:S"),
+        Record(b"x", b"oops", offset=7),
+        _reading("D-nowhere"),
+    ]
+    await stage.handle(batch)
+    by_zone = {s["key"]: msgspec.msgpack.decode(s["value"], type=ZoneReadings) for s in zones.sent}
+    assert set(by_zone) == {b"Z1", b"Z2"}
+    assert len(by_zone[b"Z1"].readings) == 2
+    assert [dict(s["headers"])[DLQ_HEADER_CODE] for s in dlq.sent] == [
+        b"malformed",
+        b"unknown_detector",
+    ]
+    assert dlq.sent[0]["value"] == b"oops"
+    sample = registry.get_sample_value
+    assert sample("aiguilleur_readings_total", {"outcome": "accepted"}) == 3
+    assert sample("aiguilleur_readings_total", {"outcome": "rejected"}) == 2
+    assert sample("aiguilleur_dead_letters_total", {"reason": "unknown_detector"}) == 1
