@@ -44,7 +44,9 @@ def split_integer(
             remaining -= out[i]
             free.remove(i)
         if not free:
-            return out
+            # Pinning one side first can strand seconds (a low pin, then the rest hits its maximum):
+            # only then re-share by water-filling, so every correct earlier result is unchanged.
+            return out if sum(out) == total else _water_fill(total, weights, minimum, maximum)
     floors = {i: math.floor(ideal[i]) for i in free}
     left = remaining - sum(floors.values())
     # Ties broken by index so the result is deterministic.
@@ -53,6 +55,43 @@ def split_integer(
         floors[i] += 1
     for i in free:
         out[i] = floors[i]
+    return out
+
+
+def _water_fill(
+    total: int, weights: list[float], minimum: list[int], maximum: list[int]
+) -> list[int]:
+    """Integers ``clamp(lam * w, min, max)`` summing to ``total`` (largest remainder, by index)."""
+    w = [max(x, 1e-12) for x in weights]
+
+    def shares(lam: float) -> list[float]:
+        return [min(max(lam * wi, lo), hi) for wi, lo, hi in zip(w, minimum, maximum, strict=True)]
+
+    lo_lam, hi_lam = 0.0, 1.0
+    while sum(shares(hi_lam)) < total and hi_lam < 1e18:
+        hi_lam *= 2
+    for _ in range(200):
+        mid = (lo_lam + hi_lam) / 2
+        if sum(shares(mid)) < total:
+            lo_lam = mid
+        else:
+            hi_lam = mid
+    ideal = shares(hi_lam)
+    out = [
+        min(max(math.floor(x), lo), hi) for x, lo, hi in zip(ideal, minimum, maximum, strict=True)
+    ]
+    left = total - sum(out)
+    up = sorted(range(len(out)), key=lambda i: (-(ideal[i] - out[i]), i))
+    while left > 0:
+        i = next(i for i in up if out[i] < maximum[i])
+        out[i] += 1
+        left -= 1
+        up.remove(i)
+        up.append(i)
+    while left < 0:
+        i = next(i for i in reversed(up) if out[i] > minimum[i])
+        out[i] -= 1
+        left += 1
     return out
 
 
