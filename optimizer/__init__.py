@@ -7,8 +7,11 @@ it offers: planners "fixed-time", "webster", "optimizer"; controllers "fixed-tim
 
 from optimizer._envelope import EnvelopeGuard, envelope_from_demand, validate_envelope
 from optimizer.adaptive import AdaptiveController
+from optimizer.coordination import Link, LinkEffect, ZoneDemand, ZonePlan, coordinate_zone
 from optimizer.errors import InvalidDemand, InvalidEnvelope, InvalidZone, OptimizerError
 from optimizer.fixed_time import FixedTimeController, FixedTimePlanner, fixed_time_plan
+from optimizer.guardrails import GuardrailConfig, Transition, TransitionStep, guard_transition
+from optimizer.isolated import OptimizerOptions, OptimizerPlanner, analyse_cycles, optimize_junction
 from optimizer.max_pressure import MaxPressureController, phase_pressure
 from optimizer.model import (
     ApproachEffect,
@@ -44,24 +47,37 @@ __all__ = [
     "Explanation",
     "FixedTimeController",
     "FixedTimePlanner",
+    "GuardrailConfig",
     "InvalidDemand",
     "InvalidEnvelope",
     "InvalidZone",
     "JunctionDemand",
     "JunctionState",
     "LaneGroup",
+    "Link",
+    "LinkEffect",
     "MaxPressureController",
     "MovementState",
     "OptimizerError",
+    "OptimizerOptions",
+    "OptimizerPlanner",
     "PhaseDemand",
     "PhaseState",
     "PhaseTiming",
     "Plan",
     "Planner",
+    "Transition",
+    "TransitionStep",
+    "ZoneDemand",
+    "ZonePlan",
+    "analyse_cycles",
     "controller",
     "controllers",
+    "coordinate_zone",
     "envelope_from_demand",
     "fixed_time_plan",
+    "guard_transition",
+    "optimize_junction",
     "phase_pressure",
     "planner",
     "planners",

@@ -19,12 +19,17 @@ Pure and deterministic: same demand and options, byte-identical plan (:class:`Op
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
 from optimizer._evaluate import evaluate, integer_bounds, validate_demand
 from optimizer._solve import SplitResult, solve_cp_sat, solve_lp, split_data
 from optimizer._tables import (
+    FloatArray,
+    IntArray,
     Tables,
     build_tables,
     cycle_costs,
@@ -53,10 +58,26 @@ class OptimizerOptions(msgspec.Struct, frozen=True, kw_only=True):
     """Report ``solver_time_s = 0`` so that equal inputs give byte-identical plans."""
 
 
-def optimize_junction(
-    demand: JunctionDemand, running: Plan | None = None, options: OptimizerOptions | None = None
-) -> Plan:
-    """The delay-minimising plan for ``demand``; ``running`` (the plan in force) is compared."""
+@dataclass(frozen=True)
+class CycleAnalysis:
+    """Everything the enumeration learns about a junction: per-cycle optimal delay and its data."""
+
+    cycles: IntArray
+    costs: FloatArray
+    """Least total delay (veh·s/h) of each cycle under the saturation cap (``inf``: no split)."""
+    convex: npt.NDArray[np.bool_]
+    need: IntArray
+    tables: Tables
+    intergreens: list[int]
+    bounds: tuple[int, int, list[int], list[int]]
+    z_star: float
+    oversaturated: bool
+
+
+def analyse_cycles(
+    demand: JunctionDemand, options: OptimizerOptions | None = None
+) -> CycleAnalysis:
+    """Tables, saturation cap and exact best delay of every feasible integer cycle."""
     opts = options or OptimizerOptions()
     validate_demand(demand)
     min_g, max_g, intergreens = integer_bounds(demand)
@@ -74,9 +95,30 @@ def optimize_junction(
     tables = build_tables(demand, cycles, min_g, max_g, ig_total)
     z_star = min_worst_saturation(tables)
     oversaturated = z_star > opts.saturation_cap
-    cap = z_star if oversaturated else opts.saturation_cap
-    need = greens_needed(tables, cap)
+    need = greens_needed(tables, z_star if oversaturated else opts.saturation_cap)
     costs, convex = cycle_costs(tables, need)
+    return CycleAnalysis(
+        cycles=cycles,
+        costs=costs,
+        convex=convex,
+        need=need,
+        tables=tables,
+        intergreens=intergreens,
+        bounds=(c_lo, c_hi, min_g, max_g),
+        z_star=z_star,
+        oversaturated=oversaturated,
+    )
+
+
+def optimize_junction(
+    demand: JunctionDemand, running: Plan | None = None, options: OptimizerOptions | None = None
+) -> Plan:
+    """The delay-minimising plan for ``demand``; ``running`` (the plan in force) is compared."""
+    opts = options or OptimizerOptions()
+    an = analyse_cycles(demand, opts)
+    cycles, costs, need, intergreens = an.cycles, an.costs, an.need, an.intergreens
+    c_lo, c_hi, min_g, max_g = an.bounds
+    oversaturated, z_star, tables, convex = an.oversaturated, an.z_star, an.tables, an.convex
     k = int(np.argmin(costs))
     if not np.isfinite(costs[k]):
         raise InvalidDemand(demand.junction_id, "no green split satisfies the bounds")
