@@ -7,7 +7,8 @@ The rule follows netconvert's ``--tls.guess-signals --tls.join`` so the two can 
    ``traffic_signals:direction=forward|backward`` limits a signal to one direction of its way.
 2. A signal node that is itself an intersection controls that intersection.
 3. **Signals around an intersection** (guess-signals): a signal on a road leading into an
-   intersection, at most ``guess_signals_dist_m`` (30 m) of road upstream of its centre with no
+   intersection, at most ``guess_signals_dist_m`` (25 m) of road upstream of its border (its
+   centre node less ``intersection_radius_m``, 3 m) with no
    other intersection or signal between, covers that entry. An intersection whose every entry is
    covered is controlled and takes over those signal nodes, plus signalised crossings on its exits
    within the same distance. One relaxation of netconvert's rule: an entry coming from another
@@ -15,9 +16,11 @@ The rule follows netconvert's ``--tls.guess-signals --tls.join`` so the two can 
    needs no signal of its own, if at least two other entries have one.
 4. Signal nodes not taken over by an intersection stay controlled points of their own
    (mid-block pedestrian lights, signals ahead of a junction OSM leaves partly unsignalised).
-5. **Join** (tls.join): controlled nodes linked by a road path of at most ``join_dist_m`` (20 m)
-   become one junction, except groups made only of points on a plain road (two pedestrian
-   lights close together stay two junctions, as in netconvert).
+5. **Join** (tls.join): controlled nodes linked by roads shorter than ``join_dist_m`` (20 m,
+   border to border: ``intersection_radius_m`` is taken off at each intersection end) become
+   one junction. As in netconvert, the length is summed along a road and restarts at
+   each intersection, so a chain of short blocks joins transitively; groups made only of points
+   on a plain road (two pedestrian lights close together) stay apart.
 """
 
 from __future__ import annotations
@@ -86,7 +89,9 @@ def cluster_signals(g: RoadGraph, settings: BuildSettings) -> SignalPlan:
     # before any intersection whose exit it merely lies on; then the nearest one wins.
     claims: list[tuple[int, float, int, int]] = []
 
-    covered = _propagate_signals(g, signals, settings.guess_signals_dist_m)
+    radius = settings.intersection_radius_m
+    guess_m = settings.guess_signals_dist_m + radius
+    covered = _propagate_signals(g, signals, guess_m)
     for node in sorted(n for n in g.inc if g.is_intersection(n) and n not in controlled):
         entries = g.inc[node]
         got = [covered.get((node, seg.src)) for seg in entries]
@@ -95,12 +100,13 @@ def cluster_signals(g: RoadGraph, settings: BuildSettings) -> SignalPlan:
         if n_covered == 0:
             continue
         if missing and (
-            n_covered < 2 or not all(_short_link(g, seg, settings.join_dist_m) for seg in missing)
+            n_covered < 2
+            or not all(_short_link(g, seg, settings.join_dist_m + 2 * radius) for seg in missing)
         ):
             continue
         controlled.add(node)
         claims.extend((0, dist, node, s) for dist, s in (hit for hit in got if hit is not None))
-        downstream = _crossings_downstream(g, node, signals, settings.guess_signals_dist_m)
+        downstream = _crossings_downstream(g, node, signals, guess_m)
         claims.extend((1, dist, node, s) for s, dist in downstream.items())
     taken: dict[int, set[int]] = {}  # intersection -> signal nodes it took over
     absorbed: set[int] = set()
@@ -111,7 +117,7 @@ def cluster_signals(g: RoadGraph, settings: BuildSettings) -> SignalPlan:
     standalone = signals - absorbed - controlled
     controlled |= standalone
 
-    clusters = _join(g, controlled, settings.join_dist_m)
+    clusters = _join(g, controlled, settings.join_dist_m, radius)
     for c in clusters:
         for n in c.controlled:
             c.signals |= taken.get(n, set())
@@ -200,8 +206,14 @@ def _crossings_downstream(
     return out
 
 
-def _join(g: RoadGraph, controlled: set[int], join_m: float) -> list[Cluster]:
-    """Union controlled nodes within ``join_m`` of road of each other (Dijkstra from each)."""
+def _join(g: RoadGraph, controlled: set[int], join_m: float, radius: float) -> list[Cluster]:
+    """Group controlled nodes as netconvert's ``generateNodeClusters`` does for ``tls.join``.
+
+    From a node, a road leads to a neighbour when its length plus the length walked since the
+    last intersection stays under ``join_m``; the walked length restarts at each intersection.
+    Nodes reached that way form one group; its controlled nodes become one junction, plus the
+    nodes that connect them (dangling uncontrolled nodes are pruned).
+    """
     parent = {n: n for n in controlled}
 
     def find(n: int) -> int:
@@ -210,13 +222,13 @@ def _join(g: RoadGraph, controlled: set[int], join_m: float) -> list[Cluster]:
             n = parent[n]
         return n
 
-    paths: dict[int, set[int]] = {}
+    reach: dict[int, set[int]] = {}
     for start in sorted(controlled):
-        for other, path in _near_controlled(g, start, controlled, join_m):
+        reach[start] = _reach(g, start, join_m, radius)
+        for other in reach[start] & controlled:
             ra, rb = find(start), find(other)
             if ra != rb:
                 parent[max(ra, rb)] = min(ra, rb)
-            paths.setdefault(start, set()).update(path)
     groups: dict[int, list[int]] = {}
     for n in controlled:
         groups.setdefault(find(n), []).append(n)
@@ -227,41 +239,45 @@ def _join(g: RoadGraph, controlled: set[int], join_m: float) -> list[Cluster]:
             # Only plain-road signal points (pedestrian lights): netconvert keeps them apart.
             clusters.extend(Cluster([m], {m}) for m in members)
             continue
-        internal = set(members)
-        for m in members:
-            internal |= paths.get(m, set())
-        clusters.append(Cluster(members, internal))
+        comp = set().union(*(reach[m] for m in members))
+        clusters.append(Cluster(members, _prune(g, comp, controlled)))
     clusters.sort(key=lambda c: c.controlled[0])
     return clusters
 
 
-def _near_controlled(
-    g: RoadGraph, start: int, controlled: set[int], join_m: float
-) -> list[tuple[int, set[int]]]:
-    """Controlled nodes within ``join_m`` of road from ``start``, with the nodes on the way."""
-    dist = {start: 0.0}
-    prev: dict[int, int] = {}
+def _reach(g: RoadGraph, start: int, join_m: float, radius: float) -> set[int]:
+    best = {start: 0.0}
     heap = [(0.0, start)]
-    found: list[tuple[int, set[int]]] = []
     while heap:
-        d, n = heapq.heappop(heap)
-        if d > dist.get(n, float("inf")):
-            continue
-        if n != start and n in controlled:
-            path = set()
-            m = n
-            while m in prev:
-                path.add(m)
-                m = prev[m]
-            found.append((n, path))
+        walked, n = heapq.heappop(heap)
+        if walked > best.get(n, float("inf")):
             continue
         for nb in g.neighbours.get(n, ()):
-            nd = d + _seg_len(g, n, nb)
-            if nd <= join_m and nd < dist.get(nb, float("inf")):
-                dist[nb] = nd
-                prev[nb] = n
-                heapq.heappush(heap, (nd, nb))
-    return found
+            # Border to border: the road inside an intersection does not count.
+            inside = radius * (g.is_intersection(n) + g.is_intersection(nb))
+            total = walked + max(0.0, _seg_len(g, n, nb) - inside)
+            if total >= join_m:
+                continue
+            carry = 0.0 if g.is_intersection(nb) else total
+            if carry < best.get(nb, float("inf")):
+                best[nb] = carry
+                heapq.heappush(heap, (carry, nb))
+    return set(best)
+
+
+def _prune(g: RoadGraph, comp: set[int], controlled: set[int]) -> set[int]:
+    """Drop uncontrolled nodes hanging off the group (at most one neighbour inside it)."""
+    inside = set(comp)
+    changed = True
+    while changed:
+        changed = False
+        for n in sorted(inside):
+            if n in controlled:
+                continue
+            if len(g.neighbours.get(n, set()) & inside) <= 1:
+                inside.discard(n)
+                changed = True
+    return inside
 
 
 def _seg_len(g: RoadGraph, a: int, b: int) -> float:

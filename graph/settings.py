@@ -48,15 +48,15 @@ DEFAULT_LANES_PER_DIRECTION: dict[str, int] = {"motorway": 2, "trunk": 2}
 class BuildSettings(msgspec.Struct, frozen=True, kw_only=True):
     """How the OSM builder clusters, measures and guesses. Part of the cache key."""
 
-    guess_signals_dist_m: float = 30.0
-    """A signal node this far (road distance) upstream of an intersection or closer controls it.
-
-    netconvert's ``--tls.guess-signals.dist`` is 25 m measured from the junction's shape border;
-    OSM intersection nodes sit at the centre, a few metres further, hence 30 m from the centre.
-    """
+    guess_signals_dist_m: float = 25.0
+    """A signal node this far upstream of an intersection's border or closer controls it
+    (netconvert's ``--tls.guess-signals.dist`` default)."""
     join_dist_m: float = 20.0
-    """Controlled nodes linked by road segments shorter than this form one junction
+    """Controlled nodes linked by roads shorter than this, border to border, form one junction
     (netconvert's ``--tls.join-dist`` default)."""
+    intersection_radius_m: float = 3.0
+    """Distance from an intersection's OSM node (its centre) to its border. netconvert measures
+    both distances above from the junction shapes it computes; OSM has only the centre node."""
     saturation_flow_vph: dict[str, float] = msgspec.field(
         default_factory=lambda: dict(DEFAULT_SATURATION_FLOW_VPH)
     )

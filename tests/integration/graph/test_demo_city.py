@@ -73,22 +73,33 @@ def test_cours_emile_zola_x_cours_de_la_republique(demo_network: Network) -> Non
     assert j.pedestrian_clearance_s > 0
 
 
-def test_herminier_turn_lanes_read_from_osm(demo_network: Network) -> None:
-    """Avenue du Commandant l'Herminier (way 128930529): one-way, lanes=3,
-    turn:lanes=left;through|through|through;right, maxspeed=50."""
+def test_herminier_x_emile_zola_lanes_read_from_osm(demo_network: Network) -> None:
+    """Hand-checked around Avenue du Commandant l'Herminier / Cours Émile Zola: the signalised
+    intersections 58584500 and 1423350636 are 11.5 m apart and form one junction; Rue Docteur
+    Rollet (way 128930534) is one-way, lanes=2, turn:lanes=left;through|through;right, no
+    maxspeed; Cours Émile Zola (ways 207908670, 670257355) is two-way, lanes=2, maxspeed=50."""
     j = demo_network.junction("osm-58584500")
-    a = j.approach("osm-58584500:128930529:1423350668")
-    assert a.lanes == 3
-    assert a.turn_lanes == ("left;through", "through", "through;right")
-    assert a.free_speed_mps == pytest.approx(50 / 3.6, abs=0.01)
-    assert "lanes" not in a.guessed
-    assert "free_speed_mps" not in a.guessed
-    assert {m.turn for m in j.movements if m.approach_id == a.id} == {"left", "through", "right"}
-    # Rue Docteur Rollet has no maxspeed tag: the speed is a documented default.
-    rollet = next(x for x in j.approaches if x.osm_way_id == 128930534)
+    assert {"58584500", "1423350636"} <= set(j.node_ids)
+    rollet = j.approach("osm-58584500:128930534:7138305317")
+    assert rollet.lanes == 2
+    assert rollet.turn_lanes == ("left;through", "through;right")
+    assert "lanes" not in rollet.guessed
     assert "free_speed_mps" in rollet.guessed
-    assert len(j.approaches) == 4
-    assert len(j.phases) == 2
+    zola = [a for a in j.approaches if a.osm_way_id in (207908670, 670257355)]
+    assert len(zola) == 2
+    for a in zola:
+        assert a.lanes == 1
+        assert "lanes" not in a.guessed
+        assert a.free_speed_mps == pytest.approx(50 / 3.6, abs=0.01)
+        assert "free_speed_mps" not in a.guessed
+    # Travelling east on Émile Zola, Rue Docteur Rollet (heading south) is a right turn.
+    east = next(a for a in zola if 45 < a.bearing_deg < 135)
+    to_rollet = [
+        m
+        for m in j.movements
+        if m.approach_id == east.id and m.exit_id.split(":")[1] == "128930533"
+    ]
+    assert [m.turn for m in to_rollet] == ["right"]
 
 
 def test_lanes_and_speeds_match_the_tags(demo_network: Network) -> None:
