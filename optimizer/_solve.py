@@ -131,7 +131,9 @@ def solve_cp_sat(
         for var, guess in zip(greens, hint, strict=True):
             model.add_hint(var, guess)
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit_s
+    # Deterministic time, not the wall clock, bounds the search: equal inputs, equal greens.
+    solver.parameters.max_deterministic_time = time_limit_s
+    solver.parameters.max_time_in_seconds = 20 * time_limit_s
     solver.parameters.num_workers = num_workers
     solver.parameters.random_seed = seed
     code = solver.solve(model)
