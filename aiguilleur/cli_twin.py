@@ -99,6 +99,10 @@ def bench_cmd(
     end: Annotated[
         float | None, typer.Option(help="shorten every window to this many seconds")
     ] = None,
+    sumo_binary: Annotated[
+        str | None, typer.Option(help="another sumo binary, driven through TraCI (version studies)")
+    ] = None,
+    count_interval: Annotated[int, typer.Option(help="detector count interval (s)")] = 60,
 ) -> None:
     """Every control on every scenario: table in docs/bench/twin.md and PNG plots."""
     from twin import RunOptions, TwinError, discover_scenarios
@@ -111,7 +115,12 @@ def bench_cmd(
         if end is not None:
             scenarios = [s.with_window(end_s=s.begin_s + end) for s in scenarios]
         results_path = results or out.with_suffix(".json")
-        options = RunOptions(progress=True)
+        options = RunOptions(
+            progress=True,
+            sumo_binary=sumo_binary,
+            use_traci=sumo_binary is not None,
+            count_interval_s=count_interval,
+        )
         failures: list[BenchFailure] = []
         rows = run_bench(
             scenarios, control, results_path, options=options, rerun=rerun, failures=failures

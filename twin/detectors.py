@@ -92,8 +92,8 @@ def rewrite_detector_files(
                 continue
             found = True
             el.set("file", str(workdir / "scenario_detectors.out.xml"))
-            el.attrib.pop("freq", None)
-            el.set("period", str(interval_s))
+            el.attrib.pop("period", None)
+            el.set("freq", str(interval_s))  # "period" in new SUMO; "freq" read by all versions
             specs.append(
                 DetectorSpec(
                     id=el.attrib["id"],
@@ -127,7 +127,7 @@ def write_generated_loops(
             id=det_id,
             lane=lane,
             pos=f"{pos:.2f}",
-            period=str(interval_s),
+            freq=str(interval_s),
             file=str(path.with_suffix(".out.xml")),
             friendlyPos="true",
         )

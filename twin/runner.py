@@ -68,6 +68,8 @@ class RunOptions:
     workdir: Path | None = None
     extra_sumo_args: tuple[str, ...] = ()
     may_skip_phases: bool = True
+    sumo_binary: str | None = None
+    """Another ``sumo`` binary (TraCI only), e.g. an older SUMO to compare versions."""
     """Live controllers may serve phases in any order (Varaiya's and RESCO's max-pressure do)."""
 
 
@@ -143,7 +145,7 @@ def build_command(
     scenario: Scenario, options: RunOptions, workdir: Path, additionals: list[Path]
 ) -> list[str]:
     """The SUMO command line of a run (outputs in ``workdir``)."""
-    cmd = [_sumo_binary()]
+    cmd = [options.sumo_binary or _sumo_binary()]
     cfg = _sanitised_config(scenario.config, workdir) if scenario.config is not None else None
     if cfg is not None:
         cmd += ["-c", str(cfg)]
@@ -416,7 +418,7 @@ def _loop(
             last_bar = now
     bar.close()
     pending = list(api.simulation.getPendingVehicles())
-    pending_wait = sum(float(api.vehicle.getDepartDelay(v)) for v in pending)
+    pending_wait = _pending_wait(api, pending, scenario, now)
     return _Partial(
         scenario=scenario.name,
         control=control,
@@ -476,3 +478,26 @@ def _policy(
             name, api, junctions, sn.signals, drivers, now, may_skip=options.may_skip_phases
         )
     return ProgrammePolicy(control)
+
+
+def _pending_wait(api: Any, pending: list[str], scenario: Scenario, now: float) -> float:
+    """Seconds waited so far by vehicles still waiting to be inserted.
+
+    SUMO >= 1.10 answers ``getDepartDelay`` for them; older versions do not, so their intended
+    departure is read from the route files instead (vehicles and trips; flows are not expanded).
+    """
+    try:
+        return sum(float(api.vehicle.getDepartDelay(v)) for v in pending)
+    except Exception:  # TraCI of an older SUMO: unsupported variable
+        log.debug("event=depart_delay_unsupported scenario=%s", scenario.name)
+    wanted = set(pending)
+    departs: dict[str, float] = {}
+    for path in scenario.routes:
+        with open_xml(path) as f:
+            for _, el in ET.iterparse(f):
+                if el.tag in {"vehicle", "trip"} and el.attrib.get("id") in wanted:
+                    try:
+                        departs[el.attrib["id"]] = float(el.attrib.get("depart", "0"))
+                    except ValueError:  # "triggered" and other symbolic departures
+                        continue
+    return sum(max(0.0, now - d) for d in departs.values())
