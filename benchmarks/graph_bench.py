@@ -342,30 +342,25 @@ def grid_city(path: Path, n: int, block_m: float = 80.0) -> None:
                 la, lo = lat + di * block_m * k_lat, lon + dj * block_m * k_lon
                 node = f'<node id="{nid(i, j, sub)}" version="1" lat="{la:.7f}" lon="{lo:.7f}">'
                 lines.append(f"{node}{ctag}</node>")
-    wid = 1
     classes = ("primary", "secondary", "tertiary", "residential")
-    for i in range(n):
-        refs = []
-        for j in range(n):
-            refs.append(nid(i, j))
-            if j < n - 1:
-                refs.append(nid(i, j, 1))
-        nds = "".join(f'<nd ref="{r}"/>' for r in refs)
-        lines.append(
-            f'<way id="{wid}" version="1">{nds}<tag k="highway" v="{classes[i % 4]}"/></way>'
+    streets = [  # (way id, road class, node refs): rows then columns
+        (
+            1 + k + (n if column else 0),
+            classes[k % 4],
+            [
+                ref
+                for m in range(n)
+                for ref in ((nid(m, k), nid(m, k, 2)) if column else (nid(k, m), nid(k, m, 1)))[
+                    : 1 if m == n - 1 else 2
+                ]
+            ],
         )
-        wid += 1
-    for j in range(n):
-        refs = []
-        for i in range(n):
-            refs.append(nid(i, j))
-            if i < n - 1:
-                refs.append(nid(i, j, 2))
+        for column in (False, True)
+        for k in range(n)
+    ]
+    for wid, cls, refs in streets:
         nds = "".join(f'<nd ref="{r}"/>' for r in refs)
-        lines.append(
-            f'<way id="{wid}" version="1">{nds}<tag k="highway" v="{classes[j % 4]}"/></way>'
-        )
-        wid += 1
+        lines.append(f'<way id="{wid}" version="1">{nds}<tag k="highway" v="{cls}"/></way>')
     lines.append("</osm>")
     path.write_text("\n".join(lines), encoding="utf-8")
 

@@ -8,6 +8,7 @@ netconvert calls edges.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from graph import _tags
@@ -76,46 +77,53 @@ def _add(g: RoadGraph, seg: Segment) -> None:
     g.inc.setdefault(seg.dst, []).append(seg)
 
 
+def walk(
+    g: RoadGraph, first: Segment, *, downstream: bool = True
+) -> Iterator[tuple[Segment, float]]:
+    """Segments along a plain road from ``first``, each with the metres walked to its far end.
+
+    The far end is ``dst`` walking downstream, ``src`` walking upstream. The walk ends after a
+    segment whose far end is an intersection, a dead end, a node already passed, or a node with
+    no single way on.
+    """
+    cur = first
+    walked = first.length_m
+    seen = {first.src, first.dst}
+    while True:
+        yield cur, walked
+        node, back = (cur.dst, cur.src) if downstream else (cur.src, cur.dst)
+        if g.is_intersection(node) or g.is_dead_end(node):
+            return
+        segs = g.out.get(node, ()) if downstream else g.inc.get(node, ())
+        ahead = [x for x in segs if (x.dst if downstream else x.src) not in (back, *seen)]
+        if len(ahead) != 1:
+            return
+        cur = ahead[0]
+        far = cur.dst if downstream else cur.src
+        seen.add(far)
+        walked += cur.length_m
+
+
 def upstream_chain(g: RoadGraph, last: Segment, stop: set[int], max_m: float) -> list[Segment]:
     """Segments leading to ``last`` (included), in travel order, back to the previous stop.
 
     Walks upstream through geometry-like nodes; stops at an intersection, a dead end, a node in
     ``stop`` (another junction), a node with no unique predecessor, or after ``max_m`` metres.
     """
-    chain = [last]
-    length = last.length_m
-    seen = {last.dst, last.src}
-    cur = last
-    while length < max_m:
-        node = cur.src
-        if node in stop or g.is_intersection(node) or g.is_dead_end(node):
+    chain = []
+    for seg, walked in walk(g, last, downstream=False):
+        chain.append(seg)
+        if walked >= max_m or seg.src in stop:
             break
-        preds = [s for s in g.inc.get(node, ()) if s.src != cur.dst and s.src not in seen]
-        if len(preds) != 1:
-            break
-        cur = preds[0]
-        seen.add(cur.src)
-        chain.append(cur)
-        length += cur.length_m
     chain.reverse()
     return chain
 
 
 def downstream_chain(g: RoadGraph, first: Segment, stop: set[int], max_m: float) -> list[Segment]:
     """Segments from ``first`` (included) downstream to the next stop, in travel order."""
-    chain = [first]
-    length = first.length_m
-    seen = {first.src, first.dst}
-    cur = first
-    while length < max_m:
-        node = cur.dst
-        if node in stop or g.is_intersection(node) or g.is_dead_end(node):
+    chain = []
+    for seg, walked in walk(g, first):
+        chain.append(seg)
+        if walked >= max_m or seg.dst in stop:
             break
-        succs = [s for s in g.out.get(node, ()) if s.dst != cur.src and s.dst not in seen]
-        if len(succs) != 1:
-            break
-        cur = succs[0]
-        seen.add(cur.dst)
-        chain.append(cur)
-        length += cur.length_m
     return chain

@@ -28,7 +28,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from graph._roads import RoadGraph, Segment
+from graph._roads import RoadGraph, Segment, walk
 from graph.settings import BuildSettings
 
 _SIGNAL_CROSSING_REFS = frozenset({"pelican", "toucan", "puffin", "pegasus"})
@@ -151,37 +151,25 @@ def _propagate_signals(
 def _walk_to_intersection(
     g: RoadGraph, seg: Segment, signals: set[int], max_m: float
 ) -> tuple[tuple[int, int], float] | None:
-    dist = seg.length_m
-    cur = seg
-    seen = {seg.src}
-    while dist <= max_m:
-        node = cur.dst
-        if g.is_intersection(node):
-            return (node, cur.src), dist
-        if node in signals or g.is_dead_end(node) or node in seen:
+    """The (intersection, node before it) ``seg`` leads to within ``max_m``, and the distance;
+    ``None`` when another signal, a dead end or a fork comes first."""
+    for s, walked in walk(g, seg):
+        if walked > max_m:
             return None
-        seen.add(node)
-        nxt = [s for s in g.out.get(node, ()) if s.dst != cur.src]
-        if len(nxt) != 1:
+        if g.is_intersection(s.dst):
+            return (s.dst, s.src), walked
+        if s.dst in signals:
             return None
-        cur = nxt[0]
-        dist += cur.length_m
     return None
 
 
 def _short_link(g: RoadGraph, seg: Segment, join_m: float) -> bool:
     """True when ``seg`` ends a road from another intersection shorter than ``join_m``."""
-    dist = seg.length_m
-    cur = seg
-    while dist < join_m:
-        node = cur.src
-        if g.is_intersection(node):
-            return True
-        prev = [s for s in g.inc.get(node, ()) if s.src != cur.dst]
-        if len(prev) != 1:
+    for s, walked in walk(g, seg, downstream=False):
+        if walked >= join_m:
             return False
-        cur = prev[0]
-        dist += cur.length_m
+        if g.is_intersection(s.src):
+            return True
     return False
 
 
@@ -192,17 +180,12 @@ def _crossings_downstream(
     with their distance."""
     out: dict[int, float] = {}
     for seg in g.out.get(node, ()):
-        dist = seg.length_m
-        cur = seg
-        while dist <= max_m and not g.is_intersection(cur.dst):
-            if cur.dst in signals:
-                out[cur.dst] = dist
+        for s, walked in walk(g, seg):
+            if walked > max_m or g.is_intersection(s.dst):
                 break
-            nxt = [s for s in g.out.get(cur.dst, ()) if s.dst != cur.src]
-            if len(nxt) != 1:
+            if s.dst in signals:
+                out[s.dst] = walked
                 break
-            cur = nxt[0]
-            dist += cur.length_m
     return out
 
 
