@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import msgspec
 import typer
 
 app = typer.Typer(
@@ -41,6 +42,9 @@ def build_cmd(
     file: Annotated[Path, typer.Argument(help=".osm, .osm.gz, .osm.bz2 or .osm.pbf file")],
     geojson: Annotated[Path | None, typer.Option("--geojson", help="write GeoJSON here")] = None,
     png: Annotated[Path | None, typer.Option("--png", help="write a PNG map here")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="write the network model as JSON here")
+    ] = None,
     registry: Annotated[
         Path | None, typer.Option("--registry", help="detector CSV/GeoJSON to map")
     ] = None,
@@ -80,6 +84,9 @@ def build_cmd(
     if png is not None:
         write_png(network, png, title=file.name)
         print(f"wrote {png}")
+    if out is not None:
+        out.write_bytes(msgspec.json.encode(network))
+        print(f"wrote {out}")
 
 
 def _print_summary(info: dict[str, object]) -> None:

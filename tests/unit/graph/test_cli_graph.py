@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgspec
 from typer.testing import CliRunner
 
 from aiguilleur.cli_graph import app
+from graph.model import Network
 
 from .osm_builder import plain_cross
 
@@ -29,6 +31,8 @@ def test_build_writes_summary_geojson_and_png(tmp_path: Path) -> None:
             str(tmp_path / "n.geojson"),
             "--png",
             str(tmp_path / "n.png"),
+            "--out",
+            str(tmp_path / "n.json"),
             "--cache-dir",
             str(tmp_path / "cache"),
         ],
@@ -43,6 +47,8 @@ def test_build_writes_summary_geojson_and_png(tmp_path: Path) -> None:
     assert kinds.count("junction") == 1
     assert kinds.count("approach") == 4
     assert (tmp_path / "n.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    model = msgspec.json.decode((tmp_path / "n.json").read_bytes(), type=Network)
+    assert [j.id for j in model.junctions] == ["osm-1"]
 
 
 def test_build_json_and_errors(tmp_path: Path) -> None:
