@@ -69,12 +69,22 @@ def turn_lanes(tags: dict[str, str], forward: bool) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split("|"))
 
 
+def _reserved(tags: dict[str, str], suffix: str) -> int:
+    """Bus/PSV-only lanes tagged with ``lanes:psv<suffix>`` / ``lanes:bus<suffix>``."""
+    return (_int_tag(tags, f"lanes:psv{suffix}") or 0) + (_int_tag(tags, f"lanes:bus{suffix}") or 0)
+
+
 def lanes(tags: dict[str, str], forward: bool) -> tuple[int, bool]:
-    """Lanes in one direction of travel and whether the number was guessed."""
+    """General-traffic lanes in one direction of travel and whether the number was guessed.
+
+    OSM lane counts include bus lanes; ``lanes:psv`` / ``lanes:bus`` (per direction, or in
+    total on a one-way road) are taken off, since buses do not discharge a signal's queue.
+    """
     direction = "forward" if forward else "backward"
+    own = _reserved(tags, f":{direction}")
     per_direction = _int_tag(tags, f"lanes:{direction}")
     if per_direction is not None:
-        return per_direction, False
+        return max(1, per_direction - own), False
     tl = turn_lanes(tags, forward)
     if tl:
         return len(tl), False
@@ -82,14 +92,16 @@ def lanes(tags: dict[str, str], forward: bool) -> tuple[int, bool]:
     ow = oneway(tags)
     if ow != 0:
         if total is not None:
-            return total, False
+            return max(1, total - max(own, _reserved(tags, ""))), False
         return DEFAULT_LANES_ONEWAY.get(road_class(tags), 1), True
     if total is not None:
         other = _int_tag(tags, "lanes:backward" if forward else "lanes:forward")
         if other is not None and total > other:
-            return total - other, False
+            return max(1, total - other - own), False
+        general = total - _reserved(tags, "") - own
+        general -= _reserved(tags, ":backward" if forward else ":forward")
         # An odd total on a two-way road hides which side has the extra (often turn) lane.
-        return max(1, total // 2), total % 2 == 1
+        return max(1, general // 2), general % 2 == 1
     return DEFAULT_LANES_PER_DIRECTION.get(road_class(tags), 1), True
 
 

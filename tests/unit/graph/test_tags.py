@@ -20,6 +20,15 @@ from graph.settings import BuildSettings
         ({"highway": "residential"}, False, (1, True)),
         ({"highway": "secondary", "turn:lanes:backward": "left|through"}, False, (2, False)),
         ({"highway": "motorway"}, True, (2, True)),
+        # Bus lanes do not count.
+        ({"highway": "primary", "oneway": "yes", "lanes": "3", "lanes:psv": "1"}, True, (2, False)),
+        ({"highway": "primary", "lanes": "4", "lanes:psv": "2"}, False, (1, False)),
+        (
+            {"highway": "primary", "lanes:forward": "2", "lanes:bus:forward": "1"},
+            True,
+            (1, False),
+        ),
+        ({"highway": "primary", "lanes": "3", "lanes:psv:backward": "1"}, True, (1, False)),
     ],
 )
 def test_lanes(tags: dict[str, str], forward: bool, expected: tuple[int, bool]) -> None:
