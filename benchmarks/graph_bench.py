@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from graph._geo import distance_m  # noqa: E402 - after the path tweak
-from graph.model import Network  # noqa: E402
+from graph.model import Junction, Network  # noqa: E402
 from graph.osm import load_network_with_report  # noqa: E402
 
 MATCH_M = 30.0
@@ -180,24 +180,26 @@ def compare(network: Network, tls: list[Tls], result: FileResult, road_nodes: se
         parent[find("o:" + a)] = find("t:" + b)
     comps: dict[str, tuple[set[str], set[str]]] = {}
     for a, b in edges:
-        o, t = comps.setdefault(find("o:" + a), (set(), set()))
-        o.add(a)
-        t.add(b)
+        ours_ids, theirs_ids = comps.setdefault(find("o:" + a), (set(), set()))
+        ours_ids.add(a)
+        theirs_ids.add(b)
     tls_by_id = {t.id: t for t in tls}
-    for o, t in comps.values():
+    for o, theirs in comps.values():
         result.matched_ours += len(o)
-        result.matched_theirs += len(t)
-        if len(o) == 1 and len(t) == 1:
+        result.matched_theirs += len(theirs)
+        if len(o) == 1 and len(theirs) == 1:
             result.one_to_one += 1
         elif len(o) > 1:
             result.groups.append(
-                f"netconvert joins our {', '.join(sorted(o))} into {', '.join(sorted(t))}:"
+                f"netconvert joins our {', '.join(sorted(o))} into {', '.join(sorted(theirs))}:"
                 " its join distance runs between the junction shapes it computes, ours between"
                 " OSM centre nodes less a fixed 3 m radius, so its joins can reach further"
             )
         else:
             j = ours[next(iter(o))]
-            result.groups.append(f"our {j.id} covers netconvert's {_why_cover(j, t, tls_by_id)}")
+            result.groups.append(
+                f"our {j.id} covers netconvert's {_why_cover(j, theirs, tls_by_id)}"
+            )
     for jid, j in sorted(ours.items()):
         if jid not in linked_ours:
             result.ours_only.append(f"{jid} ({j.name or 'unnamed'}): {_why_ours(j, tls_by_id)}")
@@ -206,10 +208,7 @@ def compare(network: Network, tls: list[Tls], result: FileResult, road_nodes: se
             result.theirs_only.append(f"{t.id}: {_why_theirs(t, network, road_nodes)}")
 
 
-def _why_cover(j: object, theirs: set[str], tls: dict[str, Tls]) -> str:
-    from graph.model import Junction
-
-    assert isinstance(j, Junction)
+def _why_cover(j: Junction, theirs: set[str], tls: dict[str, Tls]) -> str:
     joined = sorted(t for t in theirs if tls[t].nodes & set(j.node_ids))
     taken = sorted(t for t in theirs if t not in joined and tls[t].nodes & set(j.signal_node_ids))
     near = sorted(set(theirs) - set(joined) - set(taken))
@@ -227,10 +226,7 @@ def _why_cover(j: object, theirs: set[str], tls: dict[str, Tls]) -> str:
     return "; ".join(parts)
 
 
-def _why_ours(j: object, tls: dict[str, Tls]) -> str:
-    from graph.model import Junction
-
-    assert isinstance(j, Junction)
+def _why_ours(j: Junction, tls: dict[str, Tls]) -> str:
     nearest = min(
         ((distance_m(t.lon, t.lat, j.lon, j.lat), t.id) for t in tls.values()), default=None
     )
