@@ -57,7 +57,15 @@ def hcm_delay(
         x = np.where(capacity > 0, flow / np.where(capacity > 0, capacity, 1.0), np.inf)
         safe_cap = np.where(capacity > 0, capacity, 1.0)
         safe_x = np.where(capacity > 0, x, 1.0)
-        d1 = 0.5 * cycle * (1 - g_ratio) ** 2 / (1 - np.minimum(1.0, safe_x) * g_ratio)
+        red = g_ratio < 1
+        d1 = np.where(
+            red,
+            0.5
+            * cycle
+            * (1 - g_ratio) ** 2
+            / np.where(red, 1 - np.minimum(1.0, safe_x) * g_ratio, 1.0),
+            0.0,
+        )
         t = ANALYSIS_PERIOD_H
         d2 = 900 * t * ((safe_x - 1) + np.sqrt((safe_x - 1) ** 2 + 4.0 * safe_x / (safe_cap * t)))
     delay = np.where(capacity > 0, d1 + d2, NO_GREEN_DELAY_S)

@@ -35,7 +35,8 @@ def control_delay_s(
             900.0 * ANALYSIS_PERIOD_H * 4
         )  # no green at all: a full analysis period of waiting, capped
     x = flow_vph / capacity
-    d1 = 0.5 * cycle_s * (1 - g_ratio) ** 2 / (1 - min(1.0, x) * g_ratio)
+    # Green all cycle long: no red to wait through (and the formula would divide by zero at x >= 1).
+    d1 = 0.0 if g_ratio >= 1 else 0.5 * cycle_s * (1 - g_ratio) ** 2 / (1 - min(1.0, x) * g_ratio)
     t = ANALYSIS_PERIOD_H
     d2 = 900 * t * ((x - 1) + math.sqrt((x - 1) ** 2 + 8 * 0.5 * 1.0 * x / (capacity * t)))
     return d1 + d2
