@@ -2,10 +2,10 @@
 
 The pressure of a phase is the sum over the movements it serves of the saturation flow times the
 difference between the upstream queue and the downstream queue. Varaiya's controller serves the
-phase of highest pressure; with a fixed phase order (Le et al. 2015, "cyclic max-pressure") the
-current phase keeps the green while its pressure is the highest, and otherwise the next phase the
-order allows takes over. Decisions are re-taken every ``step_s`` seconds and always pass through
-:class:`EnvelopeGuard`.
+phase of highest pressure; with an approved phase order (in the spirit of Le et al. 2015's cyclic
+max-pressure) only the phases the order allows next can take over, so the current phase keeps the
+green while none of them has a higher pressure. Decisions are re-taken every ``step_s`` seconds
+and always pass through :class:`EnvelopeGuard`.
 """
 
 from __future__ import annotations
@@ -37,29 +37,31 @@ class MaxPressureController:
         self._guard = EnvelopeGuard(envelope)
 
     def decide(self, state: JunctionState) -> Decision:
-        """Keep the green while the current phase has the highest pressure, else move on."""
+        """Keep the green while no phase the order allows next has a higher pressure."""
         pressures = {p.index: phase_pressure(p) for p in state.phases}
         cur = state.current_phase
         mine = pressures.get(cur, 0.0)
-        others = {i: w for i, w in pressures.items() if i != cur and i in self.envelope.phase_order}
-        if not others or mine >= max(others.values()):
+        targets = self._guard.allowed_targets(cur, state)
+        # Among the phases the order allows, the one of highest pressure; ties go to the earliest.
+        target = max(targets, key=lambda i: (pressures.get(i, 0.0), -targets.index(i)))
+        theirs = pressures.get(target, 0.0)
+        if target == cur or mine >= theirs:
             return self._guard.decide(
                 state,
                 want=cur,
                 hold_s=self.step_s,
-                reason=f"max-pressure: phase {cur} has the highest pressure ({mine:.2f} veh/s)",
+                reason=(
+                    f"max-pressure: phase {cur} pressure {mine:.2f} veh/s >= {theirs:.2f} of "
+                    f"phase {target}, the next the order allows: keep"
+                ),
             )
-        targets = self._guard.allowed_targets(cur, state)
-        # Among the phases the order allows, the one of highest pressure; ties go to the earliest.
-        target = max(targets, key=lambda i: (pressures.get(i, 0.0), -targets.index(i)))
-        top = max(others, key=lambda i: (others[i], -i))
         return self._guard.decide(
             state,
             want=target,
             hold_s=self.step_s,
             reason=(
-                f"max-pressure: phase {top} pressure {others[top]:.2f} veh/s exceeds phase {cur}'s "
-                f"{mine:.2f}; switch to {target}"
+                f"max-pressure: phase {target} pressure {theirs:.2f} veh/s exceeds phase {cur}'s "
+                f"{mine:.2f}: switch"
             ),
         )
 

@@ -132,6 +132,7 @@ class FluidJunction:
         self.arrivals = arrivals_vph
         self.sat = sat_vph
         self.queues = [0.0] * len(arrivals_vph)
+        self.queue_seconds = 0.0
 
     def state(self, t: float, cur: int, elapsed: float, cycle_elapsed: float) -> JunctionState:
         phases = tuple(
@@ -158,10 +159,15 @@ class FluidJunction:
         )
 
     def advance(self, dt: float, green: int | None) -> None:
-        for i, rate in enumerate(self.arrivals):
-            self.queues[i] += rate / 3600 * dt
-            if i == green:
-                self.queues[i] = max(0.0, self.queues[i] - self.sat / 3600 * dt)
+        """Move time on by ``dt`` in half-second steps, adding up vehicle-seconds of queueing."""
+        steps = max(1, round(dt / 0.5))
+        h = dt / steps
+        for _ in range(steps):
+            for i, rate in enumerate(self.arrivals):
+                self.queues[i] += rate / 3600 * h
+                if i == green:
+                    self.queues[i] = max(0.0, self.queues[i] - self.sat / 3600 * h)
+            self.queue_seconds += sum(self.queues) * h
 
     def run(
         self, ctrl: Controller, duration_s: float

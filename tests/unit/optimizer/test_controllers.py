@@ -114,3 +114,16 @@ def test_an_envelope_that_cannot_hold_is_refused() -> None:
     )
     with pytest.raises(InvalidEnvelope, match="cycle_max_s"):
         controller("adaptive", bad)
+
+
+@pytest.mark.parametrize("flows", [[600.0, 200.0], [700.0, 300.0, 200.0]])
+def test_responsive_controllers_queue_less_than_fixed_time(flows: list[float]) -> None:
+    """On a fluid-queue junction with unequal demand, both live strategies beat equal greens."""
+    env = envelope_from_demand(demands(len(flows), [[f] for f in flows]))
+    waits = {}
+    for name in LIVE:
+        junction = FluidJunction(env, flows)
+        junction.run(controller(name, env), duration_s=1800.0)
+        waits[name] = junction.queue_seconds
+    assert waits["max-pressure"] < waits["fixed-time"]
+    assert waits["adaptive"] < waits["fixed-time"]
