@@ -75,7 +75,12 @@ def load_network_with_report(
         raise NetworkSourceError(
             str(path), reason, "give the path of an .osm/.osm.gz/.osm.pbf file"
         )
-    sha = cache.file_sha256(path)
+    try:
+        sha = cache.file_sha256(path)
+    except OSError as e:
+        raise NetworkSourceError(
+            str(path), f"cannot read the file ({e.strerror})", "check its permissions"
+        ) from e
     target = cache.cache_path(cache_dir, path, sha, settings) if cache_dir else None
     if target is not None:
         cached = cache.load_cached(target, sha)
