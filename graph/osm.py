@@ -90,7 +90,11 @@ def load_network_with_report(
             return cached, report
     network, report = build_network(path, sha, settings)
     if target is not None:
-        cache.save_cached(target, network)
+        try:
+            cache.save_cached(target, network)
+        except OSError as e:
+            # The cache only saves time: a read-only or full disk must not stop the service.
+            logger.warning("event=graph_cache_unwritable path=%s error=%s", target, e)
     report.seconds = time.perf_counter() - t0
     logger.info(
         "event=graph_built path=%s junctions=%d seconds=%.2f",

@@ -50,3 +50,12 @@ def test_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
     assert not report.from_cache
     assert network == built
     assert load_network_with_report(src, cache_dir=cache)[1].from_cache
+
+
+def test_unwritable_cache_does_not_stop_the_build(tmp_path: Path) -> None:
+    src = plain_cross().write(tmp_path / "x.osm")
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder should be")
+    network, report = load_network_with_report(src, cache_dir=blocker / "cache")
+    assert not report.from_cache
+    assert [j.id for j in network.junctions] == ["osm-1"]
