@@ -1,16 +1,17 @@
 """Adaptive mode: schedule-driven look-ahead control inside an approved envelope.
 
 In the spirit of Surtrac (Xie, Smith and Barlow, 2012), each junction plans from the vehicles it
-sees: at every decision it compares two schedules over the same horizon,
+sees: at every decision it compares two schedules that cover the same full cycle,
 
-- *extend*: keep the current phase ``step_s`` more, clear, then serve the next phase;
-- *switch*: clear now, then serve the next phase ``step_s`` longer;
+- *extend*: keep the current phase ``step_s`` more, clear, then serve every other phase in the
+  approved order for the green that clears its queue, and come back to the current phase;
+- *switch*: clear now, serve the same phases, and come back to the current phase ``step_s`` longer;
 
 with a fluid queue model fed by the live queues and the arrivals that detectors announce
-(``approaching_veh`` times, else the ``arrivals_vph`` rate). The cost of a schedule is the
-vehicle-seconds of waiting over the horizon plus, for the queue left at its end, the time until that
-queue's phase is green again in the approved order. The cheaper schedule wins;
+(``approaching_veh`` times, else the ``arrivals_vph`` rate) and a 2 s start-up loss per green. The
+cost of a schedule is the vehicle-seconds of waiting over it; the cheaper one wins.
 :class:`EnvelopeGuard` keeps the decision inside the envelope, and the reason states both costs.
+A one-decision rolling horizon, not Surtrac's forward dynamic programme over platoon clusters.
 """
 
 from __future__ import annotations
@@ -46,13 +47,9 @@ def _arrivals_per_second(m: MovementState, horizon: int) -> list[float]:
 
 
 def schedule_cost(
-    phases: tuple[PhaseState, ...],
-    schedule: list[Segment],
-    wait_after: dict[int, float],
-    *,
-    current_green: int | None,
+    phases: tuple[PhaseState, ...], schedule: list[Segment], *, current_green: int | None
 ) -> float:
-    """Vehicle-seconds of waiting over ``schedule`` plus the leftover queues times ``wait_after``.
+    """Vehicle-seconds of waiting over ``schedule``.
 
     ``current_green`` is already green when the schedule starts (no start-up loss if it continues).
     """
@@ -76,7 +73,6 @@ def schedule_cost(
                 if green_at[t] == p.index and not startup[t]:
                     queue -= min(queue, rate)
                 cost += queue
-            cost += queue * wait_after.get(p.index, 0.0)
     return cost
 
 
@@ -101,13 +97,13 @@ class AdaptiveController:
         target = self._target(state)
         step = max(1, math.ceil(self.step_s))
         ig = round(env.intergreen_s[cur])
-        g_next = self._green_needed(state, target)
-        extend: list[Segment] = [(cur, step), (None, ig), (target, g_next)]
-        switch: list[Segment] = [(None, ig), (target, g_next + step)]
-        wait = self._wait_after(target)
-        c_extend = schedule_cost(state.phases, extend, wait, current_green=cur)
-        c_switch = schedule_cost(state.phases, switch, wait, current_green=cur)
-        horizon = step + ig + g_next
+        rest = self._rest_of_cycle(state, target, cur)
+        # Same length either way: the current phase is green again at the end of both.
+        extend: list[Segment] = [(cur, step), (None, ig), *rest, (cur, 1)]
+        switch: list[Segment] = [(None, ig), *rest, (cur, step + 1)]
+        c_extend = schedule_cost(state.phases, extend, current_green=cur)
+        c_switch = schedule_cost(state.phases, switch, current_green=cur)
+        horizon = sum(d for _, d in extend)
         if c_extend < c_switch:
             reason = (
                 f"adaptive look-ahead {horizon} s: extending phase {cur} by {step} s costs "
@@ -119,6 +115,20 @@ class AdaptiveController:
             f"veh·s against {c_extend:.0f} extending phase {cur}"
         )
         return self._guard.decide(state, want=target, hold_s=self.step_s, reason=reason)
+
+    def _rest_of_cycle(self, state: JunctionState, target: int, cur: int) -> list[Segment]:
+        """From ``target`` round the order back to ``cur``: each phase's clearing green, then its
+        intergreen."""
+        env = self.envelope
+        order = env.phase_order
+        start = order.index(target)
+        out: list[Segment] = []
+        for k in range(len(order)):
+            p = order[(start + k) % len(order)]
+            if p == cur:
+                break
+            out += [(p, self._green_needed(state, p)), (None, round(env.intergreen_s[p]))]
+        return out
 
     def _target(self, state: JunctionState) -> int:
         """The next phase; with skipping allowed, the first allowed one that has traffic."""
@@ -145,19 +155,6 @@ class AdaptiveController:
                         need = max(need, max(0.0, m.queue_veh) * 3600.0 / m.saturation_flow_vph)
         green = need + STARTUP_LOST_S
         return math.ceil(min(max(green, env.min_green_s[target]), env.max_green_s[target]))
-
-    def _wait_after(self, target: int) -> dict[int, float]:
-        """Seconds until each phase is green again once ``target`` is green (minimum greens)."""
-        env = self.envelope
-        order = env.phase_order
-        start = order.index(target)
-        wait: dict[int, float] = {target: 0.0}
-        elapsed = env.min_green_s[target] + env.intergreen_s[target]
-        for k in range(1, len(order)):
-            p = order[(start + k) % len(order)]
-            wait[p] = elapsed
-            elapsed += env.min_green_s[p] + env.intergreen_s[p]
-        return wait
 
 
 register_controller("adaptive", AdaptiveController)
