@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import msgspec
@@ -112,8 +113,13 @@ def design_phases(
     crossings: Sequence[Crossing],
     clearance_s: float,
     settings: BuildSettings,
+    extent_m: float = 0.0,
 ) -> list[Phase]:
-    """Phases serving every movement once, none with two conflicting movements."""
+    """Phases serving every movement once, none with two conflicting movements.
+
+    ``extent_m`` is the junction's size (its farthest nodes apart): larger junctions need longer
+    all-red times to clear."""
+    intergreen = intergreen_s(extent_m, settings)
     table = ConflictTable(approaches, exits, movements, drive_left=settings.drive_left)
     by_approach: dict[str, list[Movement]] = {}
     for m in movements:
@@ -127,10 +133,17 @@ def design_phases(
     walk = _pedestrian_sets(move_sets, crossings)
     phases: list[Phase] = []
     for moves, peds in zip(move_sets, walk[: len(move_sets)], strict=True):
-        phases.append(_phase(len(phases), moves, peds, clearance_s, settings))
+        phases.append(_phase(len(phases), moves, peds, clearance_s, intergreen, settings))
     if len(walk) > len(move_sets):
-        phases.append(_phase(len(phases), [], True, clearance_s, settings))
+        phases.append(_phase(len(phases), [], True, clearance_s, intergreen, settings))
     return phases
+
+
+def intergreen_s(extent_m: float, settings: BuildSettings) -> float:
+    """Amber plus the all-red a 6 m vehicle needs to cross ``extent_m`` of junction, at least the
+    settings' minimum intergreen."""
+    all_red = min(settings.max_all_red_s, math.ceil((extent_m + 6.0) / settings.clearing_speed_mps))
+    return max(settings.intergreen_s, settings.amber_s + all_red)
 
 
 def _pedestrian_sets(move_sets: list[list[Movement]], crossings: Sequence[Crossing]) -> list[bool]:
@@ -153,18 +166,23 @@ def _pedestrian_sets(move_sets: list[list[Movement]], crossings: Sequence[Crossi
 
 
 def _phase(
-    index: int, moves: list[Movement], pedestrian: bool, clearance_s: float, s: BuildSettings
+    index: int,
+    moves: list[Movement],
+    pedestrian: bool,
+    clearance_s: float,
+    intergreen: float,
+    s: BuildSettings,
 ) -> Phase:
     min_green = s.min_green_s
     if pedestrian:
         # Walk, then clearance; the clearance may run into the phase's own intergreen.
-        min_green = max(min_green, round(s.walk_s + clearance_s - s.intergreen_s, 1))
+        min_green = max(min_green, round(s.walk_s + clearance_s - intergreen, 1))
     return Phase(
         index=index,
         movement_ids=tuple(sorted(m.id for m in moves)),
         approach_ids=tuple(sorted({m.approach_id for m in moves})),
         min_green_s=min_green,
         max_green_s=max(s.max_green_s, min_green),
-        intergreen_s=s.intergreen_s,
+        intergreen_s=intergreen,
         pedestrian=pedestrian,
     )

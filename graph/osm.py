@@ -18,6 +18,7 @@ import msgspec
 
 from graph import cache
 from graph._approaches import JunctionParts, build_parts
+from graph._geo import distance_m
 from graph._links import build_links
 from graph._phases import design_phases, protect_turns
 from graph._reader import Restriction, read_roads
@@ -178,7 +179,13 @@ def _junction(
         for e in parts.exits
     )
     clearance = max((x.width_m / settings.walking_speed_mps for x in parts.crossings), default=0.0)
-    phases = design_phases(parts.approaches, exits, movements, parts.crossings, clearance, settings)
+    points = [g.coords[n] for n in cluster.internal]
+    extent = max(
+        (distance_m(*p, *q) for i, p in enumerate(points) for q in points[i + 1 :]), default=0.0
+    )
+    phases = design_phases(
+        parts.approaches, exits, movements, parts.crossings, clearance, settings, extent
+    )
     guessed = ["phases"]
     if any(x.width_guessed for x in parts.crossings):
         guessed.append("pedestrian_clearance_s")

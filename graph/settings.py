@@ -75,6 +75,14 @@ class BuildSettings(msgspec.Struct, frozen=True, kw_only=True):
     min_green_s: float = 7.0
     max_green_s: float = 90.0
     intergreen_s: float = 5.0
+    """Shortest intergreen (amber plus all-red) between two phases."""
+    amber_s: float = 3.0
+    clearing_speed_mps: float = 10.0
+    """Speed at which the last vehicle of a phase clears the junction: the all-red lasts until a
+    6 m vehicle has crossed the junction's extent at this speed (rounded up to the second)."""
+    max_all_red_s: float = 5.0
+    """Cap on the all-red: a real controller of a large multi-node junction staggers its parts
+    rather than holding everything red until the far side clears."""
     walk_s: float = 5.0
     """Walk interval before pedestrian clearance starts."""
     link_max_m: float = 2000.0

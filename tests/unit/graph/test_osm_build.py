@@ -172,3 +172,17 @@ def test_divided_road_crossing_is_one_junction_without_conflicts(tmp_path: Path)
 def test_ids_are_stable_across_builds(tmp_path: Path) -> None:
     path = plain_cross().write(tmp_path / "a.osm")
     assert load_network(path) == load_network(path)
+
+
+def test_intergreen_grows_with_the_junction_extent() -> None:
+    from graph._phases import intergreen_s
+
+    s = BuildSettings()
+    assert intergreen_s(0.0, s) == 5.0  # minimum
+    assert intergreen_s(30.0, s) == 3.0 + 4.0  # (30 + 6) / 10 -> 4 s all-red
+    assert intergreen_s(200.0, s) == 3.0 + 5.0  # all-red capped
+
+
+def test_single_node_junction_keeps_the_minimum_intergreen(tmp_path: Path) -> None:
+    cross = load_network(plain_cross().write(tmp_path / "single.osm")).junctions[0]
+    assert {p.intergreen_s for p in cross.phases} == {5.0}
