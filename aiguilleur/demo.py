@@ -123,13 +123,11 @@ def run_demo(speed: float, out: Callable[[str], None], keep_broker: bool) -> int
         "AIGUILLEUR_APP_ID": "aiguilleur-demo",
         "AIGUILLEUR_TOPIC_NAMESPACE": os.environ.get("AIGUILLEUR_TOPIC_NAMESPACE", "demo"),
         "AIGUILLEUR_METRICS_PORT": os.environ.get("AIGUILLEUR_METRICS_PORT", "0"),
-        "AIGUILLEUR_LATENESS_S": "0",
     }
     settings = Settings(
         kafka_bootstrap=bootstrap,
         app_id="aiguilleur-demo",
         topic_namespace=env["AIGUILLEUR_TOPIC_NAMESPACE"],
-        lateness_s=0,
     )
     log_path = REPO_ROOT / ".cache" / "demo-worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     )
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
     topic_namespace: str = Field(
         default="",
         pattern=r"^[a-z0-9][a-z0-9-]{0,40}$|^$",
@@ -38,6 +39,12 @@ class Settings(BaseSettings):
         ge=1,
         le=1024,
         description="Partitions of the topics aiguilleur creates (input, zones, output).",
+    )
+    replication_factor: int = Field(
+        default=1,
+        ge=1,
+        le=7,
+        description="Replicas of the topics aiguilleur creates (3 in production).",
     )
     control_period_s: int = Field(default=300, ge=30, le=3600)
     window_s: int | None = Field(

@@ -71,6 +71,7 @@ def streams_config(settings: Settings) -> StreamsConfig:
         app_id=settings.app_id,
         bootstrap=settings.kafka_bootstrap,
         partitions=settings.partitions,
+        replication_factor=settings.replication_factor,
         state_dir=str(settings.state_dir),
         ingest_batch=settings.ingest_batch,
         ingest_engine=settings.ingest_engine,
@@ -79,6 +80,7 @@ def streams_config(settings: Settings) -> StreamsConfig:
         session_timeout_s=settings.session_timeout_s,
         web_port=settings.web_port,
         sasl_username=settings.kafka_sasl_username,
+        sasl_mechanism=settings.kafka_sasl_mechanism,
         sasl_password=settings.kafka_sasl_password.get_secret_value()
         if settings.kafka_sasl_password
         else None,

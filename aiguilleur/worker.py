@@ -14,12 +14,17 @@ from prometheus_client import start_http_server
 from aiguilleur.settings import Settings
 from aiguilleur.wiring import pipeline_context, streams_config
 from streams.app import create_app
+from streams.context import StreamsConfig
+from streams.ingest import kafka_security
 from streams.topics import TopicNames
 
 
-async def ensure_topics(bootstrap: str, topics: TopicNames, partitions: int) -> None:
-    """Create the public topics with ``partitions`` partitions if they do not exist yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="aiguilleur-admin")
+async def ensure_topics(cfg: StreamsConfig, topics: TopicNames) -> None:
+    """Create the topics (``cfg.partitions`` partitions, ``cfg.replication_factor`` replicas) if
+    they do not exist yet. Topics that exist are left as they are."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=cfg.bootstrap, client_id="aiguilleur-admin", **kafka_security(cfg)
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -31,7 +36,9 @@ async def ensure_topics(bootstrap: str, topics: TopicNames, partitions: int) -> 
         if wanted:
             # Another worker may create them meanwhile.
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([NewTopic(t, partitions, 1) for t in wanted])
+                await admin.create_topics(
+                    [NewTopic(t, cfg.partitions, cfg.replication_factor) for t in wanted]
+                )
     finally:
         await admin.close()
 
@@ -43,9 +50,10 @@ def run_worker(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     ctx = pipeline_context(settings)
-    asyncio.run(ensure_topics(settings.kafka_bootstrap, ctx.topics, settings.partitions))
+    cfg = streams_config(settings)
+    asyncio.run(ensure_topics(cfg, ctx.topics))
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="0.0.0.0")
-    app = create_app(streams_config(settings), ctx)
+    app = create_app(cfg, ctx)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()

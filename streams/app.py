@@ -53,7 +53,7 @@ def create_faust_app(cfg: StreamsConfig) -> faust.App:
         store="memory://",  # state is rebuilt from the table's changelog topic on start
         datadir=cfg.state_dir,
         topic_partitions=cfg.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=cfg.replication_factor,
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=cfg.web_port > 0,

@@ -44,6 +44,7 @@ class StreamsConfig:
     app_id: str
     bootstrap: str
     partitions: int
+    replication_factor: int
     state_dir: str
     ingest_batch: int
     ingest_within_s: float

@@ -22,17 +22,21 @@ from streams.context import PipelineContext, StreamsConfig
 log = logging.getLogger("aiguilleur.streams")
 
 
+def kafka_security(cfg: StreamsConfig) -> dict[str, Any]:
+    """aiokafka client arguments for SASL over TLS, or none for a plaintext broker."""
+    if not cfg.sasl_username:
+        return {}
+    return {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": cfg.sasl_mechanism,
+        "sasl_plain_username": cfg.sasl_username,
+        "sasl_plain_password": cfg.sasl_password or "",
+        "ssl_context": ssl.create_default_context(),
+    }
+
+
 def consumer_for(cfg: StreamsConfig, topic: str) -> AIOKafkaConsumer:
     """The ingest group's consumer for ``topic``."""
-    security: dict[str, Any] = {}
-    if cfg.sasl_username:
-        security = {
-            "security_protocol": "SASL_SSL",
-            "sasl_mechanism": cfg.sasl_mechanism,
-            "sasl_plain_username": cfg.sasl_username,
-            "sasl_plain_password": cfg.sasl_password or "",
-            "ssl_context": ssl.create_default_context(),
-        }
     session_ms = int(cfg.session_timeout_s * 1000)
     return AIOKafkaConsumer(
         topic,
@@ -44,7 +48,7 @@ def consumer_for(cfg: StreamsConfig, topic: str) -> AIOKafkaConsumer:
         max_partition_fetch_bytes=4 * 1024 * 1024,
         session_timeout_ms=session_ms,
         heartbeat_interval_ms=max(1000, session_ms // 3),
-        **security,
+        **kafka_security(cfg),
     )
 
 

@@ -40,7 +40,7 @@ def create_metrics(registry: CollectorRegistry = REGISTRY) -> Metrics:
         ),
         watermark_lag=Gauge(
             "aiguilleur_zone_watermark_lag_seconds",
-            "Wall clock minus the newest interval end seen, largest over this worker's zones.",
+            "Wall clock minus the oldest zone watermark on this worker.",
             registry=registry,
         ),
         zone_batches=Counter(

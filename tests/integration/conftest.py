@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 from aiguilleur.follow import Record, records
+from streams.topics import TopicNames
 
 REPO = Path(__file__).resolve().parents[2]
 KAFKA = REPO / "scripts" / "kafka.sh"
@@ -107,7 +108,7 @@ def pipeline_env(kafka_bootstrap: str, tmp_path: Path, ingest_engine: str) -> di
         "AIGUILLEUR_DETECTOR_REGISTRY": str(reg),
         "AIGUILLEUR_METRICS_PORT": "0",
         "AIGUILLEUR_STATE_DIR": str(tmp_path / "state"),
-        "AIGUILLEUR_LATENESS_S": "0",
+        "AIGUILLEUR_LATENESS_S": "60",
         "AIGUILLEUR_CONTROL_PERIOD_S": "300",
         "AIGUILLEUR_SESSION_TIMEOUT_S": "6",
         "AIGUILLEUR_PARTITIONS": "4",
@@ -163,6 +164,17 @@ async def collect(
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(take(), timeout_s)
     return out
+
+
+async def feed(env: dict[str, str], items: list[tuple[bytes | None, bytes | None]]) -> None:
+    """Produce records to the counts topic and wait until both stages have consumed them."""
+    boot = env["AIGUILLEUR_KAFKA_BOOTSTRAP"]
+    app_id = env["AIGUILLEUR_APP_ID"]
+    topics = TopicNames(env["AIGUILLEUR_TOPIC_NAMESPACE"])
+    await produce(boot, topics.counts, items)
+    ingest_group = app_id if env["AIGUILLEUR_INGEST_ENGINE"] == "faust" else f"{app_id}-ingest"
+    await wait_consumed(boot, ingest_group, [topics.counts])
+    await wait_consumed(boot, app_id, [topics.zone_readings])
 
 
 async def wait_consumed(

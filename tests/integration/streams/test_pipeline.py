@@ -13,7 +13,7 @@ from aiguilleur.follow import decode_plan
 from streams.events import DLQ_HEADER_CODE, DLQ_HEADER_OFFSET, DLQ_HEADER_REASON
 from streams.topics import TopicNames
 from tests.fixtures.networks import small_network
-from tests.integration.conftest import WorkerProcess, collect, produce, wait_consumed
+from tests.integration.conftest import WorkerProcess, collect, feed, produce
 
 pytestmark = pytest.mark.integration
 
@@ -79,8 +79,19 @@ PER_MINUTE = {
 }
 
 
-def all_readings(minutes: range) -> list[tuple[bytes, bytes]]:
+def all_readings(minutes: range) -> list[tuple[bytes | None, bytes | None]]:
     return [reading(det, m, c) for m in minutes for det, c in PER_MINUTE.items()]
+
+
+async def close_period(env: dict[str, str]) -> None:
+    """A reading one minute into the next period in every zone: with the allowed lateness (60 s),
+    it closes the period once every earlier reading is in, whatever partition it came by."""
+    topics = TopicNames(env["AIGUILLEUR_TOPIC_NAMESPACE"])
+    await produce(
+        env["AIGUILLEUR_KAFKA_BOOTSTRAP"],
+        topics.counts,
+        [reading("D-J1-N", 6, 0), reading("D-J3-N", 6, 0)],
+    )
 
 
 def flows_vph() -> dict[str, float]:
@@ -90,7 +101,8 @@ def flows_vph() -> dict[str, float]:
 async def test_plans_match_webster(worker: WorkerProcess, pipeline_env: dict[str, str]) -> None:
     boot = pipeline_env["AIGUILLEUR_KAFKA_BOOTSTRAP"]
     topics = TopicNames(pipeline_env["AIGUILLEUR_TOPIC_NAMESPACE"])
-    await produce(boot, topics.counts, all_readings(range(1, 6)))
+    await feed(pipeline_env, all_readings(range(1, 6)))
+    await close_period(pipeline_env)
     recs = await collect(boot, topics.plans, 3)
     plans = {p.junction_id: p for p in (decode_plan(r.value) for r in recs if r.value)}
     assert set(plans) == {"J1", "J2", "J3"}, worker.log_text()[-3000:]
@@ -138,7 +150,8 @@ async def test_bad_input_goes_to_dead_letters_and_worker_keeps_going(
         (b"D-J1-S", None),
     ]
     good = all_readings(range(1, 6))
-    await produce(boot, topics.counts, bad[:2] + good[:20] + bad[2:] + good[20:])
+    await feed(pipeline_env, bad[:2] + good[:20] + bad[2:] + good[20:])
+    await close_period(pipeline_env)
     dead = await collect(boot, topics.dead_letters, 4)
     by_value = {r.value: r for r in dead}
     assert len(dead) == 4
@@ -162,17 +175,12 @@ async def test_restart_loses_no_count(
 ) -> None:
     boot = pipeline_env["AIGUILLEUR_KAFKA_BOOTSTRAP"]
     topics = TopicNames(pipeline_env["AIGUILLEUR_TOPIC_NAMESPACE"])
-    app_id = pipeline_env["AIGUILLEUR_APP_ID"]
     # First three minutes of the period, then a restart, then the last two minutes.
-    await produce(boot, topics.counts, all_readings(range(1, 4)))
-    ingest_group = (
-        app_id if pipeline_env["AIGUILLEUR_INGEST_ENGINE"] == "faust" else f"{app_id}-ingest"
-    )
-    await wait_consumed(boot, ingest_group, [topics.counts])
-    await wait_consumed(boot, app_id, [topics.zone_readings])
+    await feed(pipeline_env, all_readings(range(1, 4)))
     worker.stop(sig)
     worker.start()
-    await produce(boot, topics.counts, all_readings(range(4, 6)))
+    await feed(pipeline_env, all_readings(range(4, 6)))
+    await close_period(pipeline_env)
     recs = await collect(boot, topics.plans, 3)
     plans = {p.junction_id: p for p in (decode_plan(r.value) for r in recs if r.value)}
     assert set(plans) == {"J1", "J2", "J3"}, worker.log_text()[-3000:]
