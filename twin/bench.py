@@ -160,8 +160,19 @@ def find_published(scenarios: Sequence[Scenario]) -> dict[str, dict[str, float]]
     return out
 
 
-def machine() -> str:
-    """One line describing the machine and SUMO."""
+def machine(options: RunOptions | None = None) -> str:
+    """One line describing the machine and the SUMO that ran."""
+    if options is not None and options.sumo_binary:
+        import subprocess
+
+        out = subprocess.run(
+            [options.sumo_binary, "--version"], capture_output=True, text=True, check=False
+        ).stdout.splitlines()
+        first = out[0] if out else options.sumo_binary
+        return (
+            f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, {first} (TraCI)"
+        )
     try:
         import sumolib
 
@@ -193,7 +204,7 @@ def markdown_report(
     lines = [
         "# Twin benchmark: every control on every scenario",
         "",
-        f"Generated {now} on {machine()} by `aiguilleur twin bench`.",
+        f"Generated {now} on {machine(options)} by `aiguilleur twin bench`.",
         "",
         "Protocol: each scenario's own window and demand; SUMO seed "
         f"{options.seed}; time-to-teleport {options.time_to_teleport_s:g} (RESCO's); counts every "
@@ -297,7 +308,7 @@ def write_report(
     notes: str = "",
 ) -> Path:
     """Write the Markdown page and its plot next to it."""
-    plot = plot_delays(rows, out_md.parent / "twin_delay.png")
+    plot = plot_delays(rows, out_md.parent / f"{out_md.stem}_delay.png")
     out_md.write_text(
         markdown_report(rows, find_published(scenarios), [str(plot)], options, failures, notes)
     )
