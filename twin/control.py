@@ -44,6 +44,9 @@ _EPS = 1e-6
 HALTING_SPEED_MPS = 0.1
 """SUMO's own threshold for a halting vehicle."""
 
+_LaneView = dict[str, tuple[int, list[float]]]
+"""Per next edge: (halting vehicles, arrival times in s of the moving ones)."""
+
 
 def resolve_control(name: str) -> tuple[str, str]:
     """``(kind, name)`` with kind ``builtin``, ``planner`` or ``controller``; prefixes
@@ -437,28 +440,53 @@ class LivePolicy:
             total += cache[ln]
         return total
 
-    def _queue_to(self, lanes: list[str], exit_edge: str, cache: dict[str, dict[str, int]]) -> int:
-        """Halting vehicles on ``lanes`` whose next edge is ``exit_edge`` (what a turning-movement
-        camera sees), so a shared lane's queue is split between the movements it holds."""
-        total = 0
-        for ln in lanes:
-            if ln not in cache:
-                by_exit: dict[str, int] = {}
-                veh = self._api.vehicle
-                for v in self._api.lane.getLastStepVehicleIDs(ln):
-                    if veh.getSpeed(v) >= HALTING_SPEED_MPS:
-                        continue
-                    route, idx = veh.getRoute(v), veh.getRouteIndex(v)
-                    nxt = route[idx + 1] if 0 <= idx < len(route) - 1 else ""
-                    by_exit[nxt] = by_exit.get(nxt, 0) + 1
-                cache[ln] = by_exit
-            total += cache[ln].get(exit_edge, 0)
-        return total
+    def _lane_view(self, lane: str, cache: dict[str, _LaneView]) -> _LaneView:
+        """Per next edge: halting vehicles, and arrival times (s) of the moving ones at the stop
+        line (what a turning-movement camera sees): a shared lane is split between its movements."""
+        if lane not in cache:
+            view: _LaneView = {}
+            veh = self._api.vehicle
+            length = float(self._api.lane.getLength(lane))
+            for v in self._api.lane.getLastStepVehicleIDs(lane):
+                route, idx = veh.getRoute(v), veh.getRouteIndex(v)
+                nxt = route[idx + 1] if 0 <= idx < len(route) - 1 else ""
+                halting, etas = view.setdefault(nxt, (0, []))
+                speed = float(veh.getSpeed(v))
+                if speed < HALTING_SPEED_MPS:
+                    view[nxt] = (halting + 1, etas)
+                else:
+                    etas.append(max(0.0, length - float(veh.getLanePosition(v))) / speed)
+            cache[lane] = view
+        return cache[lane]
+
+    def _movement(
+        self,
+        mid: str,
+        ins: list[str],
+        outs: list[str],
+        n_lanes: int,
+        cache: dict[str, int],
+        views: dict[str, _LaneView],
+    ) -> MovementState:
+        exit_edge = mid.split(">", 1)[1]
+        queue = 0
+        etas: list[float] = []
+        for ln in ins:
+            halting, arriving = self._lane_view(ln, views).get(exit_edge, (0, []))
+            queue += halting
+            etas += arriving
+        return MovementState(
+            id=mid,
+            queue_veh=float(queue),
+            downstream_queue_veh=float(self._halting(outs, cache)),
+            saturation_flow_vph=1800.0 * n_lanes,
+            approaching_veh=tuple(sorted(round(t, 1) for t in etas)),
+        )
 
     def step(self, now: float) -> None:
         """Ask each junction's controller when its decision is due; switch phases accordingly."""
         cache: dict[str, int] = {}
-        queues: dict[str, dict[str, int]] = {}
+        views: dict[str, _LaneView] = {}
         for j in self._junctions:
             drv = self._drivers[j.id]
             if now < self._next[j.id] - _EPS or drv.in_transition:
@@ -467,13 +495,7 @@ class LivePolicy:
                 PhaseState(
                     index=k,
                     movements=tuple(
-                        MovementState(
-                            id=m,
-                            queue_veh=float(self._queue_to(ins, m.split(">", 1)[1], queues)),
-                            downstream_queue_veh=float(self._halting(outs, cache)),
-                            saturation_flow_vph=1800.0 * n,
-                        )
-                        for m, ins, outs, n in mvs
+                        self._movement(m, ins, outs, n, cache, views) for m, ins, outs, n in mvs
                     ),
                 )
                 for k, mvs in enumerate(self._movements[j.id])

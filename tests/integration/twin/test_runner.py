@@ -20,11 +20,17 @@ class _PressureProbe:
     """A test controller: longest-queue-first every 5 s, respecting the minimum green."""
 
     name = "test-longest-queue"
+    seen_approaching = 0
+    seen_queued = 0
 
     def __init__(self, envelope: Envelope) -> None:
         self.envelope = envelope
 
     def decide(self, state: JunctionState) -> Decision:
+        movements = [m for p in state.phases for m in p.movements]
+        _PressureProbe.seen_approaching += sum(len(m.approaching_veh) for m in movements)
+        _PressureProbe.seen_queued += int(sum(m.queue_veh for m in movements))
+        assert all(t >= 0 for m in movements for t in m.approaching_veh)
         best = max(state.phases, key=lambda p: (sum(m.queue_veh for m in p.movements), -p.index))
         cur = state.current_phase
         keep = state.phase_elapsed_s < self.envelope.min_green_s[cur]
@@ -116,6 +122,9 @@ def test_controls_run_in_closed_loop(grid_scenario: Path, control: str) -> None:
         assert all(len(p) >= 3 for p in res.plans.values())  # re-planned every 120 s
     if control.startswith("controller:"):
         assert res.decisions > 0
+        # the controller saw both queues and the vehicles on their way to the stop line
+        assert _PressureProbe.seen_approaching > 0
+        assert _PressureProbe.seen_queued > 0
 
 
 def test_unknown_control_and_broken_net(grid_scenario: Path, tmp_path: Path) -> None:
