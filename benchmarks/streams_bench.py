@@ -187,7 +187,14 @@ def main() -> None:
     )
     ap.add_argument("--readings", type=int, default=200_000)
     ap.add_argument("--junctions", type=int, default=1000)
+    ap.add_argument("--write", type=Path, help="also write the report (Markdown) to this file")
     args = ap.parse_args()
+    lines: list[str] = []
+
+    def out(line: str) -> None:
+        print(line)
+        lines.append(line)
+
     boot = _bootstrap()
     tag = "bench" + uuid.uuid4().hex[:8]
     folder = Path(tempfile.mkdtemp())
@@ -215,35 +222,38 @@ def main() -> None:
         ),
         platform.processor(),
     )
-    print(
+    out(
         f"# streams benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
         f"{os.cpu_count()} cores, {cpu}"
     )
-    print(
+    out(
         f"# {args.readings} single-reading JSON records, {len(dets)} detectors, "
         f"{args.junctions} junctions, "
         f"{PARTITIONS} partitions, one process each, same broker"
     )
-    print("| run | ingest records/s | ratio to raw loop | end to end records/s | ratio |")
-    print("|---|---:|---:|---:|---:|")
-    print(f"| raw aiokafka getmany + msgspec decode (baseline) | {raw_rate:,.0f} | 1.00 | | |")
+    out("| run | ingest records/s | ratio to raw loop | end to end records/s | ratio |")
+    out("|---|---:|---:|---:|---:|")
+    out(f"| raw aiokafka getmany + msgspec decode (baseline) | {raw_rate:,.0f} | 1.00 | | |")
     for engine, label in (
         ("aiokafka", "aiokafka consumer group (default)"),
         ("faust", "Faust agent"),
     ):
         r = runs[engine]
-        print(
+        out(
             f"| aiguilleur worker, ingest on {label} | {r['rate']:,.0f} "
             f"| {r['rate'] / raw_rate:.2f} "
             f"| {r['e2e']:,.0f} | {r['e2e'] / raw_rate:.2f} |"
         )
-    print(f"| (producer, for reference) | {prod_rate:,.0f} | {prod_rate / raw_rate:.2f} | | |")
+    out(f"| (producer, for reference) | {prod_rate:,.0f} | {prod_rate / raw_rate:.2f} | | |")
     for engine, r in runs.items():
-        print(
+        out(
             f"{engine}: zone batches applied {r['zone_batches']:.0f} "
             f"({args.readings / max(1.0, r['zone_batches']):.0f} readings per table write), "
             f"plans published {r['plans']:.0f}"
         )
+
+    if args.write:
+        args.write.write_text("# Streams pipeline benchmark\n\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

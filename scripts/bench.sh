@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Run the benchmarks and assemble docs/benchmarks.md from their reports (docs/bench/*.md).
+# BENCH_TWIN=1 also runs the digital-twin benchmark over ../shared/data/scenarios (long: tens of minutes).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+py=.venv/bin/python
+mkdir -p docs/bench
+$py -m benchmarks.streams_bench --write docs/bench/streams.md
+$py -m benchmarks.optimizer_bench --write docs/bench/optimizer.md
+$py -m benchmarks.graph_bench
+if [[ ${BENCH_TWIN:-0} == 1 ]]; then $py -m benchmarks.twin_bench; fi
+bash scripts/assemble_benchmarks.sh
