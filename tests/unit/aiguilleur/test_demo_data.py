@@ -1,4 +1,4 @@
-"""The committed demo data agree with each other: every counted detector is in the registry and mapped."""
+"""The committed demo data agree: every counted detector is in the registry, and mapped."""
 
 from __future__ import annotations
 
