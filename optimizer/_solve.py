@@ -23,7 +23,7 @@ from optimizer._tables import Tables
 COST_SCALE = 10.0
 """CP-SAT needs integers: costs in tenths of a vehicle-second per hour."""
 
-Status = Literal["optimal", "feasible", "infeasible"]
+Status = Literal["optimal", "feasible", "infeasible", "fallback"]
 
 
 @dataclass(frozen=True)

@@ -172,8 +172,18 @@ def _solve_split(
             abs(expected) + 1.0
         ):
             return lp
-    hint = exact_split(tables, k, np.array(need, dtype=np.int64))[1]
-    return solve_cp_sat(data, opts.time_limit_s, opts.num_workers, opts.random_seed, hint or None)
+    best, hint = exact_split(tables, k, np.array(need, dtype=np.int64))
+    found = solve_cp_sat(data, opts.time_limit_s, opts.num_workers, opts.random_seed, hint or None)
+    if found.status == "infeasible" and hint:
+        # CP-SAT stopped before any solution: the dynamic programme's split is exact anyway.
+        return SplitResult(
+            status="fallback",
+            greens=hint,
+            objective=best,
+            solver="dp",
+            wall_time_s=found.wall_time_s,
+        )
+    return found
 
 
 def _compare(

@@ -205,3 +205,26 @@ def test_no_feasible_cycle_is_an_invalid_demand() -> None:
     demand = demands(3, [[100.0]] * 3, min_green=30.0, cycle=(40, 60))
     with pytest.raises(InvalidDemand, match="no cycle fits"):
         optimize_junction(demand)
+
+
+def test_a_solver_that_finds_nothing_falls_back_to_the_exact_split(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import optimizer.isolated as iso
+    from optimizer._solve import SplitResult
+
+    demand = demands(3, [[400.0, 300.0], [500.0], [200.0, 250.0]])
+    expected = optimize_junction(demand)
+
+    def nothing(*args: object, **kwargs: object) -> SplitResult:
+        return SplitResult(
+            status="infeasible", greens=[], objective=float("inf"), solver="x", wall_time_s=0.0
+        )
+
+    monkeypatch.setattr(iso, "solve_lp", nothing)
+    monkeypatch.setattr(iso, "solve_cp_sat", nothing)
+    plan = optimize_junction(demand)
+    assert plan.explanation.solver_status == "fallback"
+    assert plan.explanation.parameters["engine"] == "enumerate-cycles+dp"
+    assert plan.cycle_s == expected.cycle_s
+    assert plan.explanation.objective_value == pytest.approx(expected.explanation.objective_value)
