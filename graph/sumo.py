@@ -135,7 +135,9 @@ def _program_phase(attrib: dict[str, str]) -> ProgramPhase:
     )
 
 
-def network_from_sumo(net_path: Path, additional_files: Sequence[Path] = ()) -> SumoNetwork:
+def network_from_sumo(
+    net_path: Path, additional_files: Sequence[Path] = (), *, allow_empty: bool = False
+) -> SumoNetwork:
     """Read ``net_path`` (tlLogic overrides from ``additional_files``) into the network model."""
     import sumolib
 
@@ -160,7 +162,7 @@ def network_from_sumo(net_path: Path, additional_files: Sequence[Path] = ()) -> 
         junction, signal = _junction(net, tls, programs[tls_id], geo)
         junctions.append(junction)
         signals[tls_id] = signal
-    if not junctions:
+    if not junctions and not allow_empty:
         raise NetworkSourceError(
             str(net_path),
             "no traffic light with a signal programme",

@@ -185,6 +185,19 @@ def machine(options: RunOptions | None = None) -> str:
     )
 
 
+def _git_head() -> str:
+    import subprocess
+
+    out = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parent,
+    )
+    return out.stdout.strip() or "unknown"
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.2f}" if abs(v) < 1000 else f"{v:.0f}"
@@ -204,7 +217,8 @@ def markdown_report(
     lines = [
         "# Twin benchmark: every control on every scenario",
         "",
-        f"Generated {now} on {machine(options)} by `aiguilleur twin bench`.",
+        f"Generated {now} on {machine(options)} by `aiguilleur twin bench` at commit "
+        f"`{_git_head()}` (controllers and planners as registered at that commit).",
         "",
         "Protocol: each scenario's own window and demand; SUMO seed "
         f"{options.seed}; time-to-teleport {options.time_to_teleport_s:g} (RESCO's); counts every "

@@ -243,7 +243,8 @@ def run_twin(scenario: Scenario, control: str, options: RunOptions | None = None
         raise ScenarioError(
             scenario.name, "control 'plan' needs candidate plans (RunOptions.plans)"
         )
-    sn = network_from_sumo(scenario.net, scenario.additionals)
+    # a scenario without signals can still be measured under its own (absent) programme
+    sn = network_from_sumo(scenario.net, scenario.additionals, allow_empty=kind == "builtin")
     own_workdir = options.workdir is None
     workdir = (
         Path(tempfile.mkdtemp(prefix="aiguilleur-twin-"))
