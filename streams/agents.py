@@ -128,19 +128,26 @@ class Zones:
         ctx = self.ctx
         sites = ctx.detectors.sites_by_zone.get(state.zone_id, ())
         junctions = ctx.junctions_by_zone.get(state.zone_id, ())
+        published = 0
         for junction in junctions:
             t0 = time.perf_counter()
             event = plan_junction(
                 junction, sites, state, end_ms, ctx.planning, ctx.planner, ctx.network.source_sha256
             )
             ctx.metrics.plan_seconds.observe(time.perf_counter() - t0)
+            if not any(a.measured for a in event.explanation.approaches):
+                # No approach has enough data in the window: no recommendation rather than a guess.
+                ctx.metrics.plans_skipped.labels(reason="no_data").inc()
+                continue
             await self.ch.plans.send(key=junction.id.encode(), value=_plan_encoder.encode(event))
             ctx.metrics.plans.inc()
+            published += 1
         log.info(
-            "event=zone_planned zone=%s period_end=%s junctions=%d",
+            "event=zone_planned zone=%s period_end=%s junctions=%d published=%d",
             state.zone_id,
             datetime.fromtimestamp(end_ms / 1000, tz=UTC).isoformat(),
             len(junctions),
+            published,
         )
 
     def lag_s(self) -> float | None:

@@ -14,6 +14,7 @@ class Metrics:
     readings: Counter
     dead_letters: Counter
     plans: Counter
+    plans_skipped: Counter
     plan_seconds: Histogram
     watermark_lag: Gauge
     zone_batches: Counter
@@ -32,6 +33,12 @@ def create_metrics(registry: CollectorRegistry = REGISTRY) -> Metrics:
             registry=registry,
         ),
         plans=Counter("aiguilleur_plans_published", "Signal plans published.", registry=registry),
+        plans_skipped=Counter(
+            "aiguilleur_plans_skipped",
+            "Junction plans not published, by reason (no_data: nothing measured in the window).",
+            ["reason"],
+            registry=registry,
+        ),
         plan_seconds=Histogram(
             "aiguilleur_plan_compute_seconds",
             "Time to compute one junction's plan.",

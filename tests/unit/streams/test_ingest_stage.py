@@ -10,10 +10,10 @@ import msgspec
 from prometheus_client import CollectorRegistry
 
 from optimizer.strategy import planner
-from streams.agents import Ingest
+from streams.agents import Ingest, Zones
 from streams.app import Channels
-from streams.context import DetectorIndex, PipelineContext
-from streams.events import DLQ_HEADER_CODE, ZoneReadings
+from streams.context import DetectorIndex, PipelineContext, StreamsConfig
+from streams.events import DLQ_HEADER_CODE, ZoneReading, ZoneReadings
 from streams.metrics import create_metrics
 from streams.planning import PlanningConfig
 from streams.topics import TopicNames
@@ -89,3 +89,38 @@ async def test_one_record_per_zone_and_bad_ones_to_dead_letters() -> None:
     assert sample("aiguilleur_readings_total", {"outcome": "accepted"}) == 3
     assert sample("aiguilleur_readings_total", {"outcome": "rejected"}) == 2
     assert sample("aiguilleur_dead_letters_total", {"reason": "unknown_detector"}) == 1
+
+
+def _zones_stage() -> tuple[Zones, Sink, CollectorRegistry]:
+    stage, _, _, registry = _stage()
+    plans = Sink()
+    ch = Channels(counts=None, dead_letters=None, zone_readings=None, plans=plans, zone_state={})
+    cfg = StreamsConfig(
+        app_id="a",
+        bootstrap="b",
+        partitions=1,
+        replication_factor=1,
+        state_dir="s",
+        ingest_batch=1,
+        ingest_within_s=0.1,
+        lateness_s=0,
+        session_timeout_s=6,
+    )
+    return Zones(ch, cfg, stage.ctx), plans, registry
+
+
+def _zone_batch(zone: str, dets: list[str], minutes: range) -> bytes:
+    readings = tuple(ZoneReading(d, (600 + m) * 60_000, 60, 10) for d in dets for m in minutes)
+    return msgspec.msgpack.encode(ZoneReadings(zone_id=zone, readings=readings))
+
+
+async def test_a_junction_without_data_gets_no_plan() -> None:
+    zones, plans, registry = _zones_stage()
+    # Only the last minute of the first period: nothing is measured, so nothing is recommended.
+    await zones.handle(_zone_batch("Z2", ["D-J3:N", "D-J3:E"], range(5, 6)))
+    assert plans.sent == []
+    assert registry.get_sample_value("aiguilleur_plans_skipped_total", {"reason": "no_data"}) == 1
+    # A full next period is planned, and the state survives in the table between batches.
+    await zones.handle(_zone_batch("Z2", ["D-J3:N", "D-J3:E"], range(6, 11)))
+    assert [s["key"] for s in plans.sent] == [b"J3"]
+    assert registry.get_sample_value("aiguilleur_plans_published_total") == 1
