@@ -11,12 +11,14 @@ from twin.errors import (
 )
 from twin.mapping import TlsMapping
 from twin.metrics import RunMetrics
+from twin.reference import RescoMaxPressure  # importing registers "resco-max-pressure"
 from twin.runner import RunOptions, RunResult, run_twin
 from twin.scenario import Scenario, discover_scenarios, load_scenario
 
 __all__ = [
     "CountRecord",
     "DetectorSpec",
+    "RescoMaxPressure",
     "RunMetrics",
     "RunOptions",
     "RunResult",

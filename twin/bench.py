@@ -26,7 +26,7 @@ from twin.scenario import Scenario, load_scenario
 
 log = logging.getLogger(__name__)
 
-RESCO_COLUMNS = {"FIXED": "programme", "MAXPRESSURE": "max-pressure"}
+RESCO_COLUMNS = {"FIXED": "programme", "MAXPRESSURE": "resco-max-pressure"}
 """Published RESCO baselines and the twin control each one is compared with."""
 
 METRIC_COLUMNS = (
@@ -237,8 +237,8 @@ def markdown_report(
             "## RESCO reproduction (average delay, s)",
             "",
             "| scenario | RESCO fixed | twin programme | gap "
-            "| RESCO max-pressure | twin max-pressure | gap |",
-            "|---|---|---|---|---|---|---|",
+            "| RESCO max-pressure | twin resco-max-pressure | gap | aiguilleur max-pressure |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for sc, res in sorted(by_sc.items()):
             if sc not in published:
@@ -249,6 +249,8 @@ def markdown_report(
                 got = res.get(ctl, {}).get("avg_delay_s")
                 gap = f"{(got - pub) / pub:+.0%}" if pub and got is not None else "–"
                 cells += [_fmt(pub) if pub else "–", _fmt(got) if got is not None else "–", gap]
+            ours = res.get("max-pressure", {}).get("avg_delay_s")
+            cells.append(_fmt(ours) if ours is not None else "–")
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     for sc, res in sorted(by_sc.items()):

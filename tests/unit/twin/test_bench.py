@@ -55,8 +55,9 @@ def test_published_delays_are_read_per_map(tmp_path: Path) -> None:
 def test_report_compares_with_resco_and_marks_improvements() -> None:
     rows = [
         _row("cologne1", "programme", 42.0),
-        _row("cologne1", "max-pressure", 38.0),
+        _row("cologne1", "resco-max-pressure", 38.0),
         _row("cologne1", "webster", 50.0),
+        _row("cologne1", "max-pressure", 30.0),
     ]
     md = markdown_report(
         rows,
@@ -65,8 +66,8 @@ def test_report_compares_with_resco_and_marks_improvements() -> None:
         RunOptions(),
         [BenchFailure(scenario="x", control="y", error="SUMO failed: boom")],
     )
-    assert "| cologne1 | 56.61 | 42.00 | -26% | 65.85 | 38.00 | -42% |" in md
-    assert "| max-pressure ✓ |" in md
+    assert "| cologne1 | 56.61 | 42.00 | -26% | 65.85 | 38.00 | -42% | 30.00 |" in md
+    assert "| resco-max-pressure ✓ |" in md
     assert "| webster |" in md
     assert "| x | y | SUMO failed: boom |" in md
 
