@@ -115,20 +115,18 @@ def run_demo(speed: float, out: Callable[[str], None], keep_broker: bool) -> int
         kafka("start")
         started_broker = True
     bootstrap = kafka("bootstrap")
-    # A settings object for the demo: the local broker, the committed city, a 5-minute control
-    # period.
+    # Each run gets its own topics and consumer groups, so that the zone state of an earlier run
+    # (which may already have planned the same hour) does not hide this run's periods.
+    run = f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
     env = {
         **os.environ,
         "AIGUILLEUR_KAFKA_BOOTSTRAP": bootstrap,
-        "AIGUILLEUR_APP_ID": "aiguilleur-demo",
-        "AIGUILLEUR_TOPIC_NAMESPACE": os.environ.get("AIGUILLEUR_TOPIC_NAMESPACE", "demo"),
+        "AIGUILLEUR_APP_ID": f"aiguilleur-{run}",
+        "AIGUILLEUR_TOPIC_NAMESPACE": run,
         "AIGUILLEUR_METRICS_PORT": os.environ.get("AIGUILLEUR_METRICS_PORT", "0"),
     }
-    settings = Settings(
-        kafka_bootstrap=bootstrap,
-        app_id="aiguilleur-demo",
-        topic_namespace=env["AIGUILLEUR_TOPIC_NAMESPACE"],
-    )
+    settings = Settings(kafka_bootstrap=bootstrap, app_id=f"aiguilleur-{run}", topic_namespace=run)
+    out(f"topics: {run}.aiguilleur.* (reset the local broker's data with `scripts/kafka.sh reset`)")
     log_path = REPO_ROOT / ".cache" / "demo-worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     out(f"starting a worker (log: {log_path.relative_to(REPO_ROOT)}) ...")
