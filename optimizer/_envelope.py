@@ -33,12 +33,12 @@ class EnvelopeGuard:
         return self.order[(self._pos[phase] + 1) % len(self.order)]
 
     def allowed_targets(self, phase: int, state: JunctionState | None = None) -> tuple[int, ...]:
-        """Phases a switch may go to: the successor or, when skipping is allowed, a later one.
+        """Phases a switch may go to: the successor or, when skipping is allowed, any later phase.
 
-        Skipping passes over phases without a call (no queue, no announced vehicle), as an actuated
-        controller does: the targets run up to the first later phase that has a call, or to the next
-        cycle's first phase when none has. A phase whose minimum green no longer fits before the
-        maximum cycle is passed over too. Never ``phase`` itself.
+        Skipping is the operator's permission; the controller chooses what to skip (max-pressure
+        may pass over a called phase of lower pressure, the adaptive mode only passes over phases
+        without traffic). With a ``state``, a later phase whose minimum green no longer fits before
+        the maximum cycle is left out; the next cycle's first phase always stays. Never ``phase``.
         """
         succ = self.successor(phase)
         if not self.envelope.may_skip_phases or phase not in self._pos:
@@ -46,21 +46,16 @@ class EnvelopeGuard:
         env = self.envelope
         first = self.order[0]
         rest = self.order[self._pos[phase] + 1 :]
-        if state is None:
-            targets = (*rest, first) if first != phase else rest
-            return targets or (succ,)
-        spent = state.cycle_elapsed_s + env.intergreen_s[phase]
-        allowed: list[int] = []
-        for p in rest:
-            if spent + env.min_green_s[p] + env.intergreen_s[p] > env.cycle_max_s:
-                continue
-            allowed.append(p)
-            if has_call(state, p):
-                return tuple(allowed)
-        if first != phase:
-            allowed.append(first)
+        if state is not None:
+            spent = state.cycle_elapsed_s + env.intergreen_s[phase]
+            rest = tuple(
+                p
+                for p in rest
+                if spent + env.min_green_s[p] + env.intergreen_s[p] <= env.cycle_max_s
+            )
+        targets = (*rest, first) if first != phase else rest
         # The first phase itself with nothing that fits after it: its successor still has to come.
-        return tuple(allowed) or (succ,)
+        return targets or (succ,)
 
     def keep_limit_s(self, state: JunctionState) -> float:
         """How much longer the current phase may stay green (max green and maximum cycle)."""
@@ -69,14 +64,12 @@ class EnvelopeGuard:
         limit = env.max_green_s[cur] - state.phase_elapsed_s
         remaining = env.intergreen_s[cur]
         later = self.order[self._pos[cur] + 1 :]
-        spans = {p: env.min_green_s[p] + env.intergreen_s[p] for p in later}
+        spans = [env.min_green_s[p] + env.intergreen_s[p] for p in later]
         if not env.may_skip_phases:
-            remaining += sum(spans.values())
-        else:
-            # Room for every later phase that has a call; the first phase cannot follow itself.
-            called = sum(spans[p] for p in later if has_call(state, p))
-            floor = min(spans.values()) if cur == self.order[0] and later else 0.0
-            remaining += max(called, floor)
+            remaining += sum(spans)
+        elif cur == self.order[0] and spans:
+            # Even when skipping, the first phase cannot follow itself: one other phase must fit.
+            remaining += min(spans)
         return min(limit, env.cycle_max_s - state.cycle_elapsed_s - remaining)
 
     def decide(self, state: JunctionState, *, want: int, hold_s: float, reason: str) -> Decision:
@@ -143,14 +136,6 @@ class EnvelopeGuard:
             next_decision_in_s=clearance + env.min_green_s[target],
             reason=reason,
         )
-
-
-def has_call(state: JunctionState, phase: int) -> bool:
-    """Whether a phase has a call: a queued vehicle or one announced upstream."""
-    for p in state.phases:
-        if p.index == phase:
-            return any(m.queue_veh > 0 or m.approaching_veh for m in p.movements)
-    return False
 
 
 def validate_envelope(envelope: Envelope) -> None:
