@@ -139,6 +139,8 @@ def demo(
     from aiguilleur.demo import run_demo
 
     n = run_demo(speed, lambda line: print(line, flush=True), keep_broker)
+    if n < 0:
+        raise typer.Exit(130)  # interrupted, as a shell reports Ctrl-C
     if n == 0:
         raise typer.Exit(1)
 

@@ -104,8 +104,9 @@ async def _run(
 
 
 def run_demo(speed: float, out: Callable[[str], None], keep_broker: bool) -> int:
-    """Start everything, replay, print plans; stop what we started on exit or Ctrl-C. Returns plans
-    printed."""
+    """Start everything, replay, print plans; stop what we started on exit or Ctrl-C.
+
+    Returns the number of plans printed, or -1 when interrupted."""
     started_broker = False
     status = subprocess.run(
         ["bash", str(KAFKA_SCRIPT), "status"], capture_output=True, text=True, check=False
@@ -132,6 +133,11 @@ def run_demo(speed: float, out: Callable[[str], None], keep_broker: bool) -> int
     out(f"starting a worker (log: {log_path.relative_to(REPO_ROOT)}) ...")
     worker = start_worker(env, log_path)
     n = 0
+
+    def terminate(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops the demo as Ctrl-C does: worker and broker too
+
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
         n = asyncio.run(
             _run(settings, DEMO_DIR / "counts.csv.gz", speed, out, worker, quiet_after_s=8.0)
@@ -139,7 +145,9 @@ def run_demo(speed: float, out: Callable[[str], None], keep_broker: bool) -> int
         out(f"{n} plans received. Done.")
     except KeyboardInterrupt:
         out("interrupted: stopping ...")
+        n = -1
     finally:
+        signal.signal(signal.SIGTERM, previous)
         stop_process(worker)
         if started_broker and not keep_broker:
             kafka("stop")
