@@ -7,6 +7,7 @@ control and window, so the difference is the change.
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from optimizer.model import Plan
 from twin.errors import ScenarioError
 from twin.metrics import RunMetrics
 from twin.runner import RunOptions, RunResult, run_twin
-from twin.scenario import Scenario
+from twin.scenario import Scenario, open_xml
 
 WHATIF_TELEPORT_S = 300.0
 """SUMO's default jam teleport: a closure may gridlock a network, and an operator wants to see it
@@ -43,11 +44,15 @@ class Changes:
     demand_factor: float = 1.0
     plans: dict[str, Plan] | None = None
 
-    def describe(self) -> str:
-        """One line per change, in words."""
+    def describe(self, names: dict[str, str] | None = None) -> str:
+        """The changes in words (street names where the network gives them)."""
         parts = []
         if self.closed_edges:
-            parts.append("road closed: " + ", ".join(f"`{e}`" for e in self.closed_edges))
+            shown = [
+                f"{names[e]} (`{e}`)" if names and names.get(e) else f"`{e}`"
+                for e in self.closed_edges
+            ]
+            parts.append("road closed: " + ", ".join(shown))
         if self.demand_factor != 1.0:
             parts.append(f"demand × {self.demand_factor:g}")
         if self.plans:
@@ -124,12 +129,13 @@ def write_report(result: WhatIfResult, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     b, a = result.before.metrics, result.after.metrics
     sc = result.scenario
+    names = edge_names(sc.net, result.changes.closed_edges)
     minutes = (sc.end_s - sc.begin_s) / 60
     then = " then the candidate plans" if result.changes.plans else ""
     lines = [
         f"# What-if: {sc.name}",
         "",
-        f"**Change:** {result.changes.describe()}.  ",
+        f"**Change:** {result.changes.describe(names)}.  ",
         f"**Window:** {sc.begin_s:g} s to {sc.end_s:g} s of simulation ({minutes:.0f} min); "
         f"signals: `{result.control}`{then}.",
         "",
@@ -151,13 +157,28 @@ def write_report(result: WhatIfResult, out_dir: Path) -> Path:
         "![figures](figures.png)",
         "",
     ]
-    _plot(result, out_dir / "figures.png")
+    _plot(result, out_dir / "figures.png", result.changes.describe(names).replace("`", ""))
     path = out_dir / "report.md"
     path.write_text("\n".join(lines))
     return path
 
 
-def _plot(result: WhatIfResult, path: Path) -> None:
+def edge_names(net: Path, edges: tuple[str, ...]) -> dict[str, str]:
+    """Street names of ``edges`` from the SUMO network (missing ones left out)."""
+    if not edges or not net.is_file():
+        return {}
+    wanted = set(edges)
+    out: dict[str, str] = {}
+    with open_xml(net) as f:
+        for _, el in ET.iterparse(f):
+            if el.tag == "edge" and el.attrib.get("id") in wanted and el.attrib.get("name"):
+                out[el.attrib["id"]] = el.attrib["name"]
+                if len(out) == len(wanted):
+                    break
+    return out
+
+
+def _plot(result: WhatIfResult, path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -173,7 +194,7 @@ def _plot(result: WhatIfResult, path: Path) -> None:
         ax.bar(["before", "after"], [x, y], color=["#888", "#c53" if y > x else "#2a7"])
         ax.set_title(lbl, fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.suptitle(f"{result.scenario.name}: {result.changes.describe()}", fontsize=9)
+    fig.suptitle(f"{result.scenario.name}: {title}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
