@@ -32,7 +32,7 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from benchmarks._synthetic import write_city
+from graph.synthetic import city, write_city
 from streams.events import TrafficCount
 from streams.topics import TopicNames
 
@@ -198,7 +198,8 @@ def main() -> None:
     boot = _bootstrap()
     tag = "bench" + uuid.uuid4().hex[:8]
     folder = Path(tempfile.mkdtemp())
-    net, reg, dets = write_city(folder, args.junctions)
+    net, reg, mapping = write_city(city(args.junctions), folder)
+    dets = list(mapping)
     topics = TopicNames(tag)
     prod_rate = asyncio.run(produce(boot, topics.counts, dets, args.readings))
     raw_rate = asyncio.run(raw_loop(boot, topics.counts, args.readings))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from graph.synthetic import crossroads
 from optimizer.strategy import planner
 from streams.events import ZoneReading
 from streams.planning import (
@@ -12,7 +13,6 @@ from streams.planning import (
     plan_junction,
 )
 from streams.zone_state import ZoneState
-from tests.fixtures.networks import crossroads
 
 MIN = 60_000
 CFG = PlanningConfig(period_s=300, window_s=300)
