@@ -8,8 +8,9 @@ sees: at every decision it compares two schedules that cover the same full cycle
 - *switch*: clear now, serve the same phases, and come back to the current phase ``step_s`` longer;
 
 with a fluid queue model fed by the live queues and the arrivals that detectors announce
-(``approaching_veh`` times, else the ``arrivals_vph`` rate) and a 2 s start-up loss per green. The
-cost of a schedule is the vehicle-seconds of waiting over it; the cheaper one wins.
+(``approaching_veh`` times, else the ``arrivals_vph`` rate), a 2 s start-up loss per green and,
+when the exit's storage is known, discharge reduced as the exit fills. The cost of a schedule is
+the vehicle-seconds of waiting over it; the cheaper one wins.
 :class:`EnvelopeGuard` keeps the decision inside the envelope, and the reason states both costs.
 A one-decision rolling horizon, not Surtrac's forward dynamic programme over platoon clusters.
 """
@@ -67,6 +68,9 @@ def schedule_cost(
         for m in p.movements:
             queue = max(0.0, m.queue_veh)
             rate = m.saturation_flow_vph / 3600.0
+            if m.downstream_capacity_veh > 0:
+                # Spill-back: a filling exit admits proportionally less, a full one nothing.
+                rate *= max(0.0, 1.0 - m.downstream_queue_veh / m.downstream_capacity_veh)
             arrivals = _arrivals_per_second(m, horizon)
             for t in range(horizon):
                 queue += arrivals[t]

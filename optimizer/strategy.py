@@ -44,6 +44,9 @@ class MovementState(msgspec.Struct, frozen=True, kw_only=True):
     saturation_flow_vph: float = 1800.0
     approaching_veh: tuple[float, ...] = ()
     """Estimated arrival times (s from now) of vehicles seen upstream (schedule-driven control)."""
+    downstream_capacity_veh: float = 0.0
+    """Vehicles the exit lanes can hold (0: unknown). With it, the adaptive mode expects no
+    discharge into a full exit (spill-back)."""
 
 
 class PhaseState(msgspec.Struct, frozen=True, kw_only=True):

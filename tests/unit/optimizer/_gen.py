@@ -51,6 +51,7 @@ movements = st.builds(
     arrivals_vph=st.floats(0, 1200),
     saturation_flow_vph=st.floats(1500, 2000),
     approaching_veh=st.lists(st.floats(0, 60), max_size=5).map(tuple),
+    downstream_capacity_veh=st.sampled_from([0.0, 20.0, 60.0]),
 )
 
 

@@ -127,3 +127,36 @@ def test_responsive_controllers_queue_less_than_fixed_time(flows: list[float]) -
         waits[name] = junction.queue_seconds
     assert waits["max-pressure"] < waits["fixed-time"]
     assert waits["adaptive"] < waits["fixed-time"]
+
+
+def test_adaptive_does_not_hold_a_green_into_a_full_exit() -> None:
+    env = envelope_from_demand(demands(2, [[300.0], [300.0]], max_green=60.0))
+    ctrl = controller("adaptive", env)
+
+    def state(down: float, capacity: float) -> JunctionState:
+        phases = (
+            PhaseState(
+                index=0,
+                movements=(
+                    MovementState(
+                        id="m0",
+                        queue_veh=12.0,
+                        downstream_queue_veh=down,
+                        downstream_capacity_veh=capacity,
+                    ),
+                ),
+            ),
+            PhaseState(index=1, movements=(MovementState(id="m1", queue_veh=6.0),)),
+        )
+        return JunctionState(
+            junction_id="J",
+            time_s=0.0,
+            current_phase=0,
+            phase_elapsed_s=10.0,
+            phases=phases,
+            cycle_elapsed_s=10.0,
+        )
+
+    assert ctrl.decide(state(down=30.0, capacity=0.0)).phase_index == 0
+    assert ctrl.decide(state(down=5.0, capacity=40.0)).phase_index == 0
+    assert ctrl.decide(state(down=40.0, capacity=40.0)).phase_index == 1
