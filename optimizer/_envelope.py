@@ -138,6 +138,17 @@ class EnvelopeGuard:
         )
 
 
+class SteppedController:
+    """Shared shape of live controllers: an envelope, its guard, and a re-decision step."""
+
+    def __init__(self, envelope: Envelope, step_s: float) -> None:
+        if step_s <= 0:
+            raise ValueError(f"step_s must be > 0, got {step_s}")
+        self.envelope = envelope
+        self.step_s = step_s
+        self._guard = EnvelopeGuard(envelope)
+
+
 def validate_envelope(envelope: Envelope) -> None:
     """Raise :class:`InvalidEnvelope` when the envelope's bounds cannot all hold."""
     jid = envelope.junction_id

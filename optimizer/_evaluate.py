@@ -6,7 +6,7 @@ import math
 
 from optimizer.delay import control_delay_s, degree_of_saturation
 from optimizer.errors import InvalidDemand
-from optimizer.model import ApproachEffect, JunctionDemand, PhaseTiming
+from optimizer.model import ApproachEffect, Explanation, JunctionDemand, PhaseTiming, Plan
 
 
 def validate_demand(demand: JunctionDemand) -> None:
@@ -79,3 +79,24 @@ def evaluate(
         )
     mean_delay = total_delay / total_flow if total_flow > 0 else 0.0
     return tuple(timings), tuple(effects), mean_delay
+
+
+def assemble_plan(
+    demand: JunctionDemand,
+    cycle_s: int,
+    evaluated: tuple[tuple[PhaseTiming, ...], tuple[ApproachEffect, ...], float],
+    explanation: Explanation,
+    strategy: str,
+) -> Plan:
+    """A plan (offset 0) from :func:`evaluate`'s output and its explanation."""
+    timings, effects, mean_delay = evaluated
+    return Plan(
+        junction_id=demand.junction_id,
+        cycle_s=cycle_s,
+        offset_s=0,
+        phases=timings,
+        effects=effects,
+        expected_delay_s_per_veh=round(mean_delay, 2),
+        explanation=explanation,
+        strategy=strategy,
+    )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from optimizer._envelope import EnvelopeGuard
+from optimizer._envelope import SteppedController
 from optimizer.strategy import (
     Decision,
     Envelope,
@@ -80,17 +80,13 @@ def schedule_cost(
     return cost
 
 
-class AdaptiveController:
+class AdaptiveController(SteppedController):
     """Schedule-driven look-ahead controller (the "adaptive" strategy)."""
 
     name = "adaptive"
 
     def __init__(self, envelope: Envelope, step_s: float = DEFAULT_STEP_S) -> None:
-        if step_s <= 0:
-            raise ValueError(f"step_s must be > 0, got {step_s}")
-        self.envelope = envelope
-        self.step_s = step_s
-        self._guard = EnvelopeGuard(envelope)
+        super().__init__(envelope, step_s)
 
     def decide(self, state: JunctionState) -> Decision:
         """Extend the current green or switch, whichever schedule costs fewer vehicle-seconds."""

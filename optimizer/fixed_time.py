@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from optimizer._envelope import EnvelopeGuard
-from optimizer._evaluate import evaluate, integer_bounds, validate_demand
+from optimizer._evaluate import assemble_plan, evaluate, integer_bounds, validate_demand
 from optimizer.errors import InvalidDemand
 from optimizer.model import Explanation, JunctionDemand, Plan
 from optimizer.strategy import (
@@ -55,16 +55,7 @@ def fixed_time_plan(demand: JunctionDemand, cycle_s: int = DEFAULT_CYCLE_S) -> P
         ),
         oversaturated=over,
     )
-    return Plan(
-        junction_id=demand.junction_id,
-        cycle_s=cycle,
-        offset_s=0,
-        phases=timings,
-        effects=effects,
-        expected_delay_s_per_veh=round(mean_delay, 2),
-        explanation=explanation,
-        strategy="fixed-time",
-    )
+    return assemble_plan(demand, cycle, (timings, effects, mean_delay), explanation, "fixed-time")
 
 
 class FixedTimePlanner:

@@ -25,7 +25,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from optimizer._evaluate import evaluate, integer_bounds, validate_demand
+from optimizer._evaluate import assemble_plan, evaluate, integer_bounds, validate_demand
 from optimizer._solve import SplitResult, solve_cp_sat, solve_lp, split_data
 from optimizer._tables import (
     FloatArray,
@@ -149,16 +149,7 @@ def optimize_junction(
         max_degree_of_saturation=worst,
         running_delay_s_per_veh=None if running_mean is None else round(running_mean, 2),
     )
-    return Plan(
-        junction_id=demand.junction_id,
-        cycle_s=cycle,
-        offset_s=0,
-        phases=timings,
-        effects=effects,
-        expected_delay_s_per_veh=round(mean_delay, 2),
-        explanation=explanation,
-        strategy="optimizer",
-    )
+    return assemble_plan(demand, cycle, (timings, effects, mean_delay), explanation, "optimizer")
 
 
 def _solve_split(

@@ -10,7 +10,7 @@ and always pass through :class:`EnvelopeGuard`.
 
 from __future__ import annotations
 
-from optimizer._envelope import EnvelopeGuard
+from optimizer._envelope import SteppedController
 from optimizer.strategy import Decision, Envelope, JunctionState, PhaseState, register_controller
 
 DEFAULT_STEP_S = 5.0
@@ -24,17 +24,13 @@ def phase_pressure(phase: PhaseState) -> float:
     )
 
 
-class MaxPressureController:
+class MaxPressureController(SteppedController):
     """Cyclic max-pressure inside an envelope."""
 
     name = "max-pressure"
 
     def __init__(self, envelope: Envelope, step_s: float = DEFAULT_STEP_S) -> None:
-        if step_s <= 0:
-            raise ValueError(f"step_s must be > 0, got {step_s}")
-        self.envelope = envelope
-        self.step_s = step_s
-        self._guard = EnvelopeGuard(envelope)
+        super().__init__(envelope, step_s)
 
     def decide(self, state: JunctionState) -> Decision:
         """Keep the green while no phase the order allows next has a higher pressure."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from optimizer._evaluate import evaluate, integer_bounds, validate_demand
+from optimizer._evaluate import assemble_plan, evaluate, integer_bounds, validate_demand
 from optimizer.errors import InvalidDemand
 from optimizer.model import Explanation, JunctionDemand, Plan
 
@@ -163,16 +163,7 @@ def webster_plan(demand: JunctionDemand) -> Plan:
         text_fr=_text_fr(demand.junction_id, cycle_i, y_total, oversaturated),
         oversaturated=oversaturated,
     )
-    return Plan(
-        junction_id=demand.junction_id,
-        cycle_s=cycle_i,
-        offset_s=0,
-        phases=timings,
-        effects=effects,
-        expected_delay_s_per_veh=round(mean_delay, 2),
-        explanation=explanation,
-        strategy="webster",
-    )
+    return assemble_plan(demand, cycle_i, (timings, effects, mean_delay), explanation, "webster")
 
 
 def _text_en(jid: str, cycle: int, y: float, over: bool) -> str:
