@@ -8,7 +8,6 @@ and validated by ``duarouter``. Everything derives from ODbL data: keep the attr
 from __future__ import annotations
 
 import gzip
-import io
 import re
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from twin.errors import ScenarioError, ScenarioFileMissing
+from twin.scenario import open_xml
 
 NAME = "lyon-villeurbanne"
 ATTRIBUTION = (
@@ -66,7 +66,7 @@ def _run(cmd: list[str], what: str) -> None:
 def _strip_generator_comment(src: Path, dst: Path) -> None:
     """Copy ``src`` to gzipped ``dst`` without the tools' comments (they name this machine's
     paths and the time), with the ODbL attribution instead, so rebuilding gives the same bytes."""
-    with _open_binary(src) as f:
+    with open_xml(src) as f:
         text = f.read().decode()
     text = re.sub(r"<!--.*?-->\s*", "", text, flags=re.DOTALL)
     with gzip.GzipFile(dst, "wb", mtime=0) as out:
@@ -152,12 +152,6 @@ def build_demo_twin(
     return cfg
 
 
-def _open_binary(path: Path) -> gzip.GzipFile | io.BufferedReader:
-    if path.suffix == ".gz":
-        return gzip.GzipFile(path, "rb")
-    return path.open("rb")
-
-
 def busiest_closable_edge(scenario_cfg: Path, signalised_approaches: set[str]) -> str:
     """The signalised approach edge that most routes pass through (start and end edges not
     counted: vehicles there cannot reroute), the closure an operator would most want to study."""
@@ -166,7 +160,7 @@ def busiest_closable_edge(scenario_cfg: Path, signalised_approaches: set[str]) -
     sc = read_sumocfg(scenario_cfg)
     used: Counter[str] = Counter()
     for path in sc.routes:
-        with _open_binary(path) as f:
+        with open_xml(path) as f:
             for _, el in ET.iterparse(f):
                 if el.tag == "route" and "edges" in el.attrib:
                     edges = el.attrib["edges"].split()
