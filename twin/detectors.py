@@ -19,8 +19,25 @@ from typing import Any, Literal
 
 import msgspec
 
+from twin.scenario import open_xml
+
 E1_TAGS = {"e1Detector", "inductionLoop"}
 E2_TAGS = {"e2Detector", "laneAreaDetector"}
+OUTPUT_TAGS = (
+    E1_TAGS
+    | E2_TAGS
+    | {
+        "e3Detector",
+        "entryExitDetector",
+        "instantInductionLoop",
+        "edgeData",
+        "laneData",
+        "routeProbe",
+        "vTypeProbe",
+    }
+)
+"""Additional-file elements whose ``file`` attribute is an output SUMO writes (redirected, since
+the scenario folder may be read-only)."""
 LOOP_SETBACK_M = 40.0
 """Generated loops sit this far upstream of the stop line (or at the lane's start if it is
 shorter).
@@ -74,7 +91,7 @@ def sim_time_to_datetime(base: datetime, time_s: float) -> datetime:
 def rewrite_detector_files(
     additionals: tuple[Path, ...], workdir: Path, interval_s: int
 ) -> tuple[tuple[Path, ...], list[DetectorSpec]]:
-    """Copy the additional files that declare detectors into ``workdir``, output redirected.
+    """Copy the additional files that declare outputs into ``workdir``, outputs redirected.
 
     Returns the additional files to load (rewritten copies in place of the originals) and the
     scenario's own E1/E2 detectors.
@@ -82,16 +99,21 @@ def rewrite_detector_files(
     out_files: list[Path] = []
     specs: list[DetectorSpec] = []
     for i, path in enumerate(additionals):
-        tree = ET.parse(path)
+        with open_xml(path) as f:
+            tree = ET.parse(f)
         found = False
         for el in tree.getroot().iter():
+            if el.tag in OUTPUT_TAGS and "file" in el.attrib:
+                found = True
+                el.set("file", str(workdir / f"scenario_{el.tag}.out.xml"))
+            if el.tag == "calibrator" and "output" in el.attrib:
+                found = True
+                el.set("output", str(workdir / "scenario_calibrator.out.xml"))
             kind: DetectorKind | None = (
                 "e1" if el.tag in E1_TAGS else "e2" if el.tag in E2_TAGS else None
             )
             if kind is None or "lane" not in el.attrib:
                 continue
-            found = True
-            el.set("file", str(workdir / "scenario_detectors.out.xml"))
             el.attrib.pop("period", None)
             el.set("freq", str(interval_s))  # "period" in new SUMO; "freq" read by all versions
             specs.append(
@@ -104,7 +126,7 @@ def rewrite_detector_files(
                 )
             )
         if found:
-            copy = workdir / f"{i:02d}_{path.name}"
+            copy = workdir / f"{i:02d}_{path.name.removesuffix('.gz')}"
             tree.write(copy, encoding="utf-8", xml_declaration=True)
             out_files.append(copy)
         else:
