@@ -65,11 +65,13 @@ def replay_cmd(
         print(f"skipped {file}:{b.line}: {b.reason}", file=sys.stderr)
     if rebase_now:
         readings = rebase(readings, floor_now(s.control_period_s))
+    from aiguilleur.wiring import streams_config
+    from aiguilleur.worker import ensure_topics
     from streams.topics import TopicNames
 
-    n = asyncio.run(
-        replay(readings, s.kafka_bootstrap, TopicNames(s.topic_namespace).counts, speed)
-    )
+    topics = TopicNames(s.topic_namespace)
+    asyncio.run(ensure_topics(streams_config(s), topics))  # with our partitions, not auto-created
+    n = asyncio.run(replay(readings, s.kafka_bootstrap, topics.counts, speed))
     print(f"{n} readings sent, {len(bad)} rows skipped")
 
 

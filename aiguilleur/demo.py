@@ -15,6 +15,8 @@ from pathlib import Path
 from aiguilleur.follow import PLAN_HEADER, decode_plan, format_plan, records
 from aiguilleur.replay import BadRow, floor_now, read_counts, rebase, replay
 from aiguilleur.settings import DEMO_DIR, REPO_ROOT, Settings
+from aiguilleur.wiring import streams_config
+from aiguilleur.worker import ensure_topics
 
 KAFKA_SCRIPT = REPO_ROOT / "scripts" / "kafka.sh"
 
@@ -66,6 +68,7 @@ async def _run(
     from streams.topics import TopicNames
 
     topics = TopicNames(settings.topic_namespace)
+    await ensure_topics(streams_config(settings), topics)
     n_plans = 0
 
     async def show_plans() -> None:
