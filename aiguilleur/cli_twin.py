@@ -224,13 +224,18 @@ def counts_cmd(
     registry: Annotated[
         Path | None, typer.Option(help="detector registry CSV (lat, lon, bearing)")
     ] = None,
+    approach_registry: Annotated[
+        Path | None,
+        typer.Option(help="detector registry CSV by junction_id, approach_id (for the .net.xml)"),
+    ] = None,
     control: Annotated[str, typer.Option(help="signal control during the run")] = "programme",
     interval: Annotated[int, typer.Option(help="count interval (s)")] = 300,
     end: Annotated[float | None, typer.Option(help="window end (s)")] = None,
 ) -> None:
     """Run the twin; write its detector counts (and where the detectors are) for the demo feed."""
+    from graph.sumo import network_from_sumo
     from twin import RunOptions, TwinError, load_scenario, run_twin
-    from twin.export import write_counts_csv, write_registry_csv
+    from twin.export import write_approach_registry_csv, write_counts_csv, write_registry_csv
 
     try:
         sc = load_scenario(scenario, end_s=end)
@@ -238,6 +243,72 @@ def counts_cmd(
         n = write_counts_csv(res.counts, csv_out)
         if registry is not None:
             write_registry_csv(res.detectors, sc.net, registry)
+        if approach_registry is not None:
+            network = network_from_sumo(sc.net, sc.additionals).network
+            _, skipped = write_approach_registry_csv(res.detectors, network, approach_registry)
+            if skipped:
+                print(f"{len(skipped)} detector(s) on no signalised approach left out")
     except (TwinError, KeyError) as e:
         raise _fail(e) from e
-    print(f"wrote {n} counts to {csv_out}" + (f" and {registry}" if registry else ""))
+    written = [str(p) for p in (registry, approach_registry) if p is not None]
+    print(f"wrote {n} counts to {csv_out}" + "".join(f" and {w}" for w in written))
+
+
+@app.command("live")
+def live_cmd(
+    scenario: Annotated[Path, typer.Argument(help=".sumocfg, folder holding one, or .net.xml")],
+    period: Annotated[
+        int, typer.Option(help="control period (s), the worker's and the twin's")
+    ] = 300,
+    speed: Annotated[
+        float, typer.Option(help="at most this many simulated s per wall-clock s (0: no limit)")
+    ] = 0.0,
+    begin: Annotated[float | None, typer.Option(help="window start (s)")] = None,
+    end: Annotated[float | None, typer.Option(help="window end (s)")] = None,
+    timeout: Annotated[
+        float, typer.Option(help="longest wait for the worker at a period boundary (s)")
+    ] = 120.0,
+    worker: Annotated[
+        bool,
+        typer.Option(help="start a worker (--no-worker: use the one the environment configures)"),
+    ] = True,
+    workdir: Annotated[
+        Path | None, typer.Option(help="network, registry and worker log (default: .cache/)")
+    ] = None,
+) -> None:
+    """Closed loop through Kafka: SUMO's counts to a worker, the worker's plans to SUMO."""
+    import time
+
+    import msgspec
+
+    from aiguilleur.settings import Settings
+    from aiguilleur.twin_live import LiveOptions, PipelineNotAnswering, run_live
+    from twin import TwinError, load_scenario
+
+    try:
+        sc = load_scenario(scenario, begin_s=begin, end_s=end)
+        settings = Settings()
+        run = f"twin-live-{time.strftime('%Y%m%d-%H%M%S')}"
+        if worker:  # a fresh namespace and group: no state of an earlier run hides a period
+            settings = settings.model_copy(
+                update={"topic_namespace": run, "app_id": f"aiguilleur-{run}"}
+            )
+        folder = workdir or REPO_ROOT / ".cache" / run
+        print(f"topics: {settings.topic_namespace or '(none)'}; files: {folder}", file=sys.stderr)
+        res = run_live(
+            sc,
+            settings,
+            folder,
+            LiveOptions(period_s=period, speed=speed, timeout_s=timeout, start_worker=worker),
+            out=lambda line: print(line, file=sys.stderr),
+        )
+    except (TwinError, KeyError, ValueError, PipelineNotAnswering) as e:
+        raise _fail(e) from e
+    applied = sum(len(v) for v in res.run.plans.values())
+    print(
+        f"counts produced: {res.produced}, dead letters: {res.dead_letters}, "
+        f"plans consumed: {len(res.consumed)}, plans applied: {applied} "
+        f"({len(res.asked)} periods)",
+        file=sys.stderr,
+    )
+    print(json.dumps(msgspec.to_builtins(res.run.metrics), indent=1))

@@ -12,6 +12,9 @@ Two ways to place a detector, in CSV or GeoJSON:
   whose geometry passes within ``snap_m`` (default 30 m) *and* whose direction of travel there is
   within ``bearing_tolerance_deg`` (default 45°) of the given bearing, so a loop on one
   carriageway never lands on the opposite one.
+- **by approach id**: ``junction_id`` and ``approach_id``, the ids of the network model itself
+  (for a SUMO network: the ``tlLogic`` id and the incoming edge id). For feeds whose detectors are
+  already known per approach, such as the digital twin's loops (``twin.export``).
 
 An optional ``lanes`` column says how many lanes the detector covers (default 1).
 
@@ -43,6 +46,7 @@ DEFAULT_BEARING_TOLERANCE_DEG = 45.0
 
 _WAY_COLUMNS = ("osm_way_id", "from_node")
 _POS_COLUMNS = ("lat", "lon", "bearing")
+_APPROACH_COLUMNS = ("junction_id", "approach_id")
 
 
 class DetectorSite(msgspec.Struct, frozen=True):
@@ -74,6 +78,8 @@ class _Entry:
     lat: float = math.nan
     lon: float = math.nan
     bearing: float = math.nan
+    junction_id: str = ""
+    approach_id: str = ""
 
 
 class DetectorRegistry:
@@ -200,11 +206,18 @@ def map_entries(
         for a in j.approaches:
             if a.osm_way_id is not None:
                 by_way.setdefault(a.osm_way_id, []).append((j, a))
+    by_id = {(j.id, a.id): (j, a) for j in network.junctions for a in j.approaches}
     snapper: _Snapper | None = None
     sites: list[DetectorSite] = []
     unmapped: list[UnmappedDetector] = []
     for e in entries:
-        if e.way_id is not None:
+        found: tuple[Junction, Approach] | str
+        if e.approach_id:
+            found = by_id.get((e.junction_id, e.approach_id)) or (
+                f"junction {e.junction_id!r} has no approach {e.approach_id!r} in this network: "
+                "check that the registry was written for the same network"
+            )
+        elif e.way_id is not None:
             found = _by_way(e, by_way)
         else:
             if snapper is None:
@@ -288,11 +301,14 @@ def _check_header(path: Path, header: list[str]) -> None:
         raise DetectorRegistryError(
             str(path), 1, f"no detector_id column in header {','.join(header)}"
         )
-    if not (all(c in header for c in _WAY_COLUMNS) or all(c in header for c in _POS_COLUMNS)):
+    if not any(
+        all(c in header for c in cols) for cols in (_WAY_COLUMNS, _POS_COLUMNS, _APPROACH_COLUMNS)
+    ):
         raise DetectorRegistryError(
             str(path),
             1,
-            "header needs either osm_way_id,from_node or lat,lon,bearing columns "
+            "header needs osm_way_id,from_node or lat,lon,bearing or junction_id,approach_id "
+            "columns "
             f"(got {','.join(header)})",
         )
 
@@ -322,6 +338,14 @@ def _entry(path: Path, line: int, values: Mapping[str, object]) -> _Entry:
                 str(path), line, f"lanes must be a positive integer, got {raw_lanes!r}"
             )
         lanes = int(lanes_f)
+    approach_id = str(values.get("approach_id") or "").strip()
+    if approach_id:
+        junction_id = str(values.get("junction_id") or "").strip()
+        if not junction_id:
+            raise DetectorRegistryError(
+                str(path), line, f"approach_id {approach_id!r} given without junction_id"
+            )
+        return _Entry(detector_id, line, lanes, junction_id=junction_id, approach_id=approach_id)
     way = values.get("osm_way_id")
     if way not in (None, ""):
         way_f = _number(path, line, "osm_way_id", way)
@@ -354,7 +378,10 @@ def _entry(path: Path, line: int, values: Mapping[str, object]) -> _Entry:
 def _number(path: Path, line: int, column: str, raw: object) -> float:
     if raw is None or raw == "":
         raise DetectorRegistryError(
-            str(path), line, f"missing {column}: give osm_way_id,from_node or lat,lon,bearing"
+            str(path),
+            line,
+            f"missing {column}: give osm_way_id,from_node or lat,lon,bearing "
+            "or junction_id,approach_id",
         )
     if isinstance(raw, bool):
         raise DetectorRegistryError(str(path), line, f"{column} is not a number: {raw!r}")

@@ -1,5 +1,7 @@
 """Files the rest of aiguilleur reads: counts in the replay CSV format, and a detector registry
-placing each twin detector by position (lat, lon, bearing) so its counts map onto approaches."""
+mapping each twin detector onto an approach, by position (lat, lon, bearing: for a network built
+from OSM) or by id (junction_id, approach_id: for the network built from the scenario's own
+``.net.xml``, as the Kafka closed loop uses)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
+from graph.model import Network
 from twin.detectors import CountRecord, DetectorSpec
 from twin.errors import ScenarioError
 
@@ -68,6 +71,31 @@ def write_registry_csv(specs: Iterable[DetectorSpec], net_path: Path, path: Path
             w.writerow([d.id, f"{lat:.7f}", f"{lon:.7f}", f"{bearing:.1f}", 1])
             n += 1
     return n
+
+
+def write_approach_registry_csv(
+    specs: Iterable[DetectorSpec], network: Network, path: Path
+) -> tuple[int, list[str]]:
+    """A detector registry by approach id for a network built from the scenario's ``.net.xml``.
+
+    A detector counts for the approach whose incoming edge holds its lane (one lane per loop).
+    Returns the number of rows written and the ids of detectors on no signalised approach, which
+    are left out.
+    """
+    approach_of = {a.id: j.id for j in network.junctions for a in j.approaches}
+    n = 0
+    skipped: list[str] = []
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(("detector_id", "junction_id", "approach_id", "lanes"))
+        for d in specs:
+            edge = d.lane.rsplit("_", 1)[0]
+            if edge not in approach_of:
+                skipped.append(d.id)
+                continue
+            w.writerow([d.id, approach_of[edge], edge, 1])
+            n += 1
+    return n, skipped
 
 
 def _segment_at(shape: list[tuple[float, float]], offset: float) -> tuple[tuple[float, float], ...]:

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +16,8 @@ from typing import Any
 from tqdm import tqdm
 
 from graph.sumo import SumoNetwork, network_from_sumo
-from optimizer.model import Plan
+from optimizer.model import JunctionDemand, Plan
+from optimizer.strategy import Planner
 from twin.control import (
     LivePolicy,
     PlanPolicy,
@@ -65,6 +66,11 @@ class RunOptions:
     progress: bool = True
     keep_counts: bool = False
     on_counts: Callable[[list[CountRecord]], None] | None = None
+    plan_source: Callable[[float], Mapping[str, Plan]] | None = None
+    """Plans from outside the process (the Kafka closed loop, wired in ``aiguilleur``). When set,
+    the control name is only a label: at each plan period the runner calls it with the simulation
+    time and applies the plan it returns for every signalised junction at that junction's next
+    cycle boundary, instead of planning in process. It may block (lockstep with a pipeline)."""
     workdir: Path | None = None
     extra_sumo_args: tuple[str, ...] = ()
     may_skip_phases: bool = True
@@ -238,7 +244,12 @@ class _Counter:
 def run_twin(scenario: Scenario, control: str, options: RunOptions | None = None) -> RunResult:
     """Simulate ``scenario`` under ``control`` (see :mod:`twin.control`) and measure it."""
     options = options or RunOptions()
-    kind, name = ("plan", "plan") if control == "plan" else resolve_control(control)
+    if options.plan_source is not None:
+        kind, name = "planner", control  # plans come from outside; the name is a label
+    elif control == "plan":
+        kind, name = "plan", "plan"
+    else:
+        kind, name = resolve_control(control)
     if kind == "plan" and not options.plans:
         raise ScenarioError(
             scenario.name, "control 'plan' needs candidate plans (RunOptions.plans)"
@@ -259,6 +270,28 @@ def run_twin(scenario: Scenario, control: str, options: RunOptions | None = None
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _control_lanes(sn: SumoNetwork) -> set[str]:
+    return {
+        sig.link_lanes[i][0]
+        for sig in sn.signals.values()
+        for i, m in enumerate(sig.link_movements)
+        if m
+    }
+
+
+def emitted_detectors(
+    scenario: Scenario, sn: SumoNetwork, count_interval_s: int = 60
+) -> list[DetectorSpec]:
+    """The detectors a run emits counts for, without running SUMO: the scenario's own E1/E2
+    detectors, or else one generated loop per signalised lane (what a detector registry needs)."""
+    with tempfile.TemporaryDirectory(prefix="aiguilleur-twin-") as d:
+        _, scenario_specs = rewrite_detector_files(scenario.additionals, Path(d), count_interval_s)
+        if scenario_specs:
+            return scenario_specs
+        lengths = _lane_lengths(scenario.net, _control_lanes(sn))
+        return write_generated_loops(lengths, Path(d) / "loops.add.xml", count_interval_s)
+
+
 def _run(
     scenario: Scenario,
     sn: SumoNetwork,
@@ -271,15 +304,9 @@ def _run(
     interval = options.count_interval_s
     adds, scenario_specs = rewrite_detector_files(scenario.additionals, workdir, interval)
     adds_l = list(adds)
-    control_lanes = {
-        sig.link_lanes[i][0]
-        for sig in sn.signals.values()
-        for i, m in enumerate(sig.link_movements)
-        if m
-    }
     loops_file = workdir / "twin_loops.add.xml"
     loop_specs = write_generated_loops(
-        _lane_lengths(scenario.net, control_lanes), loops_file, interval
+        _lane_lengths(scenario.net, _control_lanes(sn)), loops_file, interval
     )
     adds_l.append(loops_file)
     actuated_id = ""
@@ -462,9 +489,14 @@ def _policy(
 ) -> Policy:
     junctions = list(sn.network.junctions)
     if kind in {"planner", "plan"}:
+        planner: Planner | None = None
+        if options.plan_source is not None:
+            planner = SourcedPlanner(control, options.plan_source, api.simulation.getTime)
+        elif kind == "planner":
+            planner = make_policy(kind, name)
         return PlanPolicy(
             control,
-            make_policy(kind, name) if kind == "planner" else None,
+            planner,
             api,
             junctions,
             sn.signals,
@@ -479,6 +511,37 @@ def _policy(
             name, api, junctions, sn.signals, drivers, now, may_skip=options.may_skip_phases
         )
     return ProgrammePolicy(control)
+
+
+class SourcedPlanner:
+    """A Planner whose plans come from :attr:`RunOptions.plan_source`, asked once per period."""
+
+    def __init__(
+        self,
+        name: str,
+        source: Callable[[float], Mapping[str, Plan]],
+        clock: Callable[[], float],
+    ) -> None:
+        self.name = name
+        self._source = source
+        self._clock = clock
+        self._asked_at: float | None = None
+        self._plans: Mapping[str, Plan] = {}
+
+    def plan(self, demand: JunctionDemand) -> Plan:
+        """The source's plan for this junction (the source is asked on the period's first call)."""
+        now = float(self._clock())
+        if self._asked_at != now:
+            self._plans = self._source(now)
+            self._asked_at = now
+        found = self._plans.get(demand.junction_id)
+        if found is None:
+            raise ScenarioError(
+                self.name,
+                f"the plan source gave no plan for junction {demand.junction_id!r} at t={now:g} s",
+                "it must return one for every signalised junction of the scenario",
+            )
+        return found
 
 
 def _pending_wait(api: Any, pending: list[str], scenario: Scenario, now: float) -> float:
