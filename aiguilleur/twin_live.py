@@ -58,10 +58,12 @@ class PipelineNotAnswering(TimeoutError):
     """The worker did not consume the counts or publish the plans in time."""
 
 
-def event_base(begin_s: float, lateness_s: int) -> datetime:
-    """Event time of simulation time 0, so that plan boundaries fall ``lateness_s`` after period
-    ends (``LIVE_EPOCH`` is midnight, so it is a period end for any period dividing a day)."""
-    return LIVE_EPOCH + timedelta(seconds=lateness_s - begin_s)
+def event_base(begin_s: float, lateness_s: int, period_s: int = 300) -> datetime:
+    """Event time of simulation time 0, so that plan boundaries (``begin_s + k * period_s``) fall
+    ``lateness_s`` after the pipeline's period ends, which are multiples of the period since the
+    Unix epoch (the first one at or before ``LIVE_EPOCH``)."""
+    epoch_s = LIVE_EPOCH.timestamp() // period_s * period_s
+    return datetime.fromtimestamp(epoch_s, UTC) + timedelta(seconds=lateness_s - begin_s)
 
 
 def to_plan(sp: SignalPlan) -> Plan:
@@ -415,7 +417,7 @@ def run_live(
         return f"the worker exited with code {proc.returncode} (log: {log_path})"
 
     group = settings.app_id if settings.ingest_engine == "faust" else f"{settings.app_id}-ingest"
-    base = event_base(scenario.begin_s, lateness)
+    base = event_base(scenario.begin_s, lateness, opts.period_s)
     asked: list[datetime] = []
     t0 = time.monotonic()
     try:
@@ -431,12 +433,11 @@ def run_live(
                 recs = [r for r in recs if r.detector_id in files.detectors]
                 if not recs:
                     return
-                end = recs[0].interval_end
-                closes = (end - timedelta(seconds=lateness) - LIVE_EPOCH).total_seconds()
+                elapsed = (recs[0].interval_end - base).total_seconds() - scenario.begin_s
                 if opts.speed > 0:
-                    sim = (end - base).total_seconds() - scenario.begin_s
-                    time.sleep(max(0.0, t0 + sim / opts.speed - time.monotonic()))
-                bridge.send(recs, settle_first=closes % opts.period_s == 0)
+                    time.sleep(max(0.0, t0 + elapsed / opts.speed - time.monotonic()))
+                # these counts close a period: the period's own must all be consumed first
+                bridge.send(recs, settle_first=elapsed % opts.period_s == 0)
 
             def plan_source(now: float) -> Mapping[str, Plan]:
                 valid_from = base + timedelta(seconds=now - lateness)

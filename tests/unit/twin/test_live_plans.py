@@ -56,15 +56,19 @@ def test_event_round_trip_keeps_what_the_twin_applies() -> None:
     assert back.explanation.solver_status == direct.explanation.solver_status
 
 
-@pytest.mark.parametrize(("begin_s", "lateness_s"), [(0.0, 60), (3600.0, 120), (150.0, 60)])
+@pytest.mark.parametrize(
+    ("begin_s", "lateness_s", "period_s"),
+    [(0.0, 60, 300), (3600.0, 120, 300), (150.0, 60, 300), (0.0, 60, 420), (30.0, 180, 900)],
+)
 def test_plan_boundaries_fall_one_lateness_after_period_ends(
-    begin_s: float, lateness_s: int
+    begin_s: float, lateness_s: int, period_s: int
 ) -> None:
-    base = event_base(begin_s, lateness_s)
+    base = event_base(begin_s, lateness_s, period_s)
     for k in (1, 2, 7):
-        boundary = base + timedelta(seconds=begin_s + k * 300)
+        boundary = base + timedelta(seconds=begin_s + k * period_s)
         period_end = boundary - timedelta(seconds=lateness_s)
-        assert (period_end - LIVE_EPOCH).total_seconds() % 300 == 0
+        assert period_end.timestamp() % period_s == 0  # the worker's periods: epoch multiples
+    assert abs((base - LIVE_EPOCH).total_seconds()) < period_s + lateness_s + begin_s
 
 
 def test_sourced_planner_asks_once_per_boundary_and_names_missing_junctions() -> None:
