@@ -38,6 +38,7 @@ from optimizer._tables import (
     min_worst_saturation,
 )
 from optimizer._text import optimizer_texts
+from optimizer._uncertainty import DEFAULT_CONFIDENCE_Z, planning_demand
 from optimizer.errors import InvalidDemand
 from optimizer.model import ApproachEffect, Explanation, JunctionDemand, Plan
 from optimizer.strategy import register_planner
@@ -56,6 +57,9 @@ class OptimizerOptions(msgspec.Struct, frozen=True, kw_only=True):
     """Degree of saturation no lane group may exceed when some plan keeps them all under it."""
     deterministic: bool = True
     """Report ``solver_time_s = 0`` so that equal inputs give byte-identical plans."""
+    count_confidence_z: float = DEFAULT_CONFIDENCE_Z
+    """For counted demand (``JunctionDemand.count_period_s``), plan for the upper confidence bound
+    of each lane group's rate at this normal quantile (0: plan for the counts as they are)."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +81,14 @@ class CycleAnalysis:
 def analyse_cycles(
     demand: JunctionDemand, options: OptimizerOptions | None = None
 ) -> CycleAnalysis:
-    """Tables, saturation cap and exact best delay of every feasible integer cycle."""
+    """Tables, saturation cap and exact best delay of every feasible integer cycle.
+
+    Counted demand is first raised to the rates its counts cannot rule out
+    (:func:`optimizer._uncertainty.planning_demand`).
+    """
     opts = options or OptimizerOptions()
     validate_demand(demand)
+    demand = planning_demand(demand, opts.count_confidence_z)
     min_g, max_g, intergreens = integer_bounds(demand)
     ig_total = sum(intergreens)
     c_lo = max(demand.cycle_min_s, sum(min_g) + ig_total)
@@ -141,7 +150,7 @@ def optimize_junction(
         binding_constraints=tuple(binding),
         solver_status=result.status,
         solver_time_s=0.0 if opts.deterministic else round(result.wall_time_s, 6),
-        parameters=_parameters(opts, result, len(cycles), z_star),
+        parameters=_parameters(opts, result, len(cycles), z_star, demand.count_period_s),
         text_en=texts[0],
         text_fr=texts[1],
         oversaturated=oversaturated,
@@ -226,7 +235,11 @@ def _binding(
 
 
 def _parameters(
-    opts: OptimizerOptions, result: SplitResult, n_cycles: int, z_star: float
+    opts: OptimizerOptions,
+    result: SplitResult,
+    n_cycles: int,
+    z_star: float,
+    count_period_s: float | None,
 ) -> dict[str, float | int | str]:
     params: dict[str, float | int | str] = {
         "engine": f"enumerate-cycles+{result.solver}",
@@ -237,6 +250,9 @@ def _parameters(
         "saturation_cap": opts.saturation_cap,
         "least_worst_saturation": round(z_star, 4) if np.isfinite(z_star) else "inf",
     }
+    if count_period_s is not None and opts.count_confidence_z > 0:
+        params["count_period_s"] = count_period_s
+        params["count_confidence_z"] = opts.count_confidence_z
     if result.marginal_s_per_s is not None:
         params["delay_change_per_extra_green_s"] = round(result.marginal_s_per_s, 3)
     return params
@@ -251,8 +267,28 @@ class OptimizerPlanner:
         self.options = options or OptimizerOptions()
 
     def plan(self, demand: JunctionDemand) -> Plan:
-        """The delay-minimising plan for ``demand``."""
+        """The delay-minimising plan for ``demand``, leaving out idle skippable phases when the
+        cycle bounds still hold without them (:func:`shown_phases`)."""
+        shown = shown_phases(demand)
+        if shown is not demand:
+            try:
+                return optimize_junction(shown, options=self.options)
+            except InvalidDemand:
+                pass  # e.g. the remaining maximum greens cannot fill the minimum cycle
         return optimize_junction(demand, options=self.options)
+
+
+def shown_phases(demand: JunctionDemand) -> JunctionDemand:
+    """``demand`` without its skippable phases that have no lane group (itself if none or all).
+
+    Such a phase serves nobody the other phases do not serve with priority; timing it anyway
+    costs its minimum green plus intergreen of lost time every cycle (measured in the twin on
+    grid4x4, where four of eight phases are split phases covered by the four paired ones).
+    """
+    kept = tuple(p for p in demand.phases if p.lane_groups or not p.skippable)
+    if not kept or len(kept) == len(demand.phases):
+        return demand
+    return msgspec.structs.replace(demand, phases=kept)
 
 
 register_planner("optimizer", OptimizerPlanner)

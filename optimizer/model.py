@@ -30,6 +30,11 @@ class PhaseDemand(msgspec.Struct, frozen=True, kw_only=True):
     """Start-up lost time, counted inside the green (HCM)."""
     pedestrian_min_green_s: float = 0.0
     """Green the crossing pedestrians need (walk plus clearance); the phase gets at least this."""
+    skippable: bool = False
+    """Every movement this phase shows is also shown with priority by another phase that is not
+    skippable (a split phase next to the paired phases that cover it, say). The optimiser's
+    planner leaves such a phase out of its plan when it has no lane group, instead of paying its
+    minimum green and intergreen every cycle; Webster keeps every phase."""
 
     def min_green_needed_s(self) -> float:
         """The binding minimum green: vehicles' or pedestrians', whichever is longer."""
@@ -52,6 +57,10 @@ class JunctionDemand(msgspec.Struct, frozen=True, kw_only=True):
     phases: tuple[PhaseDemand, ...]
     cycle_min_s: int = 40
     cycle_max_s: int = 120
+    count_period_s: float | None = None
+    """When the flows are vehicle counts over this many seconds (scaled to veh/h), the optimiser
+    plans for the rate those counts cannot rule out (see ``optimizer._uncertainty``); ``None``:
+    the flows are known rates. Webster's formula ignores it."""
 
     def lost_time_s(self) -> float:
         """Total lost time per cycle: intergreens plus start-up losses."""

@@ -213,6 +213,37 @@ def critical_links(signal: SumoSignal) -> list[list[int]]:
     return out
 
 
+def skippable_phases(signal: SumoSignal, critical: list[list[int]]) -> set[int]:
+    """Model phases serving no link of their own whose every green link has priority green in
+    another phase that stays: a plan may leave them out.
+
+    A protected turn (priority green here, only permissive elsewhere) is not covered, so its phase
+    stays. Phases are considered in order; one is left out only if every phase already left out
+    stays covered without it.
+    """
+    states = signal.green_states
+
+    def green_links(k: int) -> list[int]:
+        st = states[k]
+        return [
+            i for i, m in enumerate(signal.link_movements) if m and i < len(st) and st[i] in "Gg"
+        ]
+
+    def covered(k: int, out: set[int]) -> bool:
+        return all(
+            any(
+                j != k and j not in out and i < len(s) and s[i] == "G" for j, s in enumerate(states)
+            )
+            for i in green_links(k)
+        )
+
+    out: set[int] = set()
+    for k in range(len(states)):
+        if not critical[k] and covered(k, out) and all(covered(m, out | {k}) for m in out):
+            out.add(k)
+    return out
+
+
 def link_flows(
     signal: SumoSignal, lane_counts: dict[str, int], turn_counts: dict[tuple[str, str], int]
 ) -> dict[int, float]:
@@ -249,11 +280,15 @@ def junction_demand(
     """Demand of one junction from counts over ``period_s``.
 
     One lane group per (phase, approach): the flow of the links the phase must serve against the
-    saturation flow of the lanes they leave from.
+    saturation flow of the lanes they leave from. The flows are marked as counts over ``period_s``
+    (``JunctionDemand.count_period_s``): a few minutes of a minor movement are a handful of
+    vehicles, and a planner may allow for that noise (the optimiser does; Webster does not).
     """
     flows = link_flows(signal, lane_counts, turn_counts or {})
+    crit = critical_links(signal)
+    skippable = skippable_phases(signal, crit)
     phases = []
-    for p, links in zip(junction.phases, critical_links(signal), strict=True):
+    for p, links in zip(junction.phases, crit, strict=True):
         flow: dict[str, float] = {}
         lanes: dict[str, set[str]] = {}
         for i in links:
@@ -276,9 +311,10 @@ def junction_demand(
                 min_green_s=p.min_green_s,
                 max_green_s=p.max_green_s,
                 intergreen_s=p.intergreen_s,
+                skippable=p.index in skippable,
             )
         )
-    return JunctionDemand(junction_id=junction.id, phases=tuple(phases))
+    return JunctionDemand(junction_id=junction.id, phases=tuple(phases), count_period_s=period_s)
 
 
 def programme_greens(signal: SumoSignal) -> list[tuple[int, float]]:

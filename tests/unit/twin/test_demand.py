@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from graph.model import Junction, Phase
 from graph.sumo import ProgramPhase, SumoSignal
-from twin.control import critical_links, junction_demand, link_flows, programme_greens
+from twin.control import (
+    critical_links,
+    junction_demand,
+    link_flows,
+    programme_greens,
+    skippable_phases,
+)
 
 # links: 0 = a_0 -> x, 1 = a_1 -> x (through); 2 = a_1 -> y (left: permissive, then protected)
 STATES = ("GGg", "rrG")
@@ -76,3 +83,48 @@ def test_demand_flow_rates_per_hour() -> None:
     assert lg.saturation_flow_vph == 3600.0
     assert d.phases[1].lane_groups == ()
     assert d.phases[0].intergreen_s == 5.0  # from the junction's phase (default), not recomputed
+
+
+def test_demand_says_its_flows_are_counts_over_the_period() -> None:
+    d = junction_demand(_junction(), _signal(), {"a_0": 10, "a_1": 12}, 300.0)
+    assert d.count_period_s == 300.0
+
+
+def _split_phase_signal() -> SumoSignal:
+    """Two approaches a, b: paired phases 0 (both throughs) and 1 (both lefts), then a split phase
+    per approach (2: all of a, 3: all of b), as in RESCO's grid4x4 programmes."""
+    states = ("GrGr", "rGrG", "GGrr", "rrGG")
+    return msgspec.structs.replace(
+        _signal(),
+        program=tuple(ProgramPhase(state=st, duration_s=10.0) for st in states),
+        green_states=states,
+        program_indices=((0,), (1,), (2,), (3,)),
+        yellow_s=(0.0,) * 4,
+        red_s=(0.0,) * 4,
+        link_movements=("a>x", "a>y", "b>y", "b>x"),
+        link_lanes=(("a_0", "x_0"), ("a_1", "y_0"), ("b_0", "y_0"), ("b_1", "x_0")),
+    )
+
+
+def test_split_phases_covered_by_the_paired_phases_are_skippable() -> None:
+    sig = _split_phase_signal()
+    crit = critical_links(sig)
+    assert crit == [[0, 2], [1, 3], [], []]
+    assert skippable_phases(sig, crit) == {2, 3}
+
+
+def test_a_protected_turn_phase_is_not_skippable() -> None:
+    # link 2 has priority green only in phase 1; phase 0 lets it through permissively
+    sig = _signal()
+    assert skippable_phases(sig, critical_links(sig)) == set()
+    d = junction_demand(_junction(), sig, {"a_0": 10, "a_1": 12}, 300.0)
+    assert [p.skippable for p in d.phases] == [False, False]
+
+
+def test_phases_covering_each_other_are_not_both_skipped() -> None:
+    sig = _split_phase_signal()
+    # no phase serves a link of its own: only one of two identical covers may go
+    twins = msgspec.structs.replace(
+        sig, green_states=("GGGG", "GGGG"), program_indices=((0,), (1,))
+    )
+    assert skippable_phases(twins, [[], []]) == {0}
