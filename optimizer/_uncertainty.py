@@ -32,8 +32,11 @@ def upper_count(count: float, z: float) -> float:
 
 
 def planning_demand(demand: JunctionDemand, z: float = DEFAULT_CONFIDENCE_Z) -> JunctionDemand:
-    """``demand`` with each lane group's flow raised to the rate its count cannot rule out.
+    """``demand`` with each lane group's flow raised to the rate its counts cannot rule out.
 
+    The flow planned for is the busier of the latest period and the recent window
+    (``recent_flow_vph``, when known), raised by the latest period's counting margin: one quiet
+    period does not shrink a phase the recent traffic needs, and a rise is planned for at once.
     Unchanged when the flows are not counts (``count_period_s`` is ``None``) or ``z <= 0``.
     """
     period = demand.count_period_s
@@ -42,8 +45,8 @@ def planning_demand(demand: JunctionDemand, z: float = DEFAULT_CONFIDENCE_Z) -> 
     per_veh = 3600.0 / period
 
     def raised(lg: LaneGroup) -> LaneGroup:
-        count = lg.flow_vph / per_veh
-        return msgspec.structs.replace(lg, flow_vph=upper_count(count, z) * per_veh)
+        flow = max(lg.flow_vph, lg.recent_flow_vph or 0.0)
+        return msgspec.structs.replace(lg, flow_vph=upper_count(flow / per_veh, z) * per_veh)
 
     phases = tuple(
         msgspec.structs.replace(p, lane_groups=tuple(raised(lg) for lg in p.lane_groups))

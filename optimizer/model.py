@@ -15,6 +15,9 @@ class LaneGroup(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     flow_vph: float
     saturation_flow_vph: float
+    recent_flow_vph: float | None = None
+    """Mean flow over a longer recent window ending with the counting period of ``flow_vph`` (the
+    twin uses 15 minutes); ``None``: not known. Webster's formula ignores it."""
 
 
 class PhaseDemand(msgspec.Struct, frozen=True, kw_only=True):

@@ -141,3 +141,29 @@ def test_the_planner_leaves_out_idle_skippable_phases() -> None:
         cycle_min_s=50,
     )
     assert [p.index for p in planner("optimizer").plan(tight).phases] == [0, 1, 2, 3]
+
+
+def test_a_quiet_period_after_busy_ones_plans_for_the_recent_flow() -> None:
+    """The ingolstadt1 side road counted 3 vehicles in the period after 15 of them."""
+    quiet = _minor_phase_junction(3)
+    busy = _minor_phase_junction(15)
+    recent_vph = 150.0
+    lgs = (msgspec.structs.replace(quiet.phases[2].lane_groups[0], recent_flow_vph=recent_vph),)
+    remembered = msgspec.structs.replace(
+        quiet,
+        phases=(*quiet.phases[:2], msgspec.structs.replace(quiet.phases[2], lane_groups=lgs)),
+    )
+    minor = planning_demand(remembered).phases[2].lane_groups[0]
+    assert minor.flow_vph == pytest.approx(upper_count(12.5, DEFAULT_CONFIDENCE_Z) * 12)
+    plan = optimize_junction(remembered)
+    assert plan.cycle_s < optimize_junction(quiet).cycle_s
+    assert _capacity_vph(remembered, plan.cycle_s, plan.phases[2].green_s, 2) >= minor.flow_vph
+    # a recent flow below the latest one changes nothing
+    calmer = (msgspec.structs.replace(busy.phases[2].lane_groups[0], recent_flow_vph=36.0),)
+    calm = msgspec.structs.replace(
+        busy,
+        phases=(*busy.phases[:2], msgspec.structs.replace(busy.phases[2], lane_groups=calmer)),
+    )
+    assert planning_demand(calm).phases[2].lane_groups[0].flow_vph == pytest.approx(
+        planning_demand(busy).phases[2].lane_groups[0].flow_vph
+    )

@@ -13,6 +13,7 @@ from twin.control import (
     link_flows,
     programme_greens,
     skippable_phases,
+    with_recent,
 )
 
 # links: 0 = a_0 -> x, 1 = a_1 -> x (through); 2 = a_1 -> y (left: permissive, then protected)
@@ -128,3 +129,13 @@ def test_phases_covering_each_other_are_not_both_skipped() -> None:
         sig, green_states=("GGGG", "GGGG"), program_indices=((0,), (1,))
     )
     assert skippable_phases(twins, [[], []]) == {0}
+
+
+def test_recent_flows_are_attached_by_lane_group() -> None:
+    latest = junction_demand(_junction(), _signal(), {"a_0": 1, "a_1": 2}, 300.0)
+    window = junction_demand(_junction(), _signal(), {"a_0": 10, "a_1": 20}, 900.0)
+    d = with_recent(latest, window)
+    (lg,) = d.phases[0].lane_groups
+    assert lg.flow_vph == pytest.approx(3 * 12)
+    assert lg.recent_flow_vph == pytest.approx(30 * 4)
+    assert d.count_period_s == 300.0
