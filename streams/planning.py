@@ -143,6 +143,9 @@ def junction_demand(
         phases=tuple(phases),
         cycle_min_s=cfg.cycle_min_s,
         cycle_max_s=cfg.cycle_max_s,
+        # The flows are vehicles counted over the window, scaled to veh/h: the optimiser plans for
+        # the rate such a count cannot rule out (Webster ignores it).
+        count_period_s=float(cfg.window_s),
     )
 
 

@@ -49,6 +49,7 @@ def test_demand_uses_phase_approaches() -> None:
     d = junction_demand(j, {"J:N": 600.0, "J:S": 300.0, "J:E": 100.0}, CFG)
     assert [[lg.id for lg in p.lane_groups] for p in d.phases] == [["J:N", "J:S"], ["J:E", "J:W"]]
     assert d.phases[0].flow_ratio() == 600.0 / 3600.0
+    assert d.count_period_s == CFG.window_s  # flows are counts over the window
 
 
 def test_plan_event_is_reproducible_and_explained() -> None:
