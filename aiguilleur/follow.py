@@ -86,8 +86,9 @@ def format_plan(p: SignalPlan) -> str:
     notes = []
     if p.expected_effect.oversaturated:
         notes.append("OVERSATURATED")
-    if p.explanation.warnings:
-        notes.append(f"{len(p.explanation.warnings)} approach(es) unmeasured")
+    unmeasured = sum(1 for a in p.explanation.approaches if not a.measured)
+    if unmeasured:
+        notes.append(f"{unmeasured} approach(es) unmeasured")
     return (
         f"{p.valid_from:%H:%M}    {p.zone_id:<22.22} {p.junction_id:<18.18} {p.cycle_s:>4}s  "
         f"{greens:<26} {p.expected_effect.max_degree_of_saturation:5.2f}  "

@@ -59,9 +59,18 @@ class Settings(BaseSettings):
         le=3600,
         description="How long after a period ends late readings are still awaited.",
     )
+    pedestrian_flow_pph: float = Field(
+        default=60.0,
+        ge=0,
+        le=10_000,
+        description="Pedestrians/h assumed on each crossing phase (no pedestrian counts yet).",
+    )
     cycle_min_s: int = Field(default=40, ge=20, le=300)
     cycle_max_s: int = Field(default=120, ge=30, le=300)
-    planner: str = "webster"
+    planner: str = Field(
+        default="optimizer",
+        description="Registered planner: optimizer (OR-Tools, HCM delay), webster, fixed-time.",
+    )
     ingest_engine: Literal["aiokafka", "faust"] = Field(
         default="aiokafka",
         description=(

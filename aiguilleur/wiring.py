@@ -62,6 +62,7 @@ def planning_config(settings: Settings) -> PlanningConfig:
         window_s=settings.effective_window_s,
         cycle_min_s=settings.cycle_min_s,
         cycle_max_s=settings.cycle_max_s,
+        pedestrian_flow_pph=settings.pedestrian_flow_pph,
     )
 
 

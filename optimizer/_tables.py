@@ -72,6 +72,13 @@ def hcm_delay(
     return delay, x
 
 
+def pedestrian_delay(green: FloatArray, cycle: FloatArray) -> FloatArray:
+    """HCM pedestrian delay (s per pedestrian) at a signalised crossing: ``(C - g)^2 / 2C``, with
+    the phase's displayed green as the time pedestrians may start; convex and falling in ``g``."""
+    red = np.maximum(0.0, cycle - green)
+    return np.asarray(red**2 / (2.0 * cycle), dtype=np.float64)
+
+
 def build_tables(
     demand: JunctionDemand, cycles: IntArray, lo: list[int], hi: list[int], intergreen_total: int
 ) -> Tables:
@@ -88,6 +95,8 @@ def build_tables(
             d, x = hcm_delay(lg.flow_vph, lg.saturation_flow_vph, g_eff, cyc)
             cost += lg.flow_vph * d
             worst = np.maximum(worst, x)
+        if p.pedestrian_flow_pph > 0:
+            cost += p.pedestrian_flow_pph * pedestrian_delay(greens, cyc)
         costs.append(cost)
         xs.append(worst)
     return Tables(

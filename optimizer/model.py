@@ -33,6 +33,10 @@ class PhaseDemand(msgspec.Struct, frozen=True, kw_only=True):
     """Start-up lost time, counted inside the green (HCM)."""
     pedestrian_min_green_s: float = 0.0
     """Green the crossing pedestrians need (walk plus clearance); the phase gets at least this."""
+    pedestrian_flow_pph: float = 0.0
+    """Pedestrians per hour who cross during this phase. The optimiser adds their HCM delay,
+    ``(C - g)^2 / 2C`` each, to the objective, so a pedestrian phase is not left red for a long
+    cycle to save vehicles a second; Webster's formula ignores it."""
     skippable: bool = False
     """Every movement this phase shows is also shown with priority by another phase that is not
     skippable (a split phase next to the paired phases that cover it, say). The optimiser's

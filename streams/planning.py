@@ -38,6 +38,8 @@ class PlanningConfig:
     cycle_max_s: int = 120
     min_coverage: float = 0.5
     """Share of the window a detector must have reported for its approach to count as measured."""
+    pedestrian_flow_pph: float = 60.0
+    """Pedestrians per hour assumed (not measured) on each phase with a signalised crossing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +138,7 @@ def junction_demand(
                 min_green_s=p.min_green_s,
                 max_green_s=p.max_green_s,
                 intergreen_s=p.intergreen_s,
+                pedestrian_flow_pph=cfg.pedestrian_flow_pph if p.pedestrian else 0.0,
             )
         )
     return JunctionDemand(
@@ -241,10 +244,16 @@ def to_event(
         for t in plan.phases
     )
     unmeasured = [m.approach_id for m in measured if not m.measured]
-    warnings = tuple(
+    warnings: tuple[str, ...] = tuple(
         f"approach {a} has no detector data in the window: its flow is taken as 0"
         for a in unmeasured
     )
+    if cfg.pedestrian_flow_pph > 0 and any(p.pedestrian for p in junction.phases):
+        warnings += (
+            f"pedestrian demand is assumed, not measured: {cfg.pedestrian_flow_pph:g} "
+            "pedestrians/h on each phase with a signalised crossing",
+        )
+
     ex = plan.explanation
     explanation = PlanExplanation(
         method=ex.method,
