@@ -14,27 +14,23 @@ from streams.topics import TopicNames
 
 @dataclass(frozen=True, slots=True)
 class DetectorIndex:
-    """Detector id -> (zone, site), and the sites of each zone."""
+    """Detector id -> zone, and the detector sites of each zone."""
 
     zone_of: dict[str, str]
-    site_of: dict[str, SiteRef]
     sites_by_zone: dict[str, tuple[SiteRef, ...]]
 
     @classmethod
     def build(cls, network: Network, sites: Iterable[tuple[str, str, str, int]]) -> DetectorIndex:
-        """From (detector id, junction id, approach id, lanes) rows whose junctions are in
-        ``network``."""
+        """From (detector id, junction id, approach id, lanes) rows of ``network``'s junctions."""
         zone_of_junction = {j.id: j.zone_id for j in network.junctions}
         zone_of: dict[str, str] = {}
-        site_of: dict[str, SiteRef] = {}
         by_zone: dict[str, list[SiteRef]] = {}
         for det, junction_id, approach_id, lanes in sites:
             zone = zone_of_junction[junction_id]
             ref = SiteRef(det, approach_id, lanes)
             zone_of[det] = zone
-            site_of[det] = ref
             by_zone.setdefault(zone, []).append(ref)
-        return cls(zone_of, site_of, {z: tuple(v) for z, v in by_zone.items()})
+        return cls(zone_of, {z: tuple(v) for z, v in by_zone.items()})
 
 
 @dataclass(frozen=True, slots=True)
