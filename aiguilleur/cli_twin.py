@@ -135,6 +135,8 @@ def bench_cmd(
 
 DEMO_OSM = REPO_ROOT / "data" / "demo" / "lyon-villeurbanne.osm.gz"
 DEMO_TWIN = REPO_ROOT / "data" / "demo" / "twin"
+DEMO_COUNTS = REPO_ROOT / "data" / "demo" / "counts.csv.gz"
+DEMO_REGISTRY = REPO_ROOT / "data" / "demo" / "detectors.csv"
 
 
 @app.command("whatif")
@@ -174,15 +176,43 @@ def demo_build_cmd(
     out: Annotated[Path, typer.Option(help="output folder")] = DEMO_TWIN,
     seed: Annotated[int, typer.Option(help="random seed of the demand")] = 42,
 ) -> None:
-    """Build the demo city's SUMO twin (net + one hour of demand) from the committed OSM extract."""
+    """Build the demo city's SUMO twin from the committed OSM extract: the net, and one hour of
+    demand fitted to the demo counts (routeSampler)."""
     from twin import TwinError
     from twin.demo import build_demo_twin
 
     try:
-        cfg = build_demo_twin(DEMO_OSM, out, seed=seed)
+        cfg = build_demo_twin(DEMO_OSM, out, counts=DEMO_COUNTS, registry=DEMO_REGISTRY, seed=seed)
     except TwinError as e:
         raise _fail(e) from e
     print(f"wrote {cfg}")
+
+
+@app.command("demo-fit")
+def demo_fit_cmd(
+    control: Annotated[str, typer.Option(help="signal control of the twin run")] = "programme",
+    teleport: Annotated[float, typer.Option(help="SUMO's time-to-teleport (s; -1: never)")] = 300.0,
+    interval: Annotated[
+        int, typer.Option(help="also compare per interval of this many seconds")
+    ] = 900,
+) -> None:
+    """Run the demo twin and compare its counts with the demo counts (GEH, R², MAE)."""
+    from twin import TwinError
+    from twin.calibration import fit_markdown
+    from twin.demo import demo_feed, demo_fit
+
+    try:
+        feed = demo_feed(DEMO_TWIN, DEMO_COUNTS, control=control, time_to_teleport_s=teleport)
+        hourly = demo_fit(feed, DEMO_COUNTS)
+        per_interval = demo_fit(feed, DEMO_COUNTS, interval_s=interval)
+    except (TwinError, KeyError, ValueError) as e:
+        raise _fail(e) from e
+    print(f"control {control}, time-to-teleport {teleport:g} s\n")
+    print(fit_markdown(hourly, unmeasured=feed.unmeasured))
+    print(
+        f"{interval // 60}-min intervals with GEH < 5 (hourly-equivalent flows): "
+        f"{per_interval.interval_geh_ok:.1%}"
+    )
 
 
 @app.command("demo-whatif")

@@ -19,31 +19,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from graph._geo import bearing_deg, distance_m  # noqa: E402 - after the path tweak
-from graph.model import Approach  # noqa: E402
 from graph.osm import load_network  # noqa: E402
 from graph.registry import load_registry  # noqa: E402
+from twin.calibration import point_upstream  # noqa: E402
 
 UPSTREAM_M = 20.0
 HEADER = ["detector_id", "osm_way_id", "from_node", "to_node", "lat", "lon", "bearing", "lanes"]
-
-
-def point_upstream(a: Approach, metres: float) -> tuple[float, float, float]:
-    """(lon, lat, bearing of travel) ``metres`` upstream of the approach's junction end."""
-    pts = list(a.geometry)
-    walked = 0.0
-    for i in range(len(pts) - 1, 0, -1):
-        (lon1, lat1), (lon0, lat0) = pts[i], pts[i - 1]
-        seg = distance_m(lon0, lat0, lon1, lat1)
-        if walked + seg >= metres or i == 1:
-            t = min(1.0, (metres - walked) / seg) if seg > 0 else 0.0
-            if walked + seg < metres:  # approach shorter than `metres`: use its middle
-                t = 0.5
-            lon = lon1 + (lon0 - lon1) * t
-            lat = lat1 + (lat0 - lat1) * t
-            return lon, lat, bearing_deg(lon0, lat0, lon1, lat1)
-        walked += seg
-    raise ValueError(f"approach {a.id} has no geometry")
 
 
 def main() -> int:

@@ -49,3 +49,14 @@ class UnknownControl(TwinError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class CountsFileError(TwinError, ValueError):
+    """A counts or detector-placement file cannot be read as given."""
+
+    def __init__(self, path: str, line: int, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {reason}")
