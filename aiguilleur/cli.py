@@ -175,8 +175,35 @@ def settings() -> None:
     print(json.dumps(_settings().model_dump(mode="json"), indent=2))
 
 
+@app.command()
+def decisions(
+    follow: Annotated[
+        bool, typer.Option("--follow/--no-follow", help="Keep waiting for new decisions.")
+    ] = False,
+) -> None:
+    """Print the live-control decisions (JSON, one per line) on the decisions topic."""
+    from aiguilleur.follow import records
+    from streams.topics import TopicNames
+
+    s = _settings()
+
+    async def show() -> None:
+        async for rec in records(
+            s.kafka_bootstrap,
+            TopicNames(s.topic_namespace).decisions,
+            idle_timeout_s=None if follow else 3.0,
+        ):
+            if rec.value is not None:
+                print(rec.value.decode(), flush=True)
+
+    asyncio.run(show())
+
+
 def _mount_optional() -> None:
     # Sub-commands of other packages; each is optional so a partial install still runs the core.
+    from aiguilleur.cli_envelopes import app as envelopes_app
+
+    app.add_typer(envelopes_app, name="envelopes", help="Approve live-control envelopes.")
     try:
         from aiguilleur.cli_graph import app as graph_app
 

@@ -71,6 +71,14 @@ class Settings(BaseSettings):
         default="optimizer",
         description="Registered planner: optimizer (OR-Tools, HCM delay), webster, fixed-time.",
     )
+    controller: str = Field(
+        default="",
+        pattern=r"^[a-z0-9:-]{0,40}$",
+        description=(
+            "Registered live controller of the control stage (adaptive, max-pressure); empty "
+            "(default): no control stage. It decides only for junctions with an approved envelope."
+        ),
+    )
     ingest_engine: Literal["aiokafka", "faust"] = Field(
         default="aiokafka",
         description=(

@@ -100,8 +100,14 @@ def pipeline_context(settings: Settings, metrics: Metrics | None = None) -> Pipe
         len(rows),
         unmapped,
     )
-    # Importing the package registers every planner it offers.
+    # Importing the package registers every planner and controller it offers.
     import optimizer  # noqa: F401
+
+    if settings.controller and settings.controller not in strategies.controllers():
+        raise ValueError(
+            f"AIGUILLEUR_CONTROLLER={settings.controller!r} is not a registered controller; "
+            f"known: {', '.join(strategies.controllers())} (empty: no control stage)"
+        )
 
     return PipelineContext.create(
         network=network,
@@ -111,4 +117,5 @@ def pipeline_context(settings: Settings, metrics: Metrics | None = None) -> Pipe
         metrics=metrics or create_metrics(),
         topics=TopicNames(settings.topic_namespace),
         registry_source=str(settings.detector_registry),
+        controller=settings.controller,
     )

@@ -19,26 +19,39 @@ from streams.ingest import kafka_security
 from streams.topics import TopicNames
 
 
-async def ensure_topics(cfg: StreamsConfig, topics: TopicNames) -> None:
+async def ensure_topics(cfg: StreamsConfig, topics: TopicNames, *, control: bool = False) -> None:
     """Create the topics (``cfg.partitions`` partitions, ``cfg.replication_factor`` replicas) if
-    they do not exist yet. Topics that exist are left as they are."""
+    they do not exist yet; with ``control``, the live-control topics too (the envelopes topic
+    compacted). Topics that exist are left as they are."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=cfg.bootstrap, client_id="aiguilleur-admin", **kafka_security(cfg)
     )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        names = [topics.counts, topics.dead_letters, topics.zone_readings, topics.plans]
+        if control:
+            names += [
+                topics.envelopes,
+                topics.junction_states,
+                topics.state_dead_letters,
+                topics.decisions,
+            ]
+        compacted = {"cleanup.policy": "compact"}
         wanted = [
-            t
-            for t in (topics.counts, topics.dead_letters, topics.zone_readings, topics.plans)
+            NewTopic(
+                t,
+                cfg.partitions,
+                cfg.replication_factor,
+                topic_configs=compacted if t == topics.envelopes else None,
+            )
+            for t in names
             if t not in existing
         ]
         if wanted:
             # Another worker may create them meanwhile.
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [NewTopic(t, cfg.partitions, cfg.replication_factor) for t in wanted]
-                )
+                await admin.create_topics(wanted)
     finally:
         await admin.close()
 
@@ -51,7 +64,7 @@ def run_worker(settings: Settings) -> None:
     )
     ctx = pipeline_context(settings)
     cfg = streams_config(settings)
-    asyncio.run(ensure_topics(cfg, ctx.topics))
+    asyncio.run(ensure_topics(cfg, ctx.topics, control=bool(ctx.controller)))
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="0.0.0.0")
     app = create_app(cfg, ctx)

@@ -15,18 +15,12 @@ from streams.app import Channels
 from streams.context import PipelineContext, StreamsConfig
 from streams.errors import RejectedReading
 from streams.events import (
-    DLQ_HEADER_CODE,
-    DLQ_HEADER_OFFSET,
-    DLQ_HEADER_PARTITION,
-    DLQ_HEADER_REASON,
-    DLQ_HEADER_TIME,
-    DLQ_HEADER_TOPIC,
     ZoneReading,
     ZoneReadings,
 )
 from streams.ingest import run_ingest
 from streams.planning import plan_junction
-from streams.validation import decode_reading, to_zone_reading
+from streams.validation import dead_letter_headers, decode_reading, to_zone_reading
 from streams.zone_state import ZoneState, decode_state, encode_state
 
 log = logging.getLogger("aiguilleur.streams")
@@ -45,14 +39,7 @@ class Ingest:
 
     async def dead_letter(self, message: Any, err: RejectedReading) -> None:
         """Send the original record to the dead-letter topic, the reason in its headers."""
-        headers = [
-            (DLQ_HEADER_REASON, err.reason.encode()),
-            (DLQ_HEADER_CODE, err.code.encode()),
-            (DLQ_HEADER_TOPIC, str(message.topic).encode()),
-            (DLQ_HEADER_PARTITION, str(message.partition).encode()),
-            (DLQ_HEADER_OFFSET, str(message.offset).encode()),
-            (DLQ_HEADER_TIME, datetime.now(UTC).isoformat().encode()),
-        ]
+        headers = dead_letter_headers(message, err)
         await self.ch.dead_letters.send(key=message.key, value=message.value, headers=headers)
         self.ctx.metrics.readings.labels(outcome="rejected").inc()
         self.ctx.metrics.dead_letters.labels(reason=err.code).inc()
@@ -178,6 +165,13 @@ def register_agents(app: faust.App, ch: Channels, cfg: StreamsConfig, ctx: Pipel
         @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
         async def ingest_loop() -> None:
             await run_ingest(cfg, ctx, ingest_stage)
+
+    if ctx.controller:
+        from streams.control import run_control
+
+        @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+        async def control_loop() -> None:
+            await run_control(cfg, ctx)
 
     @app.agent(ch.zone_readings, name="zones")
     async def zones(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:

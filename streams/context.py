@@ -66,6 +66,8 @@ class PipelineContext:
     topics: TopicNames
     registry_source: str = ""
     junctions_by_zone: dict[str, tuple[Junction, ...]] = field(default_factory=dict)
+    controller: str = ""
+    """Registered live controller of the control stage (``adaptive``…); empty: stage off."""
 
     @classmethod
     def create(
@@ -77,8 +79,17 @@ class PipelineContext:
         metrics: Metrics,
         topics: TopicNames,
         registry_source: str = "",
+        controller: str = "",
     ) -> PipelineContext:
         """Build the context and its per-zone junction index."""
         return cls(
-            network, detectors, planning, planner, metrics, topics, registry_source, network.zones()
+            network,
+            detectors,
+            planning,
+            planner,
+            metrics,
+            topics,
+            registry_source,
+            network.zones(),
+            controller,
         )

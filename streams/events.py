@@ -146,3 +146,121 @@ DLQ_HEADERS = (
     DLQ_HEADER_TIME,
 )
 """Dead-letter records keep the original key and value bytes; the reason is in these headers."""
+
+
+# --- Live control (the adaptive mode): envelopes, junction states, decisions -------------------
+
+_Seconds = Annotated[float, msgspec.Meta(ge=0.0, le=86_400.0)]
+_PhaseIndex = Annotated[int, msgspec.Meta(ge=0, le=63)]
+_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class SignalEnvelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The bounds an operator approved for one junction's live control. Topic
+    ``aiguilleur.signal-envelopes.v1`` (compacted), key = junction id; a tombstone (no value)
+    withdraws the approval. The approval is the decision on record: who, when, from which network.
+    Bound tuples are indexed by phase index."""
+
+    envelope_id: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=64,
+            description="Version of this approval (sha256 prefix of its content); every decision "
+            "names the envelope_id it was checked against.",
+        ),
+    ]
+    junction_id: _Id
+    zone_id: _Id
+    phase_order: Annotated[
+        tuple[_PhaseIndex, ...],
+        msgspec.Meta(min_length=1, description="Phase indices in the approved order."),
+    ]
+    min_green_s: Annotated[tuple[_Seconds, ...], msgspec.Meta(min_length=1)]
+    max_green_s: Annotated[tuple[_Seconds, ...], msgspec.Meta(min_length=1)]
+    intergreen_s: Annotated[
+        tuple[_Seconds, ...],
+        msgspec.Meta(min_length=1, description="Yellow and all-red after each phase (s)."),
+    ]
+    cycle_min_s: Annotated[float, msgspec.Meta(gt=0.0, le=600.0)]
+    cycle_max_s: Annotated[float, msgspec.Meta(gt=0.0, le=600.0)]
+    may_skip_phases: bool = False
+    approved_by: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=200, description="Who approved it.")
+    ]
+    approved_at: Annotated[datetime, msgspec.Meta(tz=True)]
+    network_sha256: str = ""
+    """Digest of the network model the bounds were taken from."""
+    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    schema_version: Literal[1] = 1
+
+
+class MovementObservation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One movement (or lane group) as the detectors see it at the observation instant."""
+
+    id: _Id
+    queue_veh: Annotated[float, msgspec.Meta(ge=0.0, le=10_000.0)]
+    downstream_queue_veh: Annotated[float, msgspec.Meta(ge=0.0, le=10_000.0)] = 0.0
+    arrivals_vph: Annotated[float, msgspec.Meta(ge=0.0, le=100_000.0)] = 0.0
+    saturation_flow_vph: Annotated[float, msgspec.Meta(ge=0.0, le=100_000.0)] = 1800.0
+    approaching_s: Annotated[
+        tuple[Annotated[float, msgspec.Meta(ge=0.0, le=3600.0)], ...],
+        msgspec.Meta(
+            max_length=1000,
+            description="Estimated arrival times at the stop line (s from observed_at) of the "
+            "vehicles seen upstream, bound for this movement.",
+        ),
+    ] = ()
+    downstream_capacity_veh: Annotated[float, msgspec.Meta(ge=0.0, le=10_000.0)] = 0.0
+    """Vehicles the exit lanes can hold (0: unknown)."""
+
+
+class PhaseObservation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The movements one phase serves."""
+
+    index: _PhaseIndex
+    movements: Annotated[tuple[MovementObservation, ...], msgspec.Meta(max_length=256)]
+
+
+class JunctionStateReport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Live detector state of one junction. Topic ``aiguilleur.junction-states.v1``, key = zone id
+    (a zone's junctions live on one partition and one worker)."""
+
+    junction_id: _Id
+    zone_id: _Id
+    observed_at: Annotated[
+        datetime, msgspec.Meta(tz=True, description="Event time of the observation.")
+    ]
+    current_phase: _PhaseIndex
+    phase_elapsed_s: Annotated[
+        float,
+        msgspec.Meta(ge=0.0, le=86_400.0, description="Green already given to the current phase."),
+    ]
+    cycle_elapsed_s: _Seconds = 0.0
+    phases: Annotated[tuple[PhaseObservation, ...], msgspec.Meta(min_length=1, max_length=64)]
+    schema_version: Literal[1] = 1
+
+
+class SignalDecision(msgspec.Struct, frozen=True, kw_only=True):
+    """A live controller's decision, checked against the approved envelope. Topic
+    ``aiguilleur.signal-decisions.v1``, key = junction id: the log of every decision."""
+
+    decision_id: str
+    """sha256 prefix of (junction, observed_at, envelope_id): a redelivered state gives the same
+    decision with the same id."""
+    junction_id: str
+    zone_id: str
+    observed_at: datetime
+    """Event time of the junction state the decision answers."""
+    from_phase: int
+    phase_index: int
+    """Phase to show: ``from_phase`` to keep it, another to switch (through its intergreen)."""
+    next_decision_in_s: float
+    next_decision_at: datetime
+    """When to send the junction's state again."""
+    reason: str
+    controller: str
+    envelope_id: str
+    envelope_approved_by: str
+    model_version: str
+    schema_version: Literal[1] = 1

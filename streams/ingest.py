@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -58,18 +59,37 @@ async def run_ingest(cfg: StreamsConfig, ctx: PipelineContext, stage: Any) -> No
     await consumer.start()
     log.info("event=ingest_started group=%s-ingest topic=%s", cfg.app_id, ctx.topics.counts)
     try:
-        while True:
-            batch = await consumer.getmany(
-                timeout_ms=int(cfg.ingest_within_s * 1000), max_records=cfg.ingest_batch
-            )
-            if not batch:
-                continue
-            await stage.handle([m for msgs in batch.values() for m in msgs])
-            try:
-                await consumer.commit({tp: msgs[-1].offset + 1 for tp, msgs in batch.items()})
-            except CommitFailedError as e:
-                # The group rebalanced meanwhile: the new owner re-reads the batch (idempotent
-                # downstream).
-                log.warning("event=ingest_commit_failed reason=%r", str(e))
+        await consume_in_batches(
+            consumer,
+            stage.handle,
+            max_records=cfg.ingest_batch,
+            timeout_ms=int(cfg.ingest_within_s * 1000),
+            stage="ingest",
+        )
     finally:
         await consumer.stop()
+
+
+async def consume_in_batches(
+    consumer: AIOKafkaConsumer,
+    handle: Callable[[list[Any]], Awaitable[object]],
+    *,
+    max_records: int,
+    timeout_ms: int,
+    stage: str,
+    check: Callable[[], None] = lambda: None,
+) -> None:
+    """Fetch, ``handle`` (which returns once its output is delivered), then commit the batch's
+    offsets; forever. ``check`` runs before each fetch and may raise to stop."""
+    while True:
+        check()
+        batch = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        if not batch:
+            continue
+        await handle([m for msgs in batch.values() for m in msgs])
+        try:
+            await consumer.commit({tp: msgs[-1].offset + 1 for tp, msgs in batch.items()})
+        except CommitFailedError as e:
+            # The group rebalanced meanwhile: the new owner re-reads the batch (idempotent
+            # downstream).
+            log.warning("event=%s_commit_failed reason=%r", stage, str(e))

@@ -18,6 +18,13 @@ class Metrics:
     plan_seconds: Histogram
     watermark_lag: Gauge
     zone_batches: Counter
+    junction_states: Counter
+    state_dead_letters: Counter
+    decisions: Counter
+    decisions_skipped: Counter
+    decision_seconds: Histogram
+    envelopes: Counter
+    envelopes_held: Gauge
 
 
 def create_metrics(registry: CollectorRegistry = REGISTRY) -> Metrics:
@@ -53,6 +60,47 @@ def create_metrics(registry: CollectorRegistry = REGISTRY) -> Metrics:
         zone_batches=Counter(
             "aiguilleur_zone_batches",
             "Zone reading batches applied to zone state.",
+            registry=registry,
+        ),
+        junction_states=Counter(
+            "aiguilleur_junction_states",
+            "Junction-state records of the control stage, by outcome (accepted, rejected).",
+            ["outcome"],
+            registry=registry,
+        ),
+        state_dead_letters=Counter(
+            "aiguilleur_state_dead_letters",
+            "Junction states sent to their dead-letter topic, by reason code.",
+            ["reason"],
+            registry=registry,
+        ),
+        decisions=Counter(
+            "aiguilleur_decisions_published",
+            "Live-control decisions published (each checked against its envelope).",
+            registry=registry,
+        ),
+        decisions_skipped=Counter(
+            "aiguilleur_decisions_skipped",
+            "Junction states left without a decision, by reason (no_envelope: no approved "
+            "envelope for the junction; outside_envelope: the controller's decision broke it).",
+            ["reason"],
+            registry=registry,
+        ),
+        decision_seconds=Histogram(
+            "aiguilleur_decision_compute_seconds",
+            "Time for a live controller to decide for one junction state.",
+            buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5),
+            registry=registry,
+        ),
+        envelopes=Counter(
+            "aiguilleur_envelope_records",
+            "Envelope records applied, by outcome (approved, withdrawn, invalid).",
+            ["outcome"],
+            registry=registry,
+        ),
+        envelopes_held=Gauge(
+            "aiguilleur_envelopes_approved",
+            "Junctions with an approved envelope on this worker.",
             registry=registry,
         ),
     )

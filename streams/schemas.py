@@ -7,8 +7,25 @@ from typing import Any
 
 import msgspec
 
-from streams.events import DLQ_HEADERS, SignalPlan, TrafficCount, ZoneReadings
-from streams.topics import SIGNAL_PLANS, TRAFFIC_COUNTS, TRAFFIC_COUNTS_DLQ, ZONE_READINGS
+from streams.events import (
+    DLQ_HEADERS,
+    JunctionStateReport,
+    SignalDecision,
+    SignalEnvelope,
+    SignalPlan,
+    TrafficCount,
+    ZoneReadings,
+)
+from streams.topics import (
+    JUNCTION_STATES,
+    JUNCTION_STATES_DLQ,
+    SIGNAL_DECISIONS,
+    SIGNAL_ENVELOPES,
+    SIGNAL_PLANS,
+    TRAFFIC_COUNTS,
+    TRAFFIC_COUNTS_DLQ,
+    ZONE_READINGS,
+)
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -31,14 +48,16 @@ def topic_schema(event: type[msgspec.Struct], topic: str, description: str) -> d
     return out
 
 
-def dead_letter_schema() -> dict[str, Any]:
-    """The dead-letter topic keeps the original bytes; the schema documents the headers."""
+def dead_letter_schema(
+    topic: str = TRAFFIC_COUNTS_DLQ, source: str = TRAFFIC_COUNTS
+) -> dict[str, Any]:
+    """A dead-letter topic keeps the original bytes; the schema documents the headers."""
     return {
         "$schema": SCHEMA_DIALECT,
-        "$id": f"urn:aiguilleur:topic:{TRAFFIC_COUNTS_DLQ}",
-        "title": TRAFFIC_COUNTS_DLQ,
+        "$id": f"urn:aiguilleur:topic:{topic}",
+        "title": topic,
         "description": (
-            "Rejected records of " + TRAFFIC_COUNTS + ". Key and value are the original bytes, "
+            "Rejected records of " + source + ". Key and value are the original bytes, "
             "unchanged (the value may not be JSON). Why it was rejected travels in the headers."
         ),
         "type": "object",
@@ -74,6 +93,27 @@ def schemas() -> dict[str, dict[str, Any]]:
             "Internal. Validated readings of one zone, msgpack; key = zone id.",
         ),
         TRAFFIC_COUNTS_DLQ: dead_letter_schema(),
+        SIGNAL_ENVELOPES: topic_schema(
+            SignalEnvelope,
+            SIGNAL_ENVELOPES,
+            "Input, compacted. The live-control envelope an operator approved for a junction "
+            "(who, when, bounds), JSON; key = junction id; a tombstone withdraws it. Without "
+            "one, a junction gets no live decision.",
+        ),
+        JUNCTION_STATES: topic_schema(
+            JunctionStateReport,
+            JUNCTION_STATES,
+            "Input. Live detector state of a junction at one instant (queues and approaching "
+            "vehicles per movement, current phase, elapsed green), JSON; key = zone id.",
+        ),
+        SIGNAL_DECISIONS: topic_schema(
+            SignalDecision,
+            SIGNAL_DECISIONS,
+            "Output. A live controller's decision for one junction state (phase to show, when "
+            "to ask again, why), checked against the approved envelope it names, JSON; "
+            "key = junction id. The log of every live decision.",
+        ),
+        JUNCTION_STATES_DLQ: dead_letter_schema(JUNCTION_STATES_DLQ, JUNCTION_STATES),
     }
 
 
@@ -81,7 +121,15 @@ def asyncapi() -> dict[str, Any]:
     """An AsyncAPI 3.0 description of the public topics."""
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
-    roles = {TRAFFIC_COUNTS: "send", SIGNAL_PLANS: "receive", TRAFFIC_COUNTS_DLQ: "receive"}
+    roles = {
+        TRAFFIC_COUNTS: "send",
+        SIGNAL_PLANS: "receive",
+        TRAFFIC_COUNTS_DLQ: "receive",
+        SIGNAL_ENVELOPES: "send",
+        JUNCTION_STATES: "send",
+        SIGNAL_DECISIONS: "receive",
+        JUNCTION_STATES_DLQ: "receive",
+    }
     for topic, schema in schemas().items():
         if topic not in roles:
             continue

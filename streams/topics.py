@@ -8,6 +8,10 @@ TRAFFIC_COUNTS = "aiguilleur.traffic-counts.v1"
 TRAFFIC_COUNTS_DLQ = "aiguilleur.traffic-counts.dlq.v1"
 ZONE_READINGS = "aiguilleur.zone-readings.v1"
 SIGNAL_PLANS = "aiguilleur.signal-plans.v1"
+SIGNAL_ENVELOPES = "aiguilleur.signal-envelopes.v1"
+JUNCTION_STATES = "aiguilleur.junction-states.v1"
+JUNCTION_STATES_DLQ = "aiguilleur.junction-states.dlq.v1"
+SIGNAL_DECISIONS = "aiguilleur.signal-decisions.v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,3 +42,24 @@ class TopicNames:
     def plans(self) -> str:
         """Output: recommended plans (key = junction id)."""
         return self._name(SIGNAL_PLANS)
+
+    @property
+    def envelopes(self) -> str:
+        """Input, compacted: operator-approved live-control envelopes (key = junction id)."""
+        return self._name(SIGNAL_ENVELOPES)
+
+    @property
+    def junction_states(self) -> str:
+        """Input: live detector state per junction (key = zone id)."""
+        return self._name(JUNCTION_STATES)
+
+    @property
+    def state_dead_letters(self) -> str:
+        """Rejected junction states: original bytes, reason in headers."""
+        return self._name(JUNCTION_STATES_DLQ)
+
+    @property
+    def decisions(self) -> str:
+        """Output: live controllers' decisions, each checked against its envelope (key =
+        junction id)."""
+        return self._name(SIGNAL_DECISIONS)

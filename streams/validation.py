@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import msgspec
 
 from streams.errors import RejectedReading
-from streams.events import TrafficCount, ZoneReading
+from streams.events import (
+    DLQ_HEADER_CODE,
+    DLQ_HEADER_OFFSET,
+    DLQ_HEADER_PARTITION,
+    DLQ_HEADER_REASON,
+    DLQ_HEADER_TIME,
+    DLQ_HEADER_TOPIC,
+    TrafficCount,
+    ZoneReading,
+)
 
 _decoder = msgspec.json.Decoder(TrafficCount)
 
@@ -55,3 +67,16 @@ def to_zone_reading(reading: TrafficCount) -> ZoneReading:
     return ZoneReading(
         key, int(reading.interval_end.timestamp() * 1000), reading.interval_s, reading.count
     )
+
+
+def dead_letter_headers(record: Any, err: RejectedReading) -> list[tuple[str, bytes]]:
+    """Headers of a dead letter: why (code, reason), where from (topic, partition, offset), when.
+    ``record`` is the Kafka record (``topic``, ``partition``, ``offset``)."""
+    return [
+        (DLQ_HEADER_REASON, err.reason.encode()),
+        (DLQ_HEADER_CODE, err.code.encode()),
+        (DLQ_HEADER_TOPIC, str(record.topic).encode()),
+        (DLQ_HEADER_PARTITION, str(record.partition).encode()),
+        (DLQ_HEADER_OFFSET, str(record.offset).encode()),
+        (DLQ_HEADER_TIME, datetime.now(UTC).isoformat().encode()),
+    ]

@@ -1,0 +1,479 @@
+"""The control stage: live junction states in, decisions checked against the approved envelope out.
+
+On a plain aiokafka consumer group (``<app id>-control``), like the ingest stage and for the same
+reason: Faust's per-record cost (docs/streams.md). Its only state is the envelope table, which
+every worker rebuilds from the compacted envelopes topic before it takes any junction state, and
+the group's offsets, committed once a batch's decisions are delivered (at least once; a
+redelivered state gives the same decision, with the same ``decision_id``). The controllers
+registered today decide from the state alone, so nothing else needs restoring after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from optimizer.strategy import (
+    Decision,
+    Envelope,
+    JunctionState,
+    MovementState,
+    PhaseState,
+)
+from streams.context import PipelineContext, StreamsConfig
+from streams.envelopes import Approved, EnvelopeTable
+from streams.errors import RejectedReading
+from streams.events import (
+    JunctionStateReport,
+    MovementObservation,
+    PhaseObservation,
+    SignalDecision,
+)
+from streams.ingest import consume_in_batches, kafka_security
+from streams.planning import MODEL_VERSION
+from streams.validation import dead_letter_headers
+
+log = logging.getLogger("aiguilleur.streams")
+
+_state_decoder = msgspec.json.Decoder(JunctionStateReport)
+_encoder = msgspec.json.Encoder()
+MAX_STATE_BYTES = 256 * 1024
+EPS = 1e-6
+
+Send = Callable[[str, bytes | None, bytes | None, list[tuple[str, bytes]]], Awaitable[Any]]
+"""``send(topic, key, value, headers)``: returns once the record is queued; awaiting the result
+waits for the broker's acknowledgement (aiokafka's ``send``)."""
+
+
+# --- mapping between the events and the optimiser's types --------------------------------------
+
+
+def to_report(state: JunctionState, zone_id: str, observed_at: datetime) -> JunctionStateReport:
+    """A controller's input as the ``aiguilleur.junction-states.v1`` event."""
+    return JunctionStateReport(
+        junction_id=state.junction_id,
+        zone_id=zone_id,
+        observed_at=observed_at,
+        current_phase=state.current_phase,
+        phase_elapsed_s=state.phase_elapsed_s,
+        cycle_elapsed_s=state.cycle_elapsed_s,
+        phases=tuple(
+            PhaseObservation(
+                index=p.index,
+                movements=tuple(
+                    MovementObservation(
+                        id=m.id,
+                        queue_veh=m.queue_veh,
+                        downstream_queue_veh=m.downstream_queue_veh,
+                        arrivals_vph=m.arrivals_vph,
+                        saturation_flow_vph=m.saturation_flow_vph,
+                        approaching_s=m.approaching_veh,
+                        downstream_capacity_veh=m.downstream_capacity_veh,
+                    )
+                    for m in p.movements
+                ),
+            )
+            for p in state.phases
+        ),
+    )
+
+
+def to_state(report: JunctionStateReport) -> JunctionState:
+    """The controller's input from a junction-state event (time in Unix seconds)."""
+    return JunctionState(
+        junction_id=report.junction_id,
+        time_s=report.observed_at.timestamp(),
+        current_phase=report.current_phase,
+        phase_elapsed_s=report.phase_elapsed_s,
+        cycle_elapsed_s=report.cycle_elapsed_s,
+        phases=tuple(
+            PhaseState(
+                index=p.index,
+                movements=tuple(
+                    MovementState(
+                        id=m.id,
+                        queue_veh=m.queue_veh,
+                        downstream_queue_veh=m.downstream_queue_veh,
+                        arrivals_vph=m.arrivals_vph,
+                        saturation_flow_vph=m.saturation_flow_vph,
+                        approaching_veh=m.approaching_s,
+                        downstream_capacity_veh=m.downstream_capacity_veh,
+                    )
+                    for m in p.movements
+                ),
+            )
+            for p in report.phases
+        ),
+    )
+
+
+def to_decision(event: SignalDecision, time_s: float) -> Decision:
+    """A decision event as the optimiser's ``Decision`` (``time_s`` on the caller's clock)."""
+    return Decision(
+        junction_id=event.junction_id,
+        time_s=time_s,
+        phase_index=event.phase_index,
+        next_decision_in_s=event.next_decision_in_s,
+        reason=event.reason,
+    )
+
+
+def decision_id(junction_id: str, observed_at: datetime, envelope_id: str) -> str:
+    """Same state, same envelope: same id (consumers may drop a redelivered decision)."""
+    key = f"{junction_id}|{observed_at.isoformat()}|{envelope_id}".encode()
+    return hashlib.sha256(key).hexdigest()[:20]
+
+
+def decision_event(
+    report: JunctionStateReport, decision: Decision, approved: Approved
+) -> SignalDecision:
+    """Wrap a controller's decision as the public ``SignalDecision`` event."""
+    env = approved.event
+    return SignalDecision(
+        decision_id=decision_id(report.junction_id, report.observed_at, env.envelope_id),
+        junction_id=report.junction_id,
+        zone_id=report.zone_id,
+        observed_at=report.observed_at,
+        from_phase=report.current_phase,
+        phase_index=decision.phase_index,
+        next_decision_in_s=decision.next_decision_in_s,
+        next_decision_at=report.observed_at + timedelta(seconds=decision.next_decision_in_s),
+        reason=decision.reason,
+        controller=approved.controller.name,
+        envelope_id=env.envelope_id,
+        envelope_approved_by=env.approved_by,
+        model_version=MODEL_VERSION,
+    )
+
+
+# --- checks ------------------------------------------------------------------------------------
+
+
+def state_mismatch(report: JunctionStateReport, envelope: Envelope) -> str | None:
+    """Why a state cannot be decided under ``envelope`` (phases it does not know), or None."""
+    n = len(envelope.min_green_s)
+    if report.current_phase >= n:
+        return f"current_phase {report.current_phase} is not a phase of the envelope (0..{n - 1})"
+    unknown = sorted({p.index for p in report.phases if p.index >= n})
+    if unknown:
+        return f"phases {unknown} are not phases of the envelope (0..{n - 1})"
+    return None
+
+
+def envelope_violations(envelope: Envelope, state: JunctionState, decision: Decision) -> list[str]:
+    """What a decision breaks in the envelope (empty when it stays inside).
+
+    Written apart from the optimiser's guard on purpose: a second, independent reading of the
+    bounds: the phase must be in the approved order, a kept phase must not pass its maximum
+    green, a phase may only end after its minimum green, and a switch must go to the next phase
+    in the order (any later phase, or the first, when the envelope allows skipping).
+    """
+    out: list[str] = []
+    order = envelope.phase_order
+    cur, to = state.current_phase, decision.phase_index
+    hold = decision.next_decision_in_s
+    if decision.junction_id != envelope.junction_id:
+        out.append(f"decision for {decision.junction_id}, envelope of {envelope.junction_id}")
+    if to not in order:
+        out.append(f"phase {to} is not in the approved order {order}")
+    if not math.isfinite(hold) or hold <= 0:
+        out.append(f"next decision in {hold} s: must be a positive number of seconds")
+    if out:
+        return out
+    if to == cur:
+        if state.phase_elapsed_s + hold > envelope.max_green_s[cur] + EPS:
+            out.append(
+                f"keeps phase {cur} to {state.phase_elapsed_s + hold:.1f} s of green, maximum "
+                f"{envelope.max_green_s[cur]:g} s"
+            )
+        return out
+    if cur not in order:
+        if to != order[0]:
+            out.append(f"phase {cur} is outside the order: the next phase must be {order[0]}")
+        return out
+    if state.phase_elapsed_s + EPS < envelope.min_green_s[cur]:
+        out.append(
+            f"ends phase {cur} after {state.phase_elapsed_s:.1f} s of green, minimum "
+            f"{envelope.min_green_s[cur]:g} s"
+        )
+    i = order.index(cur)
+    successor = order[(i + 1) % len(order)]
+    allowed = {successor}
+    if envelope.may_skip_phases:
+        allowed |= set(order[i + 1 :]) | {order[0]}
+    allowed.discard(cur)
+    if to not in allowed:
+        out.append(f"switches from {cur} to {to}: not allowed by the order {order}")
+    return out
+
+
+def decode_state(key: bytes | None, value: bytes | None) -> JunctionStateReport:
+    """Decode and check one junction-state record; ``RejectedReading`` says why not."""
+    if value is None:
+        raise RejectedReading("empty", "record has no value; send a JSON JunctionStateReport")
+    if len(value) > MAX_STATE_BYTES:
+        raise RejectedReading("too_large", f"record is {len(value)} bytes, limit {MAX_STATE_BYTES}")
+    try:
+        report = _state_decoder.decode(value)
+    except msgspec.ValidationError as e:
+        raise RejectedReading("invalid", f"{e}; see schemas/{_schema_file()}") from e
+    except msgspec.DecodeError as e:
+        raise RejectedReading("malformed", f"not JSON: {e}") from e
+    if key is not None and key.decode("utf-8", "replace") != report.zone_id:
+        raise RejectedReading(
+            "key_mismatch",
+            f"record key {key.decode('utf-8', 'replace')!r} differs from zone_id "
+            f"{report.zone_id!r}; key junction states by zone",
+        )
+    return report
+
+
+def _schema_file() -> str:
+    from streams.topics import JUNCTION_STATES
+
+    return f"{JUNCTION_STATES}.json"
+
+
+# --- the stage ---------------------------------------------------------------------------------
+
+
+class Control:
+    """Decide for every junction state a batch holds, publish decisions, dead-letter the rest."""
+
+    def __init__(self, ctx: PipelineContext, table: EnvelopeTable, send: Send) -> None:
+        self.ctx = ctx
+        self.table = table
+        self.send = send
+        self._zone_of = {j.id: j.zone_id for j in ctx.network.junctions}
+
+    async def dead_letter(self, record: Any, err: RejectedReading) -> Any:
+        """Queue the original record to the state dead-letter topic, the reason in headers."""
+        headers = dead_letter_headers(record, err)
+        self.ctx.metrics.junction_states.labels(outcome="rejected").inc()
+        self.ctx.metrics.state_dead_letters.labels(reason=err.code).inc()
+        log.info(
+            "event=state_dead_letter code=%s partition=%s offset=%s reason=%r",
+            err.code,
+            record.partition,
+            record.offset,
+            err.reason,
+        )
+        return await self.send(
+            self.ctx.topics.state_dead_letters, record.key, record.value, headers
+        )
+
+    def accept(self, record: Any) -> JunctionStateReport:
+        """A valid state of a junction of this network; ``RejectedReading`` otherwise."""
+        report = decode_state(record.key, record.value)
+        zone = self._zone_of.get(report.junction_id)
+        if zone is None:
+            raise RejectedReading(
+                "unknown_junction",
+                f"junction {report.junction_id!r} is not in the network model "
+                f"{self.ctx.network.source or '(unnamed)'}; fix the id or the network file",
+            )
+        if zone != report.zone_id:
+            raise RejectedReading(
+                "zone_mismatch",
+                f"junction {report.junction_id!r} is in zone {zone!r}, the record says "
+                f"{report.zone_id!r}",
+            )
+        return report
+
+    def decide(self, report: JunctionStateReport) -> SignalDecision | None:
+        """The checked decision for one state, or None (counted and logged) when there is none."""
+        metrics = self.ctx.metrics
+        approved = self.table.get(report.junction_id)
+        if approved is None:
+            metrics.decisions_skipped.labels(reason="no_envelope").inc()
+            log.info(
+                "event=no_decision reason=no_envelope junction=%s observed_at=%s",
+                report.junction_id,
+                report.observed_at.isoformat(),
+            )
+            return None
+        mismatch = state_mismatch(report, approved.envelope)
+        if mismatch is not None:
+            raise RejectedReading(
+                "phase_mismatch", f"{mismatch} (envelope {approved.event.envelope_id})"
+            )
+        state = to_state(report)
+        t0 = time.perf_counter()
+        decision = approved.controller.decide(state)
+        metrics.decision_seconds.observe(time.perf_counter() - t0)
+        broken = envelope_violations(approved.envelope, state, decision)
+        if broken:
+            metrics.decisions_skipped.labels(reason="outside_envelope").inc()
+            log.error(
+                "event=no_decision reason=outside_envelope junction=%s envelope_id=%s "
+                "observed_at=%s violations=%r decision=%r",
+                report.junction_id,
+                approved.event.envelope_id,
+                report.observed_at.isoformat(),
+                broken,
+                decision.reason,
+            )
+            return None
+        return decision_event(report, decision, approved)
+
+    async def handle(self, records: Sequence[Any]) -> int:
+        """Process a batch; return once every record it sends is delivered (the caller may then
+        commit). Returns the number of decisions published."""
+        pending = []
+        published = 0
+        for record in records:
+            try:
+                report = self.accept(record)
+                event = self.decide(report)
+            except RejectedReading as err:
+                pending.append(await self.dead_letter(record, err))
+                continue
+            self.ctx.metrics.junction_states.labels(outcome="accepted").inc()
+            if event is None:
+                continue
+            value = _encoder.encode(event)
+            pending.append(
+                await self.send(self.ctx.topics.decisions, event.junction_id.encode(), value, [])
+            )
+            published += 1
+            log.debug(
+                "event=decision junction=%s observed_at=%s from=%d to=%d next_in_s=%.1f "
+                "envelope_id=%s reason=%r",
+                event.junction_id,
+                event.observed_at.isoformat(),
+                event.from_phase,
+                event.phase_index,
+                event.next_decision_in_s,
+                event.envelope_id,
+                event.reason,
+            )
+        for fut in pending:
+            await fut
+        self.ctx.metrics.decisions.inc(published)
+        return published
+
+
+# --- the Kafka loops ---------------------------------------------------------------------------
+
+
+async def follow_envelopes(
+    cfg: StreamsConfig, topic: str, table: EnvelopeTable, ready: asyncio.Event, metrics: Any
+) -> None:
+    """Read the envelopes topic from the beginning into ``table`` (no group: every worker holds
+    every envelope), set ``ready`` once the records present at start are applied, then follow."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=cfg.bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id=f"{cfg.app_id}-envelopes",
+        **kafka_security(cfg),
+    )
+    await consumer.start()
+    try:
+        parts: set[int] | None = None
+        while not parts:
+            await consumer._client.force_metadata_update()  # no public call in aiokafka 0.14
+            parts = consumer.partitions_for_topic(topic)
+            if not parts:
+                await asyncio.sleep(0.5)
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+        behind = {tp for tp, end in ends.items() if end > 0}
+        if not behind:
+            ready.set()
+        while True:
+            batch = await consumer.getmany(timeout_ms=500)
+            for tp, msgs in batch.items():
+                for m in msgs:
+                    outcome = table.apply(m.key, m.value)
+                    metrics.envelopes.labels(outcome=outcome).inc()
+                if msgs and msgs[-1].offset + 1 >= ends.get(tp, 0):
+                    behind.discard(tp)
+            metrics.envelopes_held.set(len(table))
+            if not ready.is_set() and not behind:
+                log.info("event=envelopes_loaded topic=%s held=%d", topic, len(table))
+                ready.set()
+    finally:
+        await consumer.stop()
+
+
+async def run_control(cfg: StreamsConfig, ctx: PipelineContext) -> None:
+    """The control stage until cancelled: envelopes first, then junction states."""
+    table = EnvelopeTable(ctx.controller)
+    ready = asyncio.Event()
+    follower = asyncio.create_task(
+        follow_envelopes(cfg, ctx.topics.envelopes, table, ready, ctx.metrics)
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=cfg.bootstrap,
+        acks="all",
+        client_id=f"{cfg.app_id}-control",
+        **kafka_security(cfg),
+    )
+    session_ms = int(cfg.session_timeout_s * 1000)
+    consumer = AIOKafkaConsumer(
+        ctx.topics.junction_states,
+        bootstrap_servers=cfg.bootstrap,
+        group_id=f"{cfg.app_id}-control",
+        client_id=f"{cfg.app_id}-control",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=session_ms,
+        heartbeat_interval_ms=max(1000, session_ms // 3),
+        **kafka_security(cfg),
+    )
+
+    async def send(
+        topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> Any:
+        return await producer.send(topic, key=key, value=value, headers=headers or None)
+
+    stage = Control(ctx, table, send)
+    await producer.start()
+    try:
+        # no state is decided before the approvals on record are known
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait({waiter, follower}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.is_set():
+            waiter.cancel()
+            follower.result()
+        await consumer.start()
+        log.info(
+            "event=control_started group=%s-control topic=%s controller=%s envelopes=%d",
+            cfg.app_id,
+            ctx.topics.junction_states,
+            ctx.controller,
+            len(table),
+        )
+
+        def check() -> None:
+            if follower.done():
+                follower.result()  # surfaces the follower's error instead of deciding blind
+
+        await consume_in_batches(
+            consumer,
+            stage.handle,
+            max_records=cfg.ingest_batch,
+            timeout_ms=200,
+            stage="control",
+            check=check,
+        )
+    finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await follower
+        await consumer.stop()
+        await producer.stop()
