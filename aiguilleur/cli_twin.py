@@ -7,9 +7,14 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from aiguilleur.settings import Settings
+    from aiguilleur.twin_live import LiveOptions
+    from twin import Scenario
 
 app = typer.Typer(help="The digital twin (SUMO).", no_args_is_help=True, add_completion=False)
 
@@ -305,8 +310,19 @@ def live_cmd(
     workdir: Annotated[
         Path | None, typer.Option(help="network, registry and worker log (default: .cache/)")
     ] = None,
+    controller: Annotated[
+        str | None,
+        typer.Option(
+            help="a live controller (adaptive, max-pressure): junction states to the worker, "
+            "its decisions to SUMO, instead of counts and plans"
+        ),
+    ] = None,
+    approved_by: Annotated[
+        str, typer.Option(help="approver named in the envelopes the run approves (--controller)")
+    ] = "",
 ) -> None:
-    """Closed loop through Kafka: SUMO's counts to a worker, the worker's plans to SUMO."""
+    """Closed loop through Kafka: SUMO's counts to a worker, the worker's plans to SUMO (or, with
+    --controller, junction states to the worker and its decisions to SUMO)."""
     import time
 
     import msgspec
@@ -325,6 +341,15 @@ def live_cmd(
             )
         folder = workdir or REPO_ROOT / ".cache" / run
         print(f"topics: {settings.topic_namespace or '(none)'}; files: {folder}", file=sys.stderr)
+        if controller:
+            _live_control(
+                sc,
+                settings.model_copy(update={"controller": controller}),
+                folder,
+                LiveOptions(speed=speed, timeout_s=timeout, start_worker=worker),
+                approved_by,
+            )
+            return
         res = run_live(
             sc,
             settings,
@@ -339,6 +364,32 @@ def live_cmd(
         f"counts produced: {res.produced}, dead letters: {res.dead_letters}, "
         f"plans consumed: {len(res.consumed)}, plans applied: {applied} "
         f"({len(res.asked)} periods)",
+        file=sys.stderr,
+    )
+    print(json.dumps(msgspec.to_builtins(res.run.metrics), indent=1))
+
+
+def _live_control(
+    sc: Scenario, settings: Settings, folder: Path, options: LiveOptions, approved_by: str
+) -> None:
+    import msgspec
+
+    from aiguilleur.twin_control import run_live_control
+
+    res = run_live_control(
+        sc,
+        settings,
+        folder,
+        options,
+        approved_by=approved_by,
+        out=lambda line: print(line, file=sys.stderr),
+    )
+    rtt = sorted(res.round_trips_s)
+    median_ms = rtt[len(rtt) // 2] * 1000 if rtt else 0.0
+    print(
+        f"states sent: {res.sent}, decisions consumed: {len(res.consumed)}, decisions applied: "
+        f"{len(res.run.applied)}; round trips: {len(rtt)}, median {median_ms:.1f} ms, "
+        f"{res.sent / res.decide_wall_s if res.decide_wall_s else 0:.0f} decisions/s of waiting",
         file=sys.stderr,
     )
     print(json.dumps(msgspec.to_builtins(res.run.metrics), indent=1))

@@ -28,7 +28,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar, cast, get_args
+from typing import Any, Self, TypeVar, cast, get_args
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -115,18 +115,21 @@ def to_event(rec: CountRecord) -> bytes:
     return msgspec.json.encode(msgspec.convert(msgspec.to_builtins(rec), TrafficCount))
 
 
-class PipelineBridge:
-    """Kafka for a synchronous caller: an asyncio loop in a thread producing counts and
-    collecting the plans topic.
+class LoopThread:
+    """An asyncio loop in a thread, for a synchronous caller (the SUMO runner) to use Kafka: a
+    producer, and a follower handing every record of ``followed`` (from its beginning) to
+    ``_on_value``.
 
     ``alive`` returns ``None`` while the worker runs, or why it does not (for error messages).
     """
+
+    linger_ms = 5
 
     def __init__(
         self,
         cfg: StreamsConfig,
         topics: TopicNames,
-        ingest_group: str,
+        followed: str,
         *,
         timeout_s: float = 120.0,
         alive: Callable[[], str | None] = lambda: None,
@@ -134,23 +137,18 @@ class PipelineBridge:
         self.cfg = cfg
         self.topics = topics
         self.timeout_s = timeout_s
-        self.produced = 0
-        self.consumed: list[SignalPlan] = []
-        self._group = ingest_group
+        self._followed = followed
         self._alive = alive
-        self._plans: dict[tuple[datetime, str], SignalPlan] = {}
-        self._last: dict[TopicPartition, int] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="kafka", daemon=True)
         self._arrived: asyncio.Event | None = None
         self._producer: AIOKafkaProducer | None = None
-        self._admin: AIOKafkaAdminClient | None = None
         self._follower: asyncio.Task[None] | None = None
 
     def _call(self, coro: Coroutine[Any, Any, _T]) -> _T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
-    def __enter__(self) -> PipelineBridge:
+    def __enter__(self) -> Self:
         self._thread.start()
         self._call(self._start())
         return self
@@ -162,15 +160,14 @@ class PipelineBridge:
         self._loop.close()
 
     async def _start(self) -> None:
-        await ensure_topics(self.cfg, self.topics)
-        security = kafka_security(self.cfg)
         self._arrived = asyncio.Event()
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.cfg.bootstrap, acks="all", linger_ms=5, **security
+            bootstrap_servers=self.cfg.bootstrap,
+            acks="all",
+            linger_ms=self.linger_ms,
+            **kafka_security(self.cfg),
         )
         await self._producer.start()
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.cfg.bootstrap, **security)
-        await self._admin.start()
         self._follower = asyncio.create_task(self._follow())
 
     async def _stop(self) -> None:
@@ -180,18 +177,27 @@ class PipelineBridge:
                 await self._follower
         if self._producer is not None:
             await self._producer.stop()
-        if self._admin is not None:
-            await self._admin.close()
 
     async def _follow(self) -> None:
         assert self._arrived is not None
-        async for rec in records(self.cfg.bootstrap, self.topics.plans, from_beginning=True):
-            if rec.value is None:
-                continue
-            sp = decode_plan(rec.value)
-            self.consumed.append(sp)
-            self._plans[(sp.valid_from, sp.junction_id)] = sp
-            self._arrived.set()
+        async for rec in records(self.cfg.bootstrap, self._followed, from_beginning=True):
+            if rec.value is not None:
+                self._on_value(rec.value)
+                self._arrived.set()
+
+    def _on_value(self, value: bytes) -> None:
+        raise NotImplementedError
+
+    async def _wait_for(self, missing: Callable[[], list[str]], waiting_for: str) -> None:
+        """Wait until ``missing()`` is empty (re-checked as records arrive), at most the timeout;
+        ``waiting_for`` and the first missing item name what is late in the error."""
+        assert self._arrived is not None
+        deadline = time.monotonic() + self.timeout_s
+        while lacking := missing():
+            self._check(deadline, f"{waiting_for} of {len(lacking)} junction(s) ({lacking[0]})")
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), 0.5)
 
     def _check(self, deadline: float, waiting_for: str) -> None:
         why = self._alive()
@@ -203,6 +209,45 @@ class PipelineBridge:
                 f"{waiting_for}: is a worker running on namespace {self.topics.namespace!r} with "
                 "this run's network and detector registry? (see the worker's log)"
             )
+
+
+class PipelineBridge(LoopThread):
+    """Producing counts and collecting the plans topic, for the runner's plan source."""
+
+    def __init__(
+        self,
+        cfg: StreamsConfig,
+        topics: TopicNames,
+        ingest_group: str,
+        *,
+        timeout_s: float = 120.0,
+        alive: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        super().__init__(cfg, topics, topics.plans, timeout_s=timeout_s, alive=alive)
+        self.produced = 0
+        self.consumed: list[SignalPlan] = []
+        self._group = ingest_group
+        self._plans: dict[tuple[datetime, str], SignalPlan] = {}
+        self._last: dict[TopicPartition, int] = {}
+        self._admin: AIOKafkaAdminClient | None = None
+
+    async def _start(self) -> None:
+        await ensure_topics(self.cfg, self.topics)
+        self._admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.cfg.bootstrap, **kafka_security(self.cfg)
+        )
+        await self._admin.start()
+        await super()._start()
+
+    async def _stop(self) -> None:
+        await super()._stop()
+        if self._admin is not None:
+            await self._admin.close()
+
+    def _on_value(self, value: bytes) -> None:
+        sp = decode_plan(value)
+        self.consumed.append(sp)
+        self._plans[(sp.valid_from, sp.junction_id)] = sp
 
     def send(self, recs: list[CountRecord], *, settle_first: bool) -> None:
         """Produce counts keyed by detector id and wait for the broker's acknowledgement;
@@ -251,20 +296,11 @@ class PipelineBridge:
     async def _wait_plans(
         self, valid_from: datetime, junctions: list[str]
     ) -> dict[str, SignalPlan]:
-        assert self._arrived is not None
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            missing = [j for j in junctions if (valid_from, j) not in self._plans]
-            if not missing:
-                return {j: self._plans[(valid_from, j)] for j in junctions}
-            self._check(
-                deadline,
-                f"the plans from {valid_from.isoformat()} of {len(missing)} junction(s) "
-                f"(first: {missing[0]})",
-            )
-            self._arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), 0.5)
+        await self._wait_for(
+            lambda: [j for j in junctions if (valid_from, j) not in self._plans],
+            f"the plans from {valid_from.isoformat()}",
+        )
+        return {j: self._plans[(valid_from, j)] for j in junctions}
 
     def dead_letters(self) -> int:
         """How many records the dead-letter topic holds (a per-run namespace starts empty)."""
@@ -374,6 +410,7 @@ def worker_env(settings: Settings, files: PipelineFiles, workdir: Path) -> dict[
         "AIGUILLEUR_LATENESS_S": str(settings.lateness_s),
         "AIGUILLEUR_STATE_DIR": str(workdir / "state"),
         "AIGUILLEUR_METRICS_PORT": "0",
+        "AIGUILLEUR_CONTROLLER": settings.controller,
     }
 
 

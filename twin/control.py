@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +27,7 @@ from graph.sumo import SumoSignal
 from optimizer.model import JunctionDemand, LaneGroup, PhaseDemand, Plan
 from optimizer.strategy import (
     Controller,
+    Decision,
     Envelope,
     JunctionState,
     MovementState,
@@ -46,6 +47,10 @@ ACTUATED_MAX_GREEN_S = 60.0
 _EPS = 1e-6
 HALTING_SPEED_MPS = 0.1
 """SUMO's own threshold for a halting vehicle."""
+
+DecisionSource = Callable[[Sequence[JunctionState]], Mapping[str, Decision]]
+"""Decisions from outside the process (the Kafka closed loop): the states of the junctions due at
+one simulation step in, a decision for each of them out. It may block."""
 
 _LaneView = dict[str, tuple[int, list[float]]]
 """Per next edge: (halting vehicles, arrival times in s of the moving ones)."""
@@ -477,6 +482,7 @@ class LivePolicy:
         now: float,
         *,
         may_skip: bool = True,
+        decision_source: DecisionSource | None = None,
     ) -> None:
         self.name = name
         self._api = api
@@ -484,9 +490,16 @@ class LivePolicy:
         self._drivers = drivers
         self.decisions = 0
         self.switches = 0
-        self._ctrl: dict[str, Controller] = {
-            j.id: make_controller(name, envelope_for(j, may_skip=may_skip)) for j in junctions
-        }
+        self.applied: list[Decision] = []
+        """Every decision applied, in order (with a decision source: exactly what it returned)."""
+        self._source = decision_source
+        self._ctrl: dict[str, Controller] = (
+            {}
+            if decision_source is not None
+            else {
+                j.id: make_controller(name, envelope_for(j, may_skip=may_skip)) for j in junctions
+            }
+        )
         self._next: dict[str, float] = {j.id: now for j in junctions}
         self._cycle_start: dict[str, float] = {j.id: now for j in junctions}
         self._last_phase: dict[str, int] = {}
@@ -559,9 +572,13 @@ class LivePolicy:
         )
 
     def step(self, now: float) -> None:
-        """Ask each junction's controller when its decision is due; switch phases accordingly."""
+        """Ask each junction's controller when its decision is due; switch phases accordingly.
+
+        With a decision source, the states of every junction due at this step go to it at once
+        and its decisions are applied instead of asking the controllers in process."""
         cache: dict[str, int] = {}
         views: dict[str, _LaneView] = {}
+        due: list[JunctionState] = []
         for j in self._junctions:
             drv = self._drivers[j.id]
             if now < self._next[j.id] - _EPS or drv.in_transition:
@@ -578,23 +595,37 @@ class LivePolicy:
             if drv.phase == j.phases[0].index and self._last_phase.get(j.id) != drv.phase:
                 self._cycle_start[j.id] = drv.green_since
             self._last_phase[j.id] = drv.phase
-            state = JunctionState(
-                junction_id=j.id,
-                time_s=now,
-                current_phase=drv.phase,
-                phase_elapsed_s=drv.green_elapsed(now),
-                phases=phases,
-                cycle_elapsed_s=now - self._cycle_start[j.id],
+            due.append(
+                JunctionState(
+                    junction_id=j.id,
+                    time_s=now,
+                    current_phase=drv.phase,
+                    phase_elapsed_s=drv.green_elapsed(now),
+                    phases=phases,
+                    cycle_elapsed_s=now - self._cycle_start[j.id],
+                )
             )
-            decision = self._ctrl[j.id].decide(state)
-            self.decisions += 1
-            wait = max(1.0, float(decision.next_decision_in_s))
-            if decision.phase_index != drv.phase:
-                self.switches += 1
-                green_start = drv.switch(decision.phase_index, now)
-                self._next[j.id] = max(now + wait, green_start + 1.0)
-            else:
-                self._next[j.id] = now + wait
+        if not due:
+            return
+        if self._source is not None:
+            answers = self._source(due)
+            decisions = [answers[st.junction_id] for st in due]
+        else:
+            decisions = [self._ctrl[st.junction_id].decide(st) for st in due]
+        for decision in decisions:
+            self._apply(decision, now)
+
+    def _apply(self, decision: Decision, now: float) -> None:
+        drv = self._drivers[decision.junction_id]
+        self.decisions += 1
+        self.applied.append(decision)
+        wait = max(1.0, float(decision.next_decision_in_s))
+        if decision.phase_index != drv.phase:
+            self.switches += 1
+            green_start = drv.switch(decision.phase_index, now)
+            self._next[decision.junction_id] = max(now + wait, green_start + 1.0)
+        else:
+            self._next[decision.junction_id] = now + wait
 
 
 def make_policy(kind: str, name: str) -> Planner | None:

@@ -17,8 +17,9 @@ from tqdm import tqdm
 
 from graph.sumo import SumoNetwork, network_from_sumo
 from optimizer.model import JunctionDemand, Plan
-from optimizer.strategy import Planner
+from optimizer.strategy import Decision, Planner
 from twin.control import (
+    DecisionSource,
     LivePolicy,
     PlanPolicy,
     Policy,
@@ -71,6 +72,11 @@ class RunOptions:
     the control name is only a label: at each plan period the runner calls it with the simulation
     time and applies the plan it returns for every signalised junction at that junction's next
     cycle boundary, instead of planning in process. It may block (lockstep with a pipeline)."""
+    decision_source: DecisionSource | None = None
+    """Live decisions from outside the process (the Kafka closed loop). When set, the control name
+    is only a label: whenever junctions are due for a decision, the runner calls it with their
+    states and applies the decision it returns for each, instead of asking a controller in
+    process. It may block (lockstep with a pipeline)."""
     workdir: Path | None = None
     extra_sumo_args: tuple[str, ...] = ()
     may_skip_phases: bool = True
@@ -90,6 +96,8 @@ class RunResult:
     counts: list[CountRecord] = field(default_factory=list)
     plans: dict[str, list[Plan]] = field(default_factory=dict)
     decisions: int = 0
+    applied: list[Decision] = field(default_factory=list)
+    """Live controls: every decision applied, in order."""
 
 
 def _lane_lengths(net: Path, wanted: set[str]) -> dict[str, float]:
@@ -244,7 +252,9 @@ class _Counter:
 def run_twin(scenario: Scenario, control: str, options: RunOptions | None = None) -> RunResult:
     """Simulate ``scenario`` under ``control`` (see :mod:`twin.control`) and measure it."""
     options = options or RunOptions()
-    if options.plan_source is not None:
+    if options.decision_source is not None:
+        kind, name = "controller", control  # decisions come from outside; the name is a label
+    elif options.plan_source is not None:
         kind, name = "planner", control  # plans come from outside; the name is a label
     elif control == "plan":
         kind, name = "plan", "plan"
@@ -363,6 +373,7 @@ class _Partial:
     decisions: int
     metrics_inputs: dict[str, Any]
     metrics: RunMetrics | None = None
+    applied: list[Decision] = field(default_factory=list)
 
     def to_result(self) -> RunResult:
         assert self.metrics is not None
@@ -374,6 +385,7 @@ class _Partial:
             counts=self.counts,
             plans=self.plans,
             decisions=self.decisions,
+            applied=self.applied,
         )
 
 
@@ -454,6 +466,7 @@ def _loop(
         counts=counts,
         plans=getattr(policy, "plans", {}),
         decisions=int(getattr(policy, "decisions", 0)),
+        applied=list(getattr(policy, "applied", [])),
         metrics_inputs={
             "never_inserted_wait_s": pending_wait,
             "never_inserted": len(pending),
@@ -508,7 +521,14 @@ def _policy(
         )
     if kind == "controller":
         return LivePolicy(
-            name, api, junctions, sn.signals, drivers, now, may_skip=options.may_skip_phases
+            name,
+            api,
+            junctions,
+            sn.signals,
+            drivers,
+            now,
+            may_skip=options.may_skip_phases,
+            decision_source=options.decision_source,
         )
     return ProgrammePolicy(control)
 
