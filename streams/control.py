@@ -175,8 +175,9 @@ def envelope_violations(envelope: Envelope, state: JunctionState, decision: Deci
 
     Written apart from the optimiser's guard on purpose: a second, independent reading of the
     bounds: the phase must be in the approved order, a kept phase must not pass its maximum
-    green, a phase may only end after its minimum green, and a switch must go to the next phase
-    in the order (any later phase, or the first, when the envelope allows skipping).
+    green (unless it is the only phase of the order), a phase may only end after its minimum
+    green, and a switch must go to the next phase in the order (any later phase, or the first,
+    when the envelope allows skipping).
     """
     out: list[str] = []
     order = envelope.phase_order
@@ -191,7 +192,9 @@ def envelope_violations(envelope: Envelope, state: JunctionState, decision: Deci
     if out:
         return out
     if to == cur:
-        if state.phase_elapsed_s + hold > envelope.max_green_s[cur] + EPS:
+        # A maximum green makes room for the other phases: with one phase in the order there is
+        # none, and showing that phase is the only decision there is.
+        if len(order) > 1 and state.phase_elapsed_s + hold > envelope.max_green_s[cur] + EPS:
             out.append(
                 f"keeps phase {cur} to {state.phase_elapsed_s + hold:.1f} s of green, maximum "
                 f"{envelope.max_green_s[cur]:g} s"
