@@ -212,7 +212,13 @@ def main() -> None:
     ap.add_argument("--states", type=int, default=20_000)
     ap.add_argument("--junctions", type=int, default=200)
     ap.add_argument("--pings", type=int, default=200)
+    ap.add_argument("--write", type=Path, help="also write the report (Markdown) to this file")
     args = ap.parse_args()
+    lines: list[str] = []
+
+    def out(line: str) -> None:
+        print(line)
+        lines.append(line)
 
     boot = _bootstrap()
     tag = "cbench" + uuid.uuid4().hex[:8]
@@ -256,20 +262,24 @@ def main() -> None:
     )
     q = statistics.quantiles(rtt, n=20)
     now = datetime.now(UTC)
-    print(f"# control benchmark, {now:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, {cpu}")
-    print(
+    out(f"# control benchmark, {now:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, {cpu}")
+    out(
         f"# {args.states} junction states, {args.junctions} junctions, adaptive controller, "
         f"{PARTITIONS} partitions, one worker process, same broker"
     )
-    print("| run | decisions/s | ratio to in process |")
-    print("|---|---:|---:|")
-    print(f"| in process: decode, decide, check, encode (baseline) | {base:,.0f} | 1.00 |")
-    print(f"| worker through Kafka (control stage) | {rate:,.0f} | {rate / base:.2f} |")
-    print(
+    out("| run | decisions/s | ratio to in process |")
+    out("|---|---:|---:|")
+    out(f"| in process: decode, decide, check, encode (baseline) | {base:,.0f} | 1.00 |")
+    out(f"| worker through Kafka (control stage) | {rate:,.0f} | {rate / base:.2f} |")
+    out("")
+    out(
         f"round trip, one state at a time ({len(rtt)}): "
         f"median {statistics.median(rtt) * 1000:.1f} ms, "
         f"p95 {q[18] * 1000:.1f} ms, max {max(rtt) * 1000:.1f} ms"
     )
+    out(f"load average at the end: {os.getloadavg()[0]:.1f} (1 min)")
+    if args.write:
+        args.write.write_text("# Live-control benchmark\n\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
