@@ -135,12 +135,27 @@ def demo(
     keep_broker: Annotated[
         bool, typer.Option(help="Leave the local broker running afterwards.")
     ] = False,
+    source: Annotated[
+        str,
+        typer.Option(
+            help="counts: the recorded demo counts; twin: counts of a run of the demo city's "
+            "SUMO twin, whose demand is fitted to them."
+        ),
+    ] = "counts",
 ) -> None:
     """Start the local broker and a worker, replay the demo city's counts, print plans as they
     arrive."""
     from aiguilleur.demo import run_demo
 
-    n = run_demo(speed, lambda line: print(line, flush=True), keep_broker)
+    if source not in ("counts", "twin"):
+        print(f"error: --source must be counts or twin, not {source!r}", file=sys.stderr)
+        raise typer.Exit(2)
+    n = run_demo(
+        speed,
+        lambda line: print(line, flush=True),
+        keep_broker,
+        "twin" if source == "twin" else "counts",
+    )
     if n < 0:
         raise typer.Exit(130)  # interrupted, as a shell reports Ctrl-C
     if n == 0:

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from aiguilleur.follow import PLAN_HEADER, decode_plan, format_plan, records
 from aiguilleur.replay import BadRow, floor_now, read_counts, rebase, replay
@@ -106,10 +107,36 @@ async def _run(
     return n_plans
 
 
-def run_demo(speed: float, out: Callable[[str], None], keep_broker: bool) -> int:
+DemoSource = Literal["counts", "twin"]
+
+
+def twin_counts(path: Path, out: Callable[[str], None]) -> Path:
+    """Run the demo city's twin for its hour and write its counts, as the demo's detectors, to
+    ``path`` (the replay CSV): the demo's sensor feed from SUMO instead of the recorded file."""
+    from twin.demo import demo_feed
+    from twin.export import write_counts_csv
+
+    out("running the demo city's twin (SUMO, one hour, netconvert's signal programmes) ...")
+    feed = demo_feed(DEMO_DIR / "twin", DEMO_DIR / "counts.csv.gz")
+    n = write_counts_csv(feed.counts, path)
+    if feed.unmeasured:
+        missing = " ".join(feed.unmeasured)
+        out(f"the twin has no loop for {len(feed.unmeasured)} detector(s): {missing}")
+    out(f"wrote {n} twin counts to {path.relative_to(REPO_ROOT)}")
+    return path
+
+
+def run_demo(
+    speed: float, out: Callable[[str], None], keep_broker: bool, source: DemoSource = "counts"
+) -> int:
     """Start everything, replay, print plans; stop what we started on exit or Ctrl-C.
 
-    Returns the number of plans printed, or -1 when interrupted."""
+    ``source`` is the feed replayed: the recorded demo counts, or a run of the demo city's twin
+    (``twin_counts``). Returns the number of plans printed, or -1 when interrupted."""
+    counts = DEMO_DIR / "counts.csv.gz"
+    if source == "twin":
+        (REPO_ROOT / ".cache").mkdir(exist_ok=True)
+        counts = twin_counts(REPO_ROOT / ".cache" / "demo-twin-counts.csv", out)
     started_broker = False
     status = subprocess.run(
         ["bash", str(KAFKA_SCRIPT), "status"], capture_output=True, text=True, check=False
@@ -142,9 +169,7 @@ def run_demo(speed: float, out: Callable[[str], None], keep_broker: bool) -> int
 
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        n = asyncio.run(
-            _run(settings, DEMO_DIR / "counts.csv.gz", speed, out, worker, quiet_after_s=8.0)
-        )
+        n = asyncio.run(_run(settings, counts, speed, out, worker, quiet_after_s=8.0))
         out(f"{n} plans received. Done.")
     except KeyboardInterrupt:
         out("interrupted: stopping ...")

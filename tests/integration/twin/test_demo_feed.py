@@ -37,3 +37,25 @@ def test_twin_counts_feed_the_demo(tmp_path: Path) -> None:
     registry = load_registry(tmp_path / "detectors.csv", network)
     assert len(registry) >= 0.8 * len(res.detectors)
     assert len(registry) + len(registry.unmapped) == len(res.detectors)
+
+
+def test_twin_counts_replay_as_the_demo_detectors(tmp_path: Path) -> None:
+    """`aiguilleur demo --source twin`: the twin's loops read as the demo registry's detectors."""
+    from aiguilleur.settings import DEMO_DIR
+    from twin.demo import demo_feed
+
+    feed = demo_feed(DEMO_DIR / "twin", DEMO_DIR / "counts.csv.gz", end_s=600)
+    write_counts_csv(feed.counts, tmp_path / "counts.csv")
+    bad: list[BadRow] = []
+    rows = read_counts(tmp_path / "counts.csv", bad)
+    assert bad == []
+    recorded = read_counts(DEMO_DIR / "counts.csv.gz", bad)
+    assert rows[0].interval_end == recorded[0].interval_end  # the recorded hour's clock
+    assert {r.interval_s for r in rows} == {60}
+    ids = {r.detector_id for r in rows}
+    assert ids | set(feed.unmeasured) == {r.detector_id for r in recorded}
+    assert len(rows) == 10 * len(ids)  # every measured detector, every minute
+    assert sum(r.count for r in rows) > 1000
+    network = load_network(DEMO_DIR / "lyon-villeurbanne.osm.gz")
+    registry = load_registry(DEMO_DIR / "detectors.csv", network)
+    assert all(registry.get(d) is not None for d in ids)
