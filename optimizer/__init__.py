@@ -1,13 +1,20 @@
 """Signal timing: typed demand in, typed plan and explanation out.
 
 Pure: no Kafka, files or clock. Importing the package registers every planner and controller
-it offers: planners "fixed-time", "webster", "optimizer"; controllers "fixed-time", "max-pressure",
-"adaptive".
+it offers: planners "fixed-time", "webster", "optimizer"; the zone planner "coordinated";
+controllers "fixed-time", "max-pressure", "adaptive".
 """
 
 from optimizer._envelope import EnvelopeGuard, envelope_from_demand, validate_envelope
 from optimizer.adaptive import AdaptiveController
-from optimizer.coordination import Link, LinkEffect, ZoneDemand, ZonePlan, coordinate_zone
+from optimizer.coordination import (
+    CoordinatedPlanner,
+    Link,
+    LinkEffect,
+    ZoneDemand,
+    ZonePlan,
+    coordinate_zone,
+)
 from optimizer.errors import InvalidDemand, InvalidEnvelope, InvalidZone, OptimizerError
 from optimizer.fixed_time import FixedTimeController, FixedTimePlanner, fixed_time_plan
 from optimizer.guardrails import GuardrailConfig, Transition, TransitionStep, guard_transition
@@ -30,10 +37,13 @@ from optimizer.strategy import (
     MovementState,
     PhaseState,
     Planner,
+    ZonePlanner,
     controller,
     controllers,
     planner,
     planners,
+    zone_planner,
+    zone_planners,
 )
 from optimizer.webster import webster_cycle_s, webster_plan
 
@@ -41,6 +51,7 @@ __all__ = [
     "AdaptiveController",
     "ApproachEffect",
     "Controller",
+    "CoordinatedPlanner",
     "Decision",
     "Envelope",
     "EnvelopeGuard",
@@ -70,6 +81,7 @@ __all__ = [
     "TransitionStep",
     "ZoneDemand",
     "ZonePlan",
+    "ZonePlanner",
     "analyse_cycles",
     "controller",
     "controllers",
@@ -84,4 +96,6 @@ __all__ = [
     "validate_envelope",
     "webster_cycle_s",
     "webster_plan",
+    "zone_planner",
+    "zone_planners",
 ]

@@ -22,8 +22,15 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from optimizer.errors import InvalidDemand, InvalidZone
-from optimizer.isolated import OptimizerOptions, analyse_cycles, optimize_junction
+from optimizer.isolated import (
+    CycleAnalysis,
+    OptimizerOptions,
+    analyse_cycles,
+    optimize_junction,
+    shown_phases,
+)
 from optimizer.model import Explanation, JunctionDemand, Plan
+from optimizer.strategy import register_zone_planner
 
 WAIT_SCALE = 100
 """CP-SAT costs are integers: waits in hundredths of a vehicle-second per hour."""
@@ -39,6 +46,11 @@ class Link(msgspec.Struct, frozen=True, kw_only=True):
     to_phase: int = 0
     flow_vph: float = 0.0
     """Platoon flow; 0 weighs the link as 1 veh/h."""
+    to_flow_vph: float = 0.0
+    """All traffic of the downstream approach the platoon joins (the platoon included)."""
+    to_saturation_flow_vph: float = 0.0
+    """Saturation flow of that approach. When known (> 0), the link is costed with a queue at
+    the downstream stop line (:func:`queue_delay_table`) instead of the platoon's own waits."""
 
 
 class ZoneDemand(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,18 +80,86 @@ class ZonePlan(msgspec.Struct, frozen=True, kw_only=True):
     plans: tuple[Plan, ...]
     links: tuple[LinkEffect, ...]
     explanation: Explanation
+    coordinated: bool = True
+    """False when coordination would cost more than it gains: every junction then runs its own
+    isolated plan (offsets 0, own cycle) and the explanation says why."""
 
 
-def platoon_wait_table(cycle: int, green_up: int, green_down: int) -> list[float]:
-    """Mean wait (s/veh) of a platoon spread over ``green_up`` s whose head arrives ``a`` s after
-    the downstream green starts, for ``a = 0..cycle-1``."""
+def platoon_profile(cycle: int, green_up: int, flow_ratio: float = 0.0) -> list[float]:
+    """Share of a platoon leaving in each second of the upstream green (sums to 1).
+
+    The queue stored during red leaves first, at saturation flow, then vehicles pass at the
+    arrival rate (a cyclic flow profile, as in TRANSYT). ``flow_ratio`` is the upstream lane
+    group's ``y = q / s``; with 0 the platoon is spread evenly over the green.
+    """
+    g = max(1, green_up)
+    if flow_ratio <= 0:
+        return [1.0 / g] * g
+    y = min(flow_ratio, 0.99)
+    head_s = min(float(g), y * max(0, cycle - g) / (1.0 - y))
+    rates = [
+        1.0 if tau + 1 <= head_s else y + (1.0 - y) * max(0.0, head_s - tau) for tau in range(g)
+    ]
+    total = sum(rates)
+    return [r / total for r in rates]
+
+
+def platoon_wait_table(
+    cycle: int, green_up: int, green_down: int, flow_ratio: float = 0.0
+) -> list[float]:
+    """Mean wait (s/veh) of a platoon leaving during ``green_up`` s (shaped by
+    :func:`platoon_profile`) whose head arrives ``a`` s after the downstream green starts, for
+    ``a = 0..cycle-1``."""
+    profile = platoon_profile(cycle, green_up, flow_ratio)
     table = []
     for a in range(cycle):
         total = 0.0
-        for tau in range(max(1, green_up)):
+        for tau, share in enumerate(profile):
             r = (a + tau + 0.5) % cycle
-            total += 0.0 if r < green_down else cycle - r
-        table.append(total / max(1, green_up))
+            total += 0.0 if r < green_down else share * (cycle - r)
+        table.append(total)
+    return table
+
+
+QUEUE_CYCLES = 3
+"""Cycles simulated before the one measured, so the stop-line queue reaches its steady state."""
+
+
+def queue_delay_table(
+    cycle: int,
+    green_up: int,
+    green_down: int,
+    platoon_vph: float,
+    flow_ratio_up: float,
+    other_vph: float,
+    saturation_vph: float,
+) -> list[float]:
+    """Delay (veh·s/h) at the downstream stop line when the platoon's head arrives ``a`` s after
+    its green starts, for ``a = 0..cycle-1``.
+
+    A deterministic queue, second by second, as in TRANSYT: the platoon arrives with its
+    :func:`platoon_profile`, the rest of the approach's traffic evenly, and the queue leaves at
+    saturation flow during the green. Vehicles arriving while the queue stored in red still
+    discharges wait too, which the platoon's own wait table ignores.
+    """
+    per_cycle = platoon_vph * cycle / 3600.0
+    profile = [share * per_cycle for share in platoon_profile(cycle, green_up, flow_ratio_up)]
+    other = other_vph / 3600.0
+    cap = saturation_vph / 3600.0
+    table = []
+    for a in range(cycle):
+        arrivals = [other] * cycle
+        for tau, veh in enumerate(profile):
+            arrivals[(a + tau) % cycle] += veh
+        queue = total = 0.0
+        for k in range(QUEUE_CYCLES + 1):
+            for t in range(cycle):
+                queue += arrivals[t]
+                if t < green_down:
+                    queue = max(0.0, queue - cap)
+                if k == QUEUE_CYCLES:
+                    total += queue
+        table.append(total * 3600.0 / cycle)
     return table
 
 
@@ -94,11 +174,14 @@ def _phase_start(plan: Plan, phase: int) -> int:
 
 def common_cycle(zone: ZoneDemand, options: OptimizerOptions) -> int:
     """The cycle every junction accepts that minimises the sum of their best delays."""
-    analyses = [analyse_cycles(j, options) for j in zone.junctions]
+    return _common_cycle(zone.zone_id, [analyse_cycles(j, options) for j in zone.junctions])
+
+
+def _common_cycle(zone_id: str, analyses: list[CycleAnalysis]) -> int:
     lo = max(int(a.cycles[0]) for a in analyses)
     hi = min(int(a.cycles[-1]) for a in analyses)
     if lo > hi:
-        raise InvalidZone(zone.zone_id, f"no common cycle: junction bounds leave {lo}..{hi} s")
+        raise InvalidZone(zone_id, f"no common cycle: junction bounds leave {lo}..{hi} s")
     grid = np.arange(lo, hi + 1)
     total = np.zeros(len(grid))
     infeasible = np.zeros(len(grid))
@@ -137,7 +220,11 @@ def coordinate_zone(
                 f"link {link.from_junction}->{link.to_junction}: "
                 "travel time must be finite and >= 0",
             )
-    cycle = common_cycle(zone, opts)
+    zone = msgspec.structs.replace(
+        zone, junctions=tuple(_shown(j, opts) for j in zone.junctions)
+    )
+    analyses = [analyse_cycles(j, opts) for j in zone.junctions]
+    cycle = _common_cycle(zone.zone_id, analyses)
     plans = []
     for j in zone.junctions:
         fixed = msgspec.structs.replace(j, cycle_min_s=cycle, cycle_max_s=cycle)
@@ -148,7 +235,83 @@ def coordinate_zone(
     data = build_offset_data(zone, plans, cycle)
     offsets, status, wall, bound = solve_offsets(data, opts, offset_time_limit_s)
     reported = msgspec.structs.replace(opts, time_limit_s=offset_time_limit_s)
-    return _zone_plan(zone, plans, cycle, data, offsets, status, (wall, bound), reported)
+    zp = _zone_plan(zone, plans, cycle, data, offsets, status, (wall, bound), reported)
+    cost = common_cycle_cost(analyses, cycle)
+    gain = random_offset_cost(data) - link_cost(data, offsets)
+    if len(plans) > 1 and gain <= cost:
+        return _declined(zone, zp, opts, gain, cost)
+    params = {
+        **zp.explanation.parameters,
+        "coordination_gain_veh_h_per_h": round(gain / 3600, 4),
+        "common_cycle_cost_veh_h_per_h": round(cost / 3600, 4),
+    }
+    return msgspec.structs.replace(
+        zp, explanation=msgspec.structs.replace(zp.explanation, parameters=params)
+    )
+
+
+def _shown(demand: JunctionDemand, opts: OptimizerOptions) -> JunctionDemand:
+    """The demand the isolated planner would time: idle skippable phases left out when the
+    cycle bounds still hold without them (:func:`optimizer.isolated.shown_phases`)."""
+    shown = shown_phases(demand)
+    if shown is demand:
+        return demand
+    try:
+        analyse_cycles(shown, opts)
+    except InvalidDemand:
+        return demand
+    return shown
+
+
+def common_cycle_cost(analyses: list[CycleAnalysis], cycle: int) -> float:
+    """Extra delay (veh·s/h) the common cycle costs the junctions against their own best cycles,
+    under random arrivals."""
+    total = 0.0
+    for a in analyses:
+        finite = a.costs[np.isfinite(a.costs)]
+        here = float(a.costs[cycle - int(a.cycles[0])])
+        if not math.isfinite(here) or finite.size == 0:
+            return math.inf
+        total += here - float(finite.min())
+    return total
+
+
+def random_offset_cost(data: OffsetData) -> float:
+    """Expected :func:`link_cost` when the junctions' cycles are not in step (every arrival
+    instant equally likely): what the links cost without coordination."""
+    return sum(weight * sum(table) / len(table) for *_, weight, table in data.links)
+
+
+def _declined(
+    zone: ZoneDemand, zp: ZonePlan, opts: OptimizerOptions, gain: float, cost: float
+) -> ZonePlan:
+    """Every junction on its isolated plan, saying why coordination was not worth it."""
+    plans = tuple(optimize_junction(j, options=opts) for j in zone.junctions)
+    en = (
+        f"Zone {zone.zone_id}: not coordinated. Offsets at the common cycle {zp.cycle_s} s would "
+        f"save {gain / 3600:.2f} veh·h per hour on {len(zone.links)} links, but that cycle costs "
+        f"the junctions {cost / 3600:.2f} veh·h per hour against their own best cycles; each "
+        "junction keeps its isolated plan."
+    )
+    fr = (
+        f"Zone {zone.zone_id} : pas de coordination. Les décalages au cycle commun de "
+        f"{zp.cycle_s} s feraient gagner {gain / 3600:.2f} véh·h par heure sur "
+        f"{len(zone.links)} liens, mais ce cycle coûte {cost / 3600:.2f} véh·h par heure aux "
+        "carrefours par rapport à leur meilleur cycle propre ; chacun garde son plan isolé."
+    )
+    params = {
+        **zp.explanation.parameters,
+        "coordination_gain_veh_h_per_h": round(gain / 3600, 4),
+        "common_cycle_cost_veh_h_per_h": round(cost / 3600, 4),
+    }
+    explanation = msgspec.structs.replace(
+        zp.explanation,
+        binding_constraints=(),
+        parameters=params,
+        text_en=en,
+        text_fr=fr,
+    )
+    return msgspec.structs.replace(zp, plans=plans, explanation=explanation, coordinated=False)
 
 
 class OffsetData(msgspec.Struct, frozen=True, kw_only=True):
@@ -173,8 +336,18 @@ def build_offset_data(zone: ZoneDemand, plans: list[Plan], cycle: int) -> Offset
         )
         g_up = next(p.green_s for p in up.phases if p.index == link.from_phase)
         g_down = next(p.green_s for p in down.phases if p.index == link.to_phase)
-        weight = link.flow_vph if link.flow_vph > 0 else 1.0
-        table = tuple(platoon_wait_table(cycle, g_up, g_down))
+        y_up = next(p.flow_ratio for p in up.phases if p.index == link.from_phase)
+        if link.to_saturation_flow_vph > 0:
+            weight = 1.0
+            other = max(0.0, link.to_flow_vph - link.flow_vph)
+            table = tuple(
+                queue_delay_table(
+                    cycle, g_up, g_down, link.flow_vph, y_up, other, link.to_saturation_flow_vph
+                )
+            )
+        else:
+            weight = link.flow_vph if link.flow_vph > 0 else 1.0
+            table = tuple(platoon_wait_table(cycle, g_up, g_down, y_up))
         links.append((i, j, shift, weight, table))
     return OffsetData(n=len(plans), cycle=cycle, links=tuple(links))
 
@@ -310,13 +483,14 @@ def _zone_plan(
     effects = []
     for link, (i, j, shift, _, table) in zip(zone.links, data.links, strict=True):
         a = (offsets[i] + shift - offsets[j]) % cycle
+        per_veh = max(link.to_flow_vph, 1e-9) if link.to_saturation_flow_vph > 0 else 1.0
         effects.append(
             LinkEffect(
                 from_junction=link.from_junction,
                 to_junction=link.to_junction,
                 arrival_in_green_s=a,
-                wait_s_per_veh=round(table[a], 2),
-                uncoordinated_wait_s_per_veh=round(table[shift % cycle], 2),
+                wait_s_per_veh=round(table[a] / per_veh, 2),
+                uncoordinated_wait_s_per_veh=round(table[shift % cycle] / per_veh, 2),
             )
         )
     cost, base = link_cost(data, offsets), link_cost(data, zero)
@@ -364,3 +538,19 @@ def _zone_plan(
         links=tuple(effects),
         explanation=explanation,
     )
+
+
+class CoordinatedPlanner:
+    """:func:`coordinate_zone` as a zone planner (default options: deterministic, one worker)."""
+
+    name = "coordinated"
+
+    def __init__(self, options: OptimizerOptions | None = None) -> None:
+        self.options = options or OptimizerOptions()
+
+    def plan_zone(self, zone: ZoneDemand) -> ZonePlan:
+        """Common cycle, greens and offsets for ``zone``."""
+        return coordinate_zone(zone, self.options)
+
+
+register_zone_planner("coordinated", CoordinatedPlanner)

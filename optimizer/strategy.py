@@ -14,11 +14,14 @@ reads a clock.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import msgspec
 
 from optimizer.model import JunctionDemand, Plan
+
+if TYPE_CHECKING:
+    from optimizer.coordination import ZoneDemand, ZonePlan
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):
@@ -101,11 +104,24 @@ class Controller(Protocol):
         ...
 
 
+@runtime_checkable
+class ZonePlanner(Protocol):
+    """Produces coordinated plans (common cycle, offsets) for a zone's junctions at once."""
+
+    name: str
+
+    def plan_zone(self, zone: ZoneDemand) -> ZonePlan:
+        """Return the zone's plans, one per junction, with their offsets."""
+        ...
+
+
 PlannerFactory = Callable[[], Planner]
 ControllerFactory = Callable[[Envelope], Controller]
+ZonePlannerFactory = Callable[[], ZonePlanner]
 
 _PLANNERS: dict[str, PlannerFactory] = {}
 _CONTROLLERS: dict[str, ControllerFactory] = {}
+_ZONE_PLANNERS: dict[str, ZonePlannerFactory] = {}
 
 
 def register_planner(name: str, factory: PlannerFactory) -> None:
@@ -116,6 +132,25 @@ def register_planner(name: str, factory: PlannerFactory) -> None:
 def register_controller(name: str, factory: ControllerFactory) -> None:
     """Make a controller available by name (``controller(name, envelope)``)."""
     _CONTROLLERS[name] = factory
+
+
+def register_zone_planner(name: str, factory: ZonePlannerFactory) -> None:
+    """Make a zone planner available by name (``zone_planner(name)``)."""
+    _ZONE_PLANNERS[name] = factory
+
+
+def zone_planner(name: str) -> ZonePlanner:
+    """A new zone planner registered under ``name``; ``KeyError`` lists the known names."""
+    try:
+        return _ZONE_PLANNERS[name]()
+    except KeyError:
+        known = ", ".join(sorted(_ZONE_PLANNERS))
+        raise KeyError(f"unknown zone planner {name!r}; known: {known}") from None
+
+
+def zone_planners() -> tuple[str, ...]:
+    """Names of the registered zone planners."""
+    return tuple(sorted(_ZONE_PLANNERS))
 
 
 def planner(name: str) -> Planner:

@@ -24,6 +24,8 @@ import msgspec
 
 from graph.model import Junction
 from graph.sumo import SumoSignal
+from graph.sumo_links import SumoLink
+from optimizer.coordination import ZonePlan
 from optimizer.model import JunctionDemand, LaneGroup, PhaseDemand, Plan
 from optimizer.strategy import (
     Controller,
@@ -33,13 +35,18 @@ from optimizer.strategy import (
     MovementState,
     PhaseState,
     Planner,
+    ZonePlanner,
     controllers,
     planners,
+    zone_planners,
 )
 from optimizer.strategy import controller as make_controller
 from optimizer.strategy import planner as make_planner
+from optimizer.strategy import zone_planner as make_zone_planner
+from twin.coordination import zone_demand, zones_of
 from twin.errors import UnknownControl
 from twin.mapping import Step, TlsMapping
+from twin.schedule import green_ends, natural_cycle_s, transition_cycle
 
 BUILTIN = ("programme", "actuated")
 ACTUATED_MIN_GREEN_S = 5.0
@@ -62,23 +69,28 @@ def resolve_control(name: str) -> tuple[str, str]:
     """
     kind, _, bare = name.partition(":")
     if bare:
-        if kind == "planner" and bare in planners():
+        if kind == "planner" and bare in (*planners(), *zone_planners()):
             return "planner", bare
         if kind == "controller" and bare in controllers():
             return "controller", bare
     elif name in BUILTIN:
         return "builtin", name
-    elif name in planners():
+    elif name in (*planners(), *zone_planners()):
         return "planner", name
     elif name in controllers():
         return "controller", name
-    known = (*BUILTIN, *planners(), *(f"controller:{c}" for c in controllers()))
+    known = (
+        *BUILTIN,
+        *planners(),
+        *zone_planners(),
+        *(f"controller:{c}" for c in controllers()),
+    )
     raise UnknownControl(name, known)
 
 
 def available_controls() -> tuple[str, ...]:
     """Every control the twin can run now (built-ins, registered planners and controllers)."""
-    out = list(BUILTIN) + list(planners())
+    out = list(BUILTIN) + list(planners()) + list(zone_planners())
     out += [c if c not in planners() else f"controller:{c}" for c in controllers()]
     return tuple(out)
 
@@ -362,12 +374,19 @@ def programme_greens(signal: SumoSignal) -> list[tuple[int, float]]:
 
 
 class PlanPolicy:
-    """Fixed-time plans from a Planner, re-planned every period and applied at cycle boundaries."""
+    """Fixed-time plans from a Planner (or a ZonePlanner), re-planned every period and applied at
+    cycle boundaries.
+
+    Each junction runs cycles laid out by :mod:`twin.schedule`. A zone planner's plans carry
+    offsets from the policy's start: the first cycle of such a plan is a transition cycle that
+    brings the junction onto ``start + offset`` modulo the common cycle, so the zone's junctions
+    run in step. Plans without a zone planner keep their cycle and start where the last one ended.
+    """
 
     def __init__(
         self,
         name: str,
-        planner: Planner | None,
+        planner: Planner | ZonePlanner | None,
         api: Any,
         junctions: list[Junction],
         signals: dict[str, SumoSignal],
@@ -376,51 +395,96 @@ class PlanPolicy:
         period_s: float,
         now: float,
         fixed_plans: dict[str, Plan] | None = None,
+        links: Sequence[SumoLink] = (),
     ) -> None:
         self.name = name
         self._planner = planner
         self._api = api
         self._junctions = junctions
+        self._by_id = {j.id: j for j in junctions}
         self._signals = signals
         self._drivers = drivers
         self._lane_counts = lane_counts
         self._period_s = period_s
         self._next_plan = now + period_s
+        self._reference = now
+        self._links = tuple(links)
+        self._zones = (
+            zones_of(junctions, self._links)
+            if isinstance(planner, ZonePlanner)
+            else {j.id: [j.id] for j in junctions}
+        )
+        self._critical = {j.id: critical_links(signals[j.id]) for j in junctions}
         self._recent: deque[tuple[dict[str, int], dict[tuple[str, str], int]]] = deque(
             maxlen=max(1, round(RECENT_WINDOW_S / period_s))
         )
         self.plans: dict[str, list[Plan]] = {j.id: [] for j in junctions}
+        self.zone_plans: list[ZonePlan] = []
+        self._pending: dict[str, tuple[list[tuple[int, float]], float, float | None]] = {}
         self._seq: dict[str, list[tuple[int, float]]] = {}
-        self._pending: dict[str, list[tuple[int, float]]] = {}
+        self._cycle: dict[str, float] = {}
+        self._ends: dict[str, list[tuple[int, float]]] = {}
         self._idx: dict[str, int] = {}
-        self._green_end: dict[str, float] = {}
+        self._next_start: dict[str, float] = {}
         for j in junctions:
             seq = programme_greens(signals[j.id])
             if fixed_plans and j.id in fixed_plans:
                 seq = _plan_sequence(fixed_plans[j.id])
                 self.plans[j.id].append(fixed_plans[j.id])
             self._seq[j.id] = seq
-            self._idx[j.id] = 0
+            self._cycle[j.id] = natural_cycle_s(seq, self._transition(j.id))
+            self._start_cycle(j.id, green_ends(now, seq, self._cycle[j.id], self._transition(j.id)))
             drivers[j.id].switch(seq[0][0], now)
-            self._green_end[j.id] = now + seq[0][1]
+
+    def _transition(self, jid: str) -> Callable[[int, int], float]:
+        return self._drivers[jid].mapping.intergreen_s
+
+    def _minimum(self, jid: str) -> Callable[[int], float]:
+        mins = {p.index: p.min_green_s for p in self._by_id[jid].phases}
+        return lambda k: mins.get(k, 0.0)
+
+    def _start_cycle(self, jid: str, ends: list[tuple[int, float]]) -> None:
+        self._ends[jid] = ends
+        self._idx[jid] = 0
+        last_phase, last_end = ends[-1]
+        self._next_start[jid] = last_end + self._transition(jid)(last_phase, ends[0][0])
 
     def step(self, now: float) -> None:
-        """Re-plan when a period ends; advance each junction's phase sequence."""
+        """Re-plan when a period ends; advance each junction's cycle."""
         if self._planner is not None and now >= self._next_plan - _EPS:
             self._replan(now)
             self._next_plan = now + self._period_s
         for j in self._junctions:
             drv = self._drivers[j.id]
-            if drv.in_transition or now < self._green_end[j.id] - _EPS:
+            ends = self._ends[j.id]
+            if drv.in_transition or now < ends[self._idx[j.id]][1] - _EPS:
                 continue
-            seq = self._seq[j.id]
-            i = (self._idx[j.id] + 1) % len(seq)
-            if i == 0 and j.id in self._pending:
-                seq = self._seq[j.id] = self._pending.pop(j.id)
+            i = self._idx[j.id] + 1
+            if i == len(ends):
+                self._new_cycle(j.id)
+                i = 0
+                ends = self._ends[j.id]
             self._idx[j.id] = i
-            phase, green = seq[i]
-            start = drv.switch(phase, now) if phase != drv.phase else now
-            self._green_end[j.id] = start + green
+            phase = ends[i][0]
+            if phase != drv.phase:
+                drv.switch(phase, now)
+
+    def _new_cycle(self, jid: str) -> None:
+        start = self._next_start[jid]
+        trans = self._transition(jid)
+        pending = self._pending.pop(jid, None)
+        if pending is None:
+            self._start_cycle(jid, green_ends(start, self._seq[jid], self._cycle[jid], trans))
+            return
+        seq, cycle, offset = pending
+        self._seq[jid], self._cycle[jid] = seq, cycle
+        if offset is None:
+            self._start_cycle(jid, green_ends(start, seq, cycle, trans))
+            return
+        ends, _ = transition_cycle(
+            start, seq, cycle, self._reference + offset, trans, self._minimum(jid)
+        )
+        self._start_cycle(jid, ends)
 
     def _replan(self, now: float) -> None:
         assert self._planner is not None
@@ -432,16 +496,57 @@ class PlanPolicy:
             all_counts.update(c)
             all_turns.update(t)
         window_s = self._period_s * len(self._recent)
+        demands: dict[str, JunctionDemand] = {}
         for j in self._junctions:
             sig = self._signals[j.id]
-            demand = with_recent(
+            demands[j.id] = with_recent(
                 junction_demand(j, sig, counts, self._period_s, turns),
                 junction_demand(j, sig, dict(all_counts), window_s, dict(all_turns)),
             )
-            plan = self._planner.plan(demand)
-            self.plans[j.id].append(plan)
-            self._pending[j.id] = _plan_sequence(plan)
+        if isinstance(self._planner, ZonePlanner):
+            recent_flows = {
+                j.id: link_flows(self._signals[j.id], dict(all_counts), dict(all_turns))
+                for j in self._junctions
+            }
+            self._replan_zones(demands, recent_flows, window_s)
+        else:
+            for j in self._junctions:
+                self._adopt(self._planner.plan(demands[j.id]), coordinated=False)
         del now
+
+    def _replan_zones(
+        self,
+        demands: dict[str, JunctionDemand],
+        flows: dict[str, dict[int, float]],
+        window_s: float,
+    ) -> None:
+        assert isinstance(self._planner, ZonePlanner)
+        for zone_id, members in self._zones.items():
+            zone = zone_demand(
+                zone_id,
+                {m: demands[m] for m in members},
+                self._by_id,
+                self._signals,
+                self._critical,
+                flows,
+                self._links,
+                window_s,
+            )
+            zp = self._planner.plan_zone(zone)
+            self.zone_plans.append(zp)
+            for plan in zp.plans:
+                self._adopt(plan, coordinated=zp.coordinated and len(members) > 1)
+
+    def _adopt(self, plan: Plan, *, coordinated: bool) -> None:
+        self.plans[plan.junction_id].append(plan)
+        seq = _plan_sequence(plan)
+        cycle = (
+            float(plan.cycle_s)
+            if coordinated
+            else natural_cycle_s(seq, self._transition(plan.junction_id))
+        )
+        offset = float(plan.offset_s) if coordinated else None
+        self._pending[plan.junction_id] = (seq, cycle, offset)
 
 
 def _plan_sequence(plan: Plan) -> list[tuple[int, float]]:
@@ -628,6 +733,8 @@ class LivePolicy:
             self._next[decision.junction_id] = now + wait
 
 
-def make_policy(kind: str, name: str) -> Planner | None:
-    """The Planner instance for planner controls (``None`` for the others)."""
-    return make_planner(name) if kind == "planner" else None
+def make_policy(kind: str, name: str) -> Planner | ZonePlanner | None:
+    """The Planner (or ZonePlanner) instance for planner controls (``None`` for the others)."""
+    if kind != "planner":
+        return None
+    return make_zone_planner(name) if name in zone_planners() else make_planner(name)

@@ -16,8 +16,11 @@ from optimizer.coordination import (
     build_offset_data,
     coordinate_zone,
     link_cost,
+    platoon_profile,
     platoon_wait_table,
+    queue_delay_table,
 )
+from optimizer.isolated import optimize_junction
 from tests.unit.optimizer._gen import demands
 
 
@@ -62,6 +65,19 @@ def test_offsets_lie_in_the_cycle_and_match_brute_force(
     zone = _zone(n, links, flows)
     plan = coordinate_zone(zone)
     c = plan.cycle_s
+    params = plan.explanation.parameters
+    gain, cost = params["coordination_gain_veh_h_per_h"], params["common_cycle_cost_veh_h_per_h"]
+    assert isinstance(gain, float)
+    assert isinstance(cost, float)
+    if not plan.coordinated:
+        # Declined: every junction on its own isolated plan, because the gain did not pay.
+        assert gain <= cost + 1e-4
+        assert all(p.offset_s == 0 for p in plan.plans)
+        assert [p.cycle_s for p in plan.plans] == [
+            optimize_junction(j).cycle_s for j in zone.junctions
+        ]
+        return
+    assert gain > cost - 1e-4
     assert all(0 <= p.offset_s < c for p in plan.plans)
     assert all(p.cycle_s == c for p in plan.plans)
     assert plan.plans[0].offset_s == 0
@@ -84,6 +100,7 @@ def test_a_one_way_corridor_gets_a_green_wave() -> None:
         ),
     )
     plan = coordinate_zone(zone)
+    assert plan.coordinated
     assert [e.wait_s_per_veh for e in plan.links] == [0.0, 0.0]
     assert any(e.uncoordinated_wait_s_per_veh > 0 for e in plan.links)
     assert plan.explanation.solver_status == "optimal"
@@ -112,3 +129,44 @@ def test_links_to_unknown_junctions_are_refused() -> None:
 def test_coordination_is_deterministic() -> None:
     zone = _zone(3, [(0, 1, 17.0), (1, 0, 17.0), (1, 2, 40.0), (2, 1, 40.0)], [300.0, 500.0])
     assert msgspec.json.encode(coordinate_zone(zone)) == msgspec.json.encode(coordinate_zone(zone))
+
+
+@given(
+    cycle=st.integers(40, 120),
+    green=st.integers(5, 60),
+    y=st.floats(0.0, 0.95),
+)
+def test_platoon_profile_is_a_front_loaded_distribution(cycle: int, green: int, y: float) -> None:
+    green = min(green, cycle - 5)
+    profile = platoon_profile(cycle, green, y)
+    assert len(profile) == green
+    assert sum(profile) == pytest.approx(1.0)
+    assert all(a >= b - 1e-12 for a, b in itertools.pairwise(profile))
+
+
+def test_queue_delay_table_prefers_arrival_on_green() -> None:
+    # 600 veh/h (y = 0.4 upstream) leaving in a 30 s green onto a 1,800 veh/h approach whose
+    # green also lasts 30 s.
+    table = queue_delay_table(60, 30, 30, 600.0, 0.4, 0.0, 1800.0)
+    assert table[0] == pytest.approx(0.0)
+    assert table[30] > table[15] > table[0]
+    # Other traffic queued in red delays the platoon arriving at the start of green.
+    crowded = queue_delay_table(60, 30, 30, 600.0, 0.4, 600.0, 1800.0)
+    assert crowded[0] > 0.0
+
+
+def test_coordination_is_declined_when_its_cycle_costs_more_than_it_gains() -> None:
+    # A light link between a junction that wants a short cycle and one that wants a long one.
+    quick = demands(2, [[150.0], [120.0]], cycle=(40, 120), jid="J0")
+    slow = demands(2, [[1300.0], [1200.0]], cycle=(40, 120), jid="J1")
+    zone = ZoneDemand(
+        zone_id="Z",
+        junctions=(quick, slow),
+        links=(Link(from_junction="J0", to_junction="J1", travel_time_s=20.0, flow_vph=5.0),),
+    )
+    plan = coordinate_zone(zone)
+    assert not plan.coordinated
+    assert [p.cycle_s for p in plan.plans] == [optimize_junction(j).cycle_s for j in (quick, slow)]
+    assert plan.plans[0].cycle_s != plan.plans[1].cycle_s
+    assert "not coordinated" in plan.explanation.text_en
+    assert "pas de coordination" in plan.explanation.text_fr
