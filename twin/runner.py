@@ -16,8 +16,9 @@ from typing import Any
 from tqdm import tqdm
 
 from graph.sumo import SumoNetwork, network_from_sumo
+from graph.sumo_links import sumo_links
 from optimizer.model import JunctionDemand, Plan
-from optimizer.strategy import Decision, Planner
+from optimizer.strategy import Decision, Planner, ZonePlanner
 from twin.control import (
     DecisionSource,
     LivePolicy,
@@ -408,7 +409,7 @@ def _loop(
             api.trafficlight.setProgram(j.id, actuated_id)
     drivers = _drivers(api, sn, kind, now)
     counter = _Counter(api, loop_specs)
-    policy = _policy(api, sn, control, kind, name, options, drivers, counter, now)
+    policy = _policy(api, sn, control, kind, name, options, drivers, counter, now, scenario.net)
     emit_specs = scenario_specs or loop_specs
     reader = DetectorReader(api, emit_specs, options.count_interval_s, options.base_date)
     lanes_by_junction = [
@@ -499,10 +500,11 @@ def _policy(
     drivers: dict[str, SignalDriver],
     counter: _Counter,
     now: float,
+    net: Path,
 ) -> Policy:
     junctions = list(sn.network.junctions)
     if kind in {"planner", "plan"}:
-        planner: Planner | None = None
+        planner: Planner | ZonePlanner | None = None
         if options.plan_source is not None:
             planner = SourcedPlanner(control, options.plan_source, api.simulation.getTime)
         elif kind == "planner":
@@ -518,6 +520,7 @@ def _policy(
             options.plan_period_s,
             now,
             fixed_plans=options.plans if kind == "plan" else None,
+            links=sumo_links(net) if isinstance(planner, ZonePlanner) else (),
         )
     if kind == "controller":
         return LivePolicy(
