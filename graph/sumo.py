@@ -29,7 +29,12 @@ SATURATION_FLOW_PER_LANE_VPH = 1800.0
 """HCM base saturation flow per lane, used because a SUMO net does not state one."""
 
 DEFAULT_MIN_GREEN_S = 7.0
+DEFAULT_YELLOW_S = 3.0
+"""Yellow shown when vehicles lose green and the programme has none there (SUMO needs one)."""
 DEFAULT_MAX_GREEN_S = 90.0
+MAX_CLEARANCE_S = 8.0
+"""Yellow, or red, shown after a green for longer than this is a phase of its own (a ramp meter's
+red, a manual signal's hold), not a clearance: it counts as this much intergreen."""
 VEHICLE_CLASSES = (
     "passenger",
     "bus",
@@ -98,11 +103,15 @@ class SumoNetwork(msgspec.Struct, frozen=True, kw_only=True):
 def read_programs(
     paths: Sequence[Path],
 ) -> dict[str, tuple[str, str, float, tuple[ProgramPhase, ...]]]:
-    """The last ``tlLogic`` of each id found in ``paths`` (SUMO runs the last one loaded).
+    """The ``tlLogic`` SUMO starts each signal on: the last one loaded for its id, unless a WAUT
+    names the signal and its ``startProg`` is one of the signal's programmes.
 
     Returns ``{tls_id: (program_id, type, offset, phases)}``.
     """
     out: dict[str, tuple[str, str, float, tuple[ProgramPhase, ...]]] = {}
+    by_program: dict[tuple[str, str], tuple[str, str, float, tuple[ProgramPhase, ...]]] = {}
+    waut_start: dict[str, str] = {}
+    waut_of: dict[str, str] = {}
     for path in paths:
         try:
             with gzip.open(path) if path.suffix == ".gz" else path.open("rb") as f:
@@ -113,12 +122,21 @@ def read_programs(
             phases = tuple(_program_phase(p.attrib) for p in tl.iter("phase"))
             if not phases:
                 continue
-            out[tl.attrib["id"]] = (
+            entry = (
                 tl.attrib.get("programID", "0"),
                 tl.attrib.get("type", "static"),
                 float(tl.attrib.get("offset", "0")),
                 phases,
             )
+            out[tl.attrib["id"]] = by_program[(tl.attrib["id"], entry[0])] = entry
+        for w in root.iter("WAUT"):
+            waut_start[w.attrib.get("id", "")] = w.attrib.get("startProg", "")
+        for wj in root.iter("wautJunction"):
+            waut_of[wj.attrib.get("junctionID", "")] = wj.attrib.get("wautID", "")
+    for tls_id, waut in waut_of.items():
+        start = by_program.get((tls_id, waut_start.get(waut, "")))
+        if start is not None:
+            out[tls_id] = start
     return out
 
 
@@ -267,6 +285,23 @@ def _junction(
     return junction, signal
 
 
+def _shown_intergreen(
+    state: str, next_state: str, link_lanes: list[tuple[str, str]], yellow: float, red: float
+) -> float:
+    """Yellow plus red a driver shows between a green and the programme's next one: vehicles
+    losing green get the yellow (:data:`DEFAULT_YELLOW_S` if the programme has none) and the
+    all-red; crossings losing green only the all-red; nothing when no link loses green."""
+    yellow, red = min(yellow, MAX_CLEARANCE_S), min(red, MAX_CLEARANCE_S)
+    losing = [
+        i
+        for i, (a, b) in enumerate(zip(state, next_state, strict=False))
+        if a in "Gg" and b not in "Gg"
+    ]
+    if any(not (i < len(link_lanes) and link_lanes[i][0].startswith(":")) for i in losing):
+        return (yellow or DEFAULT_YELLOW_S) + red
+    return red if losing else 0.0
+
+
 def _phases(
     *,
     tls_id: str,
@@ -283,6 +318,7 @@ def _phases(
     indices: list[list[int]] = []
     yellow: list[float] = []
     red: list[float] = []
+    intergreen: list[float] = []
     minmax: list[tuple[float, float]] = []
     n = len(program)
     for i, ph in enumerate(program):
@@ -301,8 +337,9 @@ def _phases(
             else:
                 r += program[j].duration_s
             j = (j + 1) % n
-        yellow.append(y)
-        red.append(r)
+        yellow.append(min(y, MAX_CLEARANCE_S))
+        red.append(min(r, MAX_CLEARANCE_S))
+        intergreen.append(_shown_intergreen(ph.state, program[j].state, link_lanes, y, r))
         green_s = 0.0
         k = i
         while k < n and program[k].state == ph.state:
@@ -341,7 +378,7 @@ def _phases(
                 approach_ids=tuple(aids),
                 min_green_s=minmax[k][0],
                 max_green_s=minmax[k][1],
-                intergreen_s=yellow[k] + red[k],
+                intergreen_s=intergreen[k],
                 pedestrian=not mids,
             )
         )

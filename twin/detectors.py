@@ -109,6 +109,9 @@ def rewrite_detector_files(
             if el.tag == "calibrator" and "output" in el.attrib:
                 found = True
                 el.set("output", str(workdir / "scenario_calibrator.out.xml"))
+            if el.tag == "timedEvent" and "dest" in el.attrib:  # SaveTLSStates and the like
+                found = True
+                el.set("dest", str(workdir / f"scenario_{el.attrib.get('type', 'event')}.out.xml"))
             kind: DetectorKind | None = (
                 "e1" if el.tag in E1_TAGS else "e2" if el.tag in E2_TAGS else None
             )
@@ -132,6 +135,32 @@ def rewrite_detector_files(
         else:
             out_files.append(path)
     return tuple(out_files), specs
+
+
+WAUT_TAGS = {"WAUT", "wautJunction"}
+
+
+def strip_wauts(additionals: tuple[Path, ...], workdir: Path) -> tuple[Path, ...]:
+    """The additional files without their WAUTs (copies in ``workdir`` where there were any).
+
+    A WAUT switches a signal's programme at set times, even away from one the twin loaded (the
+    actuated copy): a control that replaces the programmes must not be undone by it.
+    """
+    out: list[Path] = []
+    for i, path in enumerate(additionals):
+        with open_xml(path) as f:
+            tree = ET.parse(f)
+        root = tree.getroot()
+        wauts = [el for el in root if el.tag in WAUT_TAGS]
+        if not wauts:
+            out.append(path)
+            continue
+        for el in wauts:
+            root.remove(el)
+        copy = workdir / f"nowaut_{i:02d}_{path.name.removesuffix('.gz')}"
+        tree.write(copy, encoding="utf-8", xml_declaration=True)
+        out.append(copy)
+    return tuple(out)
 
 
 def write_generated_loops(

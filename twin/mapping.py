@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import msgspec
 
-from graph.sumo import SumoSignal
+from graph.sumo import DEFAULT_YELLOW_S, SumoSignal
 
-DEFAULT_YELLOW_S = 3.0
-"""Yellow used when the scenario's programme changes phase with none (SUMO needs one before red)."""
+__all__ = ["DEFAULT_YELLOW_S", "Step", "TlsMapping"]
 
 
 class Step(msgspec.Struct, frozen=True):
@@ -27,6 +26,8 @@ class TlsMapping(msgspec.Struct, frozen=True, kw_only=True):
     incoming_lanes: tuple[tuple[str, ...], ...]
     """Per link index: the incoming lane (one element) or nothing for unused indices."""
     outgoing_lanes: tuple[tuple[str, ...], ...]
+    crossings: tuple[bool, ...] = ()
+    """Per link index: a pedestrian crossing (SUMO shows it no yellow: it goes straight to red)."""
 
     @classmethod
     def from_signal(cls, signal: SumoSignal) -> TlsMapping:
@@ -38,6 +39,7 @@ class TlsMapping(msgspec.Struct, frozen=True, kw_only=True):
             red_s=signal.red_s,
             incoming_lanes=tuple((i,) if i else () for i, _ in signal.link_lanes),
             outgoing_lanes=tuple((o,) if o else () for _, o in signal.link_lanes),
+            crossings=tuple(i.startswith(":") for i, _ in signal.link_lanes),
         )
 
     @property
@@ -52,7 +54,10 @@ class TlsMapping(msgspec.Struct, frozen=True, kw_only=True):
     def transition(self, from_phase: int, to_phase: int) -> tuple[Step, ...]:
         """Yellow then all-red between two phases, as the scenario's programme times them.
 
-        Links green in both phases stay green; links losing green show yellow then red.
+        Links green in both phases stay green; links losing green show yellow then red, except
+        pedestrian crossings, which go to red at once (as SUMO's own programmes do): when only
+        crossings lose green, only the programme's all-red after ``from_phase`` is shown (the
+        walkers' clearance; nothing when it has none).
         """
         if from_phase == to_phase:
             return ()
@@ -60,11 +65,15 @@ class TlsMapping(msgspec.Struct, frozen=True, kw_only=True):
         losing = [ca in "Gg" and cb not in "Gg" for ca, cb in zip(a, b, strict=True)]
         if not any(losing):
             return ()
-        yellow = "".join(
-            "y" if lose else (ca if ca in "Gg" else "r") for ca, lose in zip(a, losing, strict=True)
-        )
+        crossing = [i < len(self.crossings) and self.crossings[i] for i in range(len(a))]
         red = "".join(
             "r" if lose else (ca if ca in "Gg" else "r") for ca, lose in zip(a, losing, strict=True)
+        )
+        if not any(lose and not c for lose, c in zip(losing, crossing, strict=True)):
+            return (Step(red, self.red_s[from_phase]),) if self.red_s[from_phase] > 0 else ()
+        yellow = "".join(
+            ("r" if c else "y") if lose else (ca if ca in "Gg" else "r")
+            for ca, lose, c in zip(a, losing, crossing, strict=True)
         )
         y_s = self.yellow_s[from_phase] or DEFAULT_YELLOW_S
         steps = [Step(yellow, y_s)]

@@ -35,6 +35,7 @@ from twin.detectors import (
     DetectorReader,
     DetectorSpec,
     rewrite_detector_files,
+    strip_wauts,
     write_generated_loops,
 )
 from twin.errors import ScenarioError, SumoStartError
@@ -314,14 +315,15 @@ def _run(
 ) -> RunResult:
     interval = options.count_interval_s
     adds, scenario_specs = rewrite_detector_files(scenario.additionals, workdir, interval)
-    adds_l = list(adds)
+    actuated = kind == "builtin" and name == "actuated"
+    adds_l = list(strip_wauts(adds, workdir) if actuated else adds)
     loops_file = workdir / "twin_loops.add.xml"
     loop_specs = write_generated_loops(
         _lane_lengths(scenario.net, _control_lanes(sn)), loops_file, interval
     )
     adds_l.append(loops_file)
     actuated_id = ""
-    if kind == "builtin" and name == "actuated":
+    if actuated:
         actuated_id = write_actuated_programmes(sn.signals, workdir / "actuated.add.xml")
         adds_l.append(workdir / "actuated.add.xml")
     if options.closed_edges:

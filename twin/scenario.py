@@ -60,6 +60,22 @@ def _option(root: ET.Element, name: str) -> str | None:
     return None
 
 
+def sumo_time(value: str, where: Path) -> float:
+    """A SUMO time value in seconds: ``3600``, ``3600.5``, ``1:00:00`` or ``0:01:00:00``
+    (days, hours, minutes, seconds), as SUMO's options accept them."""
+    parts = value.strip().split(":")
+    try:
+        if len(parts) == 1:
+            return float(parts[0])
+        if len(parts) in {3, 4}:
+            units = (86400.0, 3600.0, 60.0, 1.0)[-len(parts) :]
+            sign = -1.0 if parts[0].startswith("-") else 1.0
+            return sign * sum(abs(float(p)) * u for p, u in zip(parts, units, strict=True))
+    except ValueError:
+        pass
+    raise ScenarioError(str(where), f"{value!r} is not a SUMO time", "use seconds or [D:]HH:MM:SS")
+
+
 def read_sumocfg(cfg: Path) -> Scenario:
     """The scenario a ``.sumocfg`` describes (net, routes, additional files, window)."""
     if not cfg.is_file():
@@ -74,10 +90,10 @@ def read_sumocfg(cfg: Path) -> Scenario:
         raise ScenarioError(str(cfg), "no net-file in the configuration")
     routes = _resolve(base, _split(_option(root, "route-files") or ""), cfg)
     adds = _resolve(base, _split(_option(root, "additional-files") or ""), cfg)
-    begin = float(_option(root, "begin") or 0.0)
+    begin = sumo_time(_option(root, "begin") or "0", cfg)
     end_opt = _option(root, "end")
-    end = float(end_opt) if end_opt else begin + DEFAULT_DURATION_S
-    step = float(_option(root, "step-length") or 1.0)
+    end = sumo_time(end_opt, cfg) if end_opt else begin + DEFAULT_DURATION_S
+    step = sumo_time(_option(root, "step-length") or "1", cfg)
     if not routes and not any(_has_demand(a) for a in adds):
         raise ScenarioError(str(cfg), "no route file and no demand in the additional files")
     return Scenario(

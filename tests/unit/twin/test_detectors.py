@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from twin.detectors import rewrite_detector_files, write_generated_loops
+from twin.detectors import rewrite_detector_files, strip_wauts, write_generated_loops
 
 
 def test_outputs_are_redirected_and_detectors_listed(tmp_path: Path) -> None:
@@ -45,3 +45,29 @@ def test_generated_loops_sit_upstream_of_the_stop_line(tmp_path: Path) -> None:
     pos = {d.lane: d.pos_m for d in specs}
     assert pos == {"long_0": 160.0, "short_0": 0.5}
     assert all(d.generated and d.id == f"twin_{d.lane}" for d in specs)
+
+
+def test_timed_event_outputs_are_redirected(tmp_path: Path) -> None:
+    # the wheel's game scenarios save signal switches next to their additional file
+    add = tmp_path / "in.add.xml"
+    add.write_text('<add><timedEvent type="SaveTLSSwitchStates" dest="tlsstate.xml"/></add>')
+    work = tmp_path / "work"
+    work.mkdir()
+    (copy,), _ = rewrite_detector_files((add,), work, 60)
+    (el,) = ET.parse(copy).getroot()
+    assert Path(el.get("dest", "")).parent == work
+
+
+def test_wauts_are_stripped_and_the_rest_kept(tmp_path: Path) -> None:
+    add = tmp_path / "p.add.xml"
+    add.write_text(
+        '<additional><tlLogic id="A" programID="x"><phase duration="5" state="G"/></tlLogic>'
+        '<WAUT refTime="0" id="w" startProg="x"><wautSwitch time="300" to="0"/></WAUT>'
+        '<wautJunction wautID="w" junctionID="A"/></additional>'
+    )
+    plain = tmp_path / "q.add.xml"
+    plain.write_text("<additional/>")
+    out = strip_wauts((add, plain), tmp_path)
+    assert out[1] == plain
+    assert [el.tag for el in ET.parse(out[0]).getroot()] == ["tlLogic"]
+    assert "WAUT" in add.read_text()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from graph.sumo import ProgramPhase, SumoSignal
 from twin.mapping import DEFAULT_YELLOW_S, TlsMapping
 
@@ -46,3 +48,30 @@ def test_default_yellow_when_programme_has_none() -> None:
     (step,) = m.transition(0, 1)
     assert step.state == "yr"
     assert step.duration_s == DEFAULT_YELLOW_S
+
+
+def _with_crossing(states: tuple[str, ...], yellow: tuple[float, ...]) -> SumoSignal:
+    sig = _signal(states, yellow, tuple(0.0 for _ in states))
+    lanes = (*sig.link_lanes[:-1], (":J_w0_0", ":J_c0_0"))
+    return msgspec.structs.replace(
+        sig, link_lanes=lanes, link_movements=(*sig.link_movements[:-1], "")
+    )
+
+
+def test_crossings_go_red_without_yellow() -> None:
+    # a netconvert programme: vehicles and walkers green, then the walkers' clearance (vehicles
+    # still green, crossing red) with no yellow between them
+    m = TlsMapping.from_signal(_with_crossing(("GrG", "Grr", "rGr"), (0.0, 3.0, 3.0)))
+    assert m.transition(0, 1) == ()
+    assert m.intergreen_s(0, 1) == 0.0
+    # vehicles losing green still get their yellow; the crossing is red from the start of it
+    assert [(s.state, s.duration_s) for s in m.transition(0, 2)] == [("yrr", DEFAULT_YELLOW_S)]
+
+
+def test_a_crossing_keeps_the_programmes_all_red_clearance() -> None:
+    # a mid-block crossing (the wheel's DRT scenario): cars, yellow, walkers, then 5 s all-red
+    sig = _with_crossing(("Gr", "rG"), (3.0, 0.0))
+    sig = msgspec.structs.replace(sig, red_s=(0.0, 5.0))
+    m = TlsMapping.from_signal(sig)
+    assert [(s.state, s.duration_s) for s in m.transition(1, 0)] == [("rr", 5.0)]
+    assert [(s.state, s.duration_s) for s in m.transition(0, 1)] == [("yr", 3.0)]

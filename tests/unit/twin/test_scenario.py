@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from twin.errors import ScenarioError, ScenarioFileMissing
-from twin.scenario import DEFAULT_DURATION_S, load_scenario
+from twin.scenario import DEFAULT_DURATION_S, load_scenario, sumo_time
 
 
 def _cfg(d: Path, body: str) -> Path:
@@ -57,3 +57,17 @@ def test_bad_window_and_ambiguous_folder(tmp_path: Path) -> None:
 def test_missing_path(tmp_path: Path) -> None:
     with pytest.raises(ScenarioFileMissing):
         load_scenario(tmp_path / "nothing.sumocfg")
+
+
+def test_clock_times_are_read_as_sumo_reads_them(tmp_path: Path) -> None:
+    # the wheel's own fokr_bs_demo states its window as 15:0:0 .. 16:0:0
+    _cfg(
+        tmp_path,
+        '<input><net-file value="n.net.xml"/><route-files value="r.rou.xml"/></input>'
+        '<time><begin value="15:0:0"/><end value="0:16:00:00"/><step-length value=".05"/></time>',
+    )
+    sc = load_scenario(tmp_path)
+    assert (sc.begin_s, sc.end_s, sc.step_length_s) == (54000.0, 57600.0, 0.05)
+    assert sumo_time("90.5", tmp_path) == 90.5
+    with pytest.raises(ScenarioError, match="not a SUMO time"):
+        sumo_time("1:30", tmp_path)

@@ -1,0 +1,86 @@
+"""Which SUMO programme the network model reads, and what counts as an intergreen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from graph.model import Phase
+from graph.sumo import (
+    DEFAULT_YELLOW_S,
+    MAX_CLEARANCE_S,
+    ProgramPhase,
+    SumoSignal,
+    _phases,
+    read_programs,
+)
+
+_PROG = (
+    '<tlLogic id="{id}" type="static" programID="{pid}" offset="0">'
+    '<phase duration="{d}" state="Gr"/><phase duration="3" state="yr"/>'
+    '<phase duration="{d}" state="rG"/><phase duration="3" state="ry"/></tlLogic>'
+)
+
+
+def _model(
+    program: tuple[ProgramPhase, ...], lanes: list[tuple[str, str]]
+) -> tuple[tuple[Phase, ...], SumoSignal]:
+    return _phases(
+        tls_id="J",
+        program_id="0",
+        program_type="static",
+        offset=0.0,
+        program=program,
+        link_movements=["" for _ in lanes],
+        movements={},
+        link_lanes=lanes,
+    )
+
+
+def test_the_last_programme_loaded_runs_unless_a_waut_starts_another(tmp_path: Path) -> None:
+    net = tmp_path / "n.net.xml"
+    net.write_text(
+        "<net>"
+        + _PROG.format(id="A", pid="0", d=30)
+        + _PROG.format(id="B", pid="0", d=30)
+        + "</net>"
+    )
+    add = tmp_path / "p.add.xml"
+    add.write_text(
+        "<additional>"
+        + _PROG.format(id="A", pid="slow", d=60)
+        + _PROG.format(id="A", pid="fast", d=20)
+        + _PROG.format(id="B", pid="fast", d=20)
+        + '<WAUT refTime="0" id="w" startProg="slow"><wautSwitch time="300" to="0"/></WAUT>'
+        + '<wautJunction wautID="w" junctionID="A"/>'
+        + "</additional>"
+    )
+    got = read_programs([net, add])
+    assert got["A"][0] == "slow"  # SUMO starts A on the WAUT's startProg (checked with libsumo)
+    assert got["B"][0] == "fast"
+    assert read_programs([net])["A"][0] == "0"
+
+
+def test_a_long_red_after_a_green_is_not_all_red_clearance() -> None:
+    # a ramp meter or a manual signal holds red for hours: that is no clearance interval
+    program = (
+        ProgramPhase(state="Gr", duration_s=30.0),
+        ProgramPhase(state="yr", duration_s=3.0),
+        ProgramPhase(state="rr", duration_s=10000.0),
+        ProgramPhase(state="rG", duration_s=30.0),
+        ProgramPhase(state="ry", duration_s=3.0),
+    )
+    phases, signal = _model(program, [("a_0", "b_0"), ("c_0", "d_0")])
+    assert signal.red_s == (MAX_CLEARANCE_S, 0.0)
+    assert [p.intergreen_s for p in phases] == [3.0 + MAX_CLEARANCE_S, 3.0]
+
+
+def test_the_model_intergreen_is_what_a_driver_shows() -> None:
+    # vehicles, then walkers (crossing link 2); no yellow for the walkers, 5 s all-red after them;
+    # and a programme that drops vehicles to red with no yellow (a driver shows 3 s)
+    program = (
+        ProgramPhase(state="GGr", duration_s=30.0),
+        ProgramPhase(state="rrG", duration_s=10.0),
+        ProgramPhase(state="rrr", duration_s=5.0),
+    )
+    phases, _ = _model(program, [("a_0", "b_0"), ("a_0", "c_0"), (":J_w0_0", ":J_c0_0")])
+    assert [p.intergreen_s for p in phases] == [DEFAULT_YELLOW_S, 5.0]
