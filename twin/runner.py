@@ -19,6 +19,7 @@ from graph.sumo import SumoNetwork, network_from_sumo
 from graph.sumo_links import sumo_links
 from optimizer.model import JunctionDemand, Plan
 from optimizer.strategy import Decision, Planner, ZonePlanner
+from twin.audit import ENVELOPE_EXEMPT, AuditResult, SignalAudit
 from twin.control import (
     DecisionSource,
     LivePolicy,
@@ -26,6 +27,7 @@ from twin.control import (
     Policy,
     ProgrammePolicy,
     SignalDriver,
+    envelope_for,
     make_policy,
     resolve_control,
     write_actuated_programmes,
@@ -84,6 +86,8 @@ class RunOptions:
     may_skip_phases: bool = True
     sumo_binary: str | None = None
     """Another ``sumo`` binary (TraCI only), e.g. an older SUMO to compare versions."""
+    audit: bool = True
+    """Read back the states SUMO shows and check them against the control (``twin.audit``)."""
     """Live controllers may serve phases in any order (Varaiya's and RESCO's max-pressure do)."""
 
 
@@ -100,6 +104,8 @@ class RunResult:
     decisions: int = 0
     applied: list[Decision] = field(default_factory=list)
     """Live controls: every decision applied, in order."""
+    audit: AuditResult | None = None
+    """What the signal audit found (``None`` when ``RunOptions.audit`` is off)."""
 
 
 def _lane_lengths(net: Path, wanted: set[str]) -> dict[str, float]:
@@ -377,6 +383,7 @@ class _Partial:
     metrics_inputs: dict[str, Any]
     metrics: RunMetrics | None = None
     applied: list[Decision] = field(default_factory=list)
+    audit: AuditResult | None = None
 
     def to_result(self) -> RunResult:
         assert self.metrics is not None
@@ -389,6 +396,7 @@ class _Partial:
             plans=self.plans,
             decisions=self.decisions,
             applied=self.applied,
+            audit=self.audit,
         )
 
 
@@ -413,6 +421,7 @@ def _loop(
     counter = _Counter(api, loop_specs)
     policy = _policy(api, sn, control, kind, name, options, drivers, counter, now, scenario.net)
     emit_specs = scenario_specs or loop_specs
+    audit = _audit(api, sn, kind, name, options, policy, now, scenario.step_length_s)
     reader = DetectorReader(api, emit_specs, options.count_interval_s, options.base_date)
     lanes_by_junction = [
         sorted(
@@ -454,6 +463,8 @@ def _loop(
                 counter.read()
             next_count += options.count_interval_s
         policy.step(now)
+        if audit is not None:
+            audit.observe(now)
         queue_sum += sum(api.lane.getLastStepHaltingNumber(ln) for ln in all_lanes)
         samples += 1
         if now - last_bar >= 60:
@@ -470,6 +481,7 @@ def _loop(
         plans=getattr(policy, "plans", {}),
         decisions=int(getattr(policy, "decisions", 0)),
         applied=list(getattr(policy, "applied", [])),
+        audit=audit.result(now) if audit is not None else None,
         metrics_inputs={
             "never_inserted_wait_s": pending_wait,
             "never_inserted": len(pending),
@@ -478,6 +490,33 @@ def _loop(
             "sim_s": scenario.end_s - scenario.begin_s,
         },
     )
+
+
+def _audit(
+    api: Any,
+    sn: SumoNetwork,
+    kind: str,
+    name: str,
+    options: RunOptions,
+    policy: Policy,
+    now: float,
+    step_s: float,
+) -> SignalAudit | None:
+    """The signal audit of a run (``twin.audit``), or ``None`` when switched off."""
+    if not options.audit:
+        return None
+    if kind == "controller":
+        envelopes = None
+        if name not in ENVELOPE_EXEMPT:
+            envelopes = {}
+            for j in sn.network.junctions:
+                env = envelope_for(j, may_skip=options.may_skip_phases)
+                envelopes[j.id] = (env.min_green_s, env.max_green_s)
+        return SignalAudit(api, sn.signals, "controller", now, step_s, envelopes=envelopes)
+    if isinstance(policy, PlanPolicy):
+        plans = policy.plans
+        return SignalAudit(api, sn.signals, "planner", now, step_s, plans=lambda: plans)
+    return SignalAudit(api, sn.signals, "builtin", now, step_s)
 
 
 def _drivers(api: Any, sn: SumoNetwork, kind: str, now: float) -> dict[str, SignalDriver]:
