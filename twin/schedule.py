@@ -7,9 +7,9 @@ when coordinated, its offset.
 
 A coordinated plan wants its cycles to start at ``reference + offset + k * cycle``. When a new plan
 takes over at a cycle boundary that is not aligned with it, one **transition cycle** bridges the
-gap, the usual way controllers change offsets: it is either shortened (when that stays feasible
-with every minimum green) or lengthened, whichever departs less from the new cycle, and its greens
-are the new plan's, stretched or squeezed in proportion.
+gap, the usual way controllers change offsets: it is shortened when the gap is at least half a
+cycle and every minimum green still fits, and lengthened by the gap otherwise (less than a cycle);
+its greens are the new plan's, stretched or squeezed in proportion.
 """
 
 from __future__ import annotations

@@ -42,10 +42,16 @@ def test_transition_cycle_lands_on_the_offset(start: float, aligned: float, g: l
     seq = [(k, float(v)) for k, v in enumerate(g)]
     cycle = natural_cycle_s(seq, _yellow)
     ends, nxt = transition_cycle(start, seq, cycle, aligned, _yellow, lambda _: 5.0)
-    # The next cycle starts on the plan's alignment, within half a cycle more or less of it.
+    # The next cycle starts on the plan's alignment: the transition is shortened to no less than
+    # half a cycle, or lengthened by less than a cycle (by more than half only when shortening
+    # would break a minimum green).
     gap = (nxt - aligned) % cycle
     assert min(gap, cycle - gap) < 0.5 + 1e-6
-    assert cycle / 2 - 0.5 - 1e-6 <= nxt - start <= 1.5 * cycle + 1e-6
+    length = nxt - start
+    assert cycle / 2 - 0.5 - 1e-6 <= length < 2 * cycle + 1e-6
+    if length > 1.5 * cycle + 1e-6:
+        shortened = length - cycle
+        assert shortened - sum(_yellow(0, 1) for _ in seq) < 5.0 * len(seq)
     # Every green lasts at least its minimum (5 s here, or the plan's own green if shorter).
     t = start
     for (phase, end), (_, planned) in zip(ends, seq, strict=True):
