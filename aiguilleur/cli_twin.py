@@ -387,7 +387,8 @@ def _live_control(
     rtt = sorted(res.round_trips_s)
     median_ms = rtt[len(rtt) // 2] * 1000 if rtt else 0.0
     print(
-        f"states sent: {res.sent}, decisions consumed: {len(res.consumed)}, decisions applied: "
+        f"states sent: {res.sent}, dead letters: {res.dead_letters}, "
+        f"decisions consumed: {len(res.consumed)}, decisions applied: "
         f"{len(res.run.applied)}; round trips: {len(rtt)}, median {median_ms:.1f} ms, "
         f"{res.sent / res.decide_wall_s if res.decide_wall_s else 0:.0f} decisions/s of waiting",
         file=sys.stderr,

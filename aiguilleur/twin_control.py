@@ -74,6 +74,10 @@ class ControlBridge(LoopThread):
         self.consumed.append(ev)
         self._decisions[(ev.junction_id, ev.observed_at)] = ev
 
+    def dead_letters(self) -> int:
+        """How many junction states the worker rejected (a per-run namespace starts empty)."""
+        return self._call(self._records_in(self.topics.state_dead_letters))
+
     def observed_at(self, time_s: float) -> datetime:
         """Event time of simulation time ``time_s``."""
         return self.base + timedelta(seconds=time_s)
@@ -118,6 +122,7 @@ class LiveControlResult:
     namespace: str
     envelopes: dict[str, SignalEnvelope]
     sent: int
+    dead_letters: int
     consumed: list[SignalDecision]
     round_trips_s: list[float] = field(default_factory=list)
     decide_wall_s: float = 0.0
@@ -206,6 +211,7 @@ def run_live_control(
                 namespace=settings.topic_namespace,
                 envelopes=envelopes,
                 sent=bridge.sent,
+                dead_letters=bridge.dead_letters(),
                 consumed=list(bridge.consumed),
                 round_trips_s=list(bridge.round_trips_s),
                 decide_wall_s=sum(bridge.round_trips_s),

@@ -210,6 +210,27 @@ class LoopThread:
                 "this run's network and detector registry? (see the worker's log)"
             )
 
+    async def _records_in(self, topic: str) -> int:
+        """How many records ``topic`` holds (its partitions' end offsets)."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.cfg.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            **kafka_security(self.cfg),
+        )
+        await consumer.start()
+        try:
+            await consumer._client.force_metadata_update()  # no public call in aiokafka 0.14
+            parts = consumer.partitions_for_topic(topic)
+            if not parts:
+                raise PipelineNotAnswering(f"the topic {topic} does not exist")
+            tps = [TopicPartition(topic, p) for p in sorted(parts)]
+            consumer.assign(tps)
+            ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
+            return sum(ends.values())
+        finally:
+            await consumer.stop()
+
 
 class PipelineBridge(LoopThread):
     """Producing counts and collecting the plans topic, for the runner's plan source."""
@@ -304,28 +325,7 @@ class PipelineBridge(LoopThread):
 
     def dead_letters(self) -> int:
         """How many records the dead-letter topic holds (a per-run namespace starts empty)."""
-        return self._call(self._dead_letters())
-
-    async def _dead_letters(self) -> int:
-        topic = self.topics.dead_letters
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.cfg.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            **kafka_security(self.cfg),
-        )
-        await consumer.start()
-        try:
-            await consumer._client.force_metadata_update()  # no public call in aiokafka 0.14
-            parts = consumer.partitions_for_topic(topic)
-            if not parts:
-                raise PipelineNotAnswering(f"the dead-letter topic {topic} does not exist")
-            tps = [TopicPartition(topic, p) for p in sorted(parts)]
-            consumer.assign(tps)
-            ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
-            return sum(ends.values())
-        finally:
-            await consumer.stop()
+        return self._call(self._records_in(self.topics.dead_letters))
 
 
 @dataclass(kw_only=True)
