@@ -7,7 +7,8 @@ does not advance before every due junction has its decision. The worker decides 
 approved envelope: with a worker of its own, the run approves every junction's envelope (the
 scenario's phases and bounds, as the in-process run grants them) under the approver's name before
 the worker starts; with ``--no-worker`` it uses the approvals on record and stops if one is
-missing. Event time is simulation time from ``LIVE_EPOCH``.
+missing. Event time is simulation time from the run's start on the wall clock, so that a run
+never takes an earlier run's decisions on the same topics for its own.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -25,7 +26,6 @@ from aiguilleur.approval import approvals, on_record, publish
 from aiguilleur.demo import start_worker, stop_process
 from aiguilleur.settings import Settings
 from aiguilleur.twin_live import (
-    LIVE_EPOCH,
     LiveOptions,
     LoopThread,
     PipelineNotAnswering,
@@ -120,6 +120,8 @@ class LiveControlResult:
 
     run: RunResult
     namespace: str
+    base: datetime
+    """Event time of simulation time 0."""
     envelopes: dict[str, SignalEnvelope]
     sent: int
     dead_letters: int
@@ -153,8 +155,6 @@ def run_live_control(
     proc = None
     log_path = workdir / "worker.log"
     if opts.start_worker:
-        from datetime import UTC
-
         events = approvals(
             network,
             None,
@@ -183,7 +183,9 @@ def run_live_control(
             return None
         return f"the worker exited with code {proc.returncode} (log: {log_path})"
 
-    base = LIVE_EPOCH
+    # Event time starts at the run's start (whole seconds): keys (junction, observed_at) never
+    # meet the decisions of an earlier run on the same topics.
+    base = datetime.fromtimestamp(int(time.time()), UTC) - timedelta(seconds=scenario.begin_s)
     try:
         with ControlBridge(
             cfg, topics, zone_of, base, timeout_s=opts.timeout_s, alive=alive
@@ -209,6 +211,7 @@ def run_live_control(
             return LiveControlResult(
                 run=result,
                 namespace=settings.topic_namespace,
+                base=base,
                 envelopes=envelopes,
                 sent=bridge.sent,
                 dead_letters=bridge.dead_letters(),

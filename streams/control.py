@@ -399,11 +399,13 @@ async def follow_envelopes(
             ready.set()
         while True:
             batch = await consumer.getmany(timeout_ms=500)
-            for tp, msgs in batch.items():
+            for msgs in batch.values():
                 for m in msgs:
                     outcome = table.apply(m.key, m.value)
                     metrics.envelopes.labels(outcome=outcome).inc()
-                if msgs and msgs[-1].offset + 1 >= ends.get(tp, 0):
+            # by position, not by the last offset seen: compaction may have removed the last ones
+            for tp in list(behind):
+                if await consumer.position(tp) >= ends[tp]:
                     behind.discard(tp)
             metrics.envelopes_held.set(len(table))
             if not ready.is_set() and not behind:

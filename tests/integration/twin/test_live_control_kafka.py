@@ -17,7 +17,7 @@ import pytest
 
 from aiguilleur.settings import Settings
 from aiguilleur.twin_control import run_live_control
-from aiguilleur.twin_live import LIVE_EPOCH, LiveOptions
+from aiguilleur.twin_live import LiveOptions
 from graph.sumo import network_from_sumo
 from streams.envelopes import to_envelope
 from twin import RunOptions, load_scenario, run_twin
@@ -57,14 +57,14 @@ def test_worker_decisions_drive_the_twin(
     # one decision per state sent, and SUMO applied exactly those, in order
     assert res.sent == len(res.consumed) == len(res.run.applied) > 0
     applied = [
-        (d.junction_id, LIVE_EPOCH + timedelta(seconds=d.time_s), d.phase_index)
+        (d.junction_id, res.base + timedelta(seconds=d.time_s), d.phase_index)
         for d in res.run.applied
     ]
     consumed = {(d.junction_id, d.observed_at): d for d in res.consumed}
     assert len(consumed) == len(res.consumed)
     assert sorted(applied) == sorted((k[0], k[1], d.phase_index) for k, d in consumed.items())
     for d in res.run.applied:
-        ev = consumed[(d.junction_id, LIVE_EPOCH + timedelta(seconds=d.time_s))]
+        ev = consumed[(d.junction_id, res.base + timedelta(seconds=d.time_s))]
         assert (d.next_decision_in_s, d.reason) == (ev.next_decision_in_s, ev.reason)
         assert ev.envelope_id == res.envelopes[d.junction_id].envelope_id
     assert any(ev.phase_index != ev.from_phase for ev in res.consumed)  # it did switch phases
