@@ -308,7 +308,7 @@ def junction_demand(
     crit = critical_links(signal)
     skippable = skippable_phases(signal, crit)
     phases = []
-    for p, links in zip(junction.phases, crit, strict=True):
+    for k, (p, links) in enumerate(zip(junction.phases, crit, strict=True)):
         flow: dict[str, float] = {}
         lanes: dict[str, set[str]] = {}
         for i in links:
@@ -330,11 +330,26 @@ def junction_demand(
                 lane_groups=lgs,
                 min_green_s=p.min_green_s,
                 max_green_s=p.max_green_s,
-                intergreen_s=p.intergreen_s,
+                intergreen_s=shown_intergreen_s(signal, k, p.intergreen_s),
                 skippable=p.index in skippable,
             )
         )
     return JunctionDemand(junction_id=junction.id, phases=tuple(phases), count_period_s=period_s)
+
+
+def shown_intergreen_s(signal: SumoSignal, phase: int, programme_s: float) -> float:
+    """The intergreen the twin shows after ``phase``: the yellow and all-red of the change to the
+    next phase in order (:class:`SignalDriver`), or the programme's own if longer.
+
+    A programme may pass from one green state to the next through intermediate greens and put its
+    yellow elsewhere (Bologna's do): the model then says 0 s, but the twin still shows a yellow on
+    the links that lose green, and a planner that is not told plans cycles too short for it.
+    """
+    n = len(signal.green_states)
+    if n < 2:
+        return programme_s
+    shown = TlsMapping.from_signal(signal).intergreen_s(phase, (phase + 1) % n)
+    return max(programme_s, shown)
 
 
 RECENT_WINDOW_S = 900.0
@@ -354,6 +369,72 @@ def with_recent(demand: JunctionDemand, recent: JunctionDemand) -> JunctionDeman
                 for lg in p.lane_groups
             ),
         )
+        for p in demand.phases
+    )
+    return msgspec.structs.replace(demand, phases=phases)
+
+
+SATURATED_OCCUPANCY = 0.7
+"""Mean occupancy of a stop-line loop (40 m upstream) above which its lane is taken to hold a
+standing queue through the green: its count is then the flow served, not the demand."""
+
+
+def saturated_groups(
+    junction: Junction,
+    signal: SumoSignal,
+    occupancy: dict[str, float],
+    threshold: float = SATURATED_OCCUPANCY,
+) -> set[str]:
+    """Lane group ids (as :func:`junction_demand` names them) whose loops were occupied at least
+    ``threshold`` of the period on some lane."""
+    out: set[str] = set()
+    for p, links in zip(junction.phases, critical_links(signal), strict=True):
+        for i in links:
+            lane = signal.link_lanes[i][0]
+            if occupancy.get(lane, 0.0) >= threshold:
+                out.add(f"{p.index}:{lane.rsplit('_', 1)[0]}")
+    return out
+
+
+def running_capacity_vph(
+    demand: JunctionDemand, running: Sequence[tuple[int, float]], cycle_s: float
+) -> dict[str, float]:
+    """Capacity (veh/h) of each lane group under the plan running now: saturation flow times
+    effective green over cycle."""
+    green: dict[int, float] = {}
+    for phase, g in running:
+        green[phase] = green.get(phase, 0.0) + g
+    out: dict[str, float] = {}
+    for p in demand.phases:
+        share = max(0.0, green.get(p.index, 0.0) - p.lost_time_s) / max(cycle_s, 1.0)
+        for lg in p.lane_groups:
+            out[lg.id] = lg.saturation_flow_vph * share
+    return out
+
+
+def with_saturated(
+    demand: JunctionDemand, saturated: set[str], capacity_vph: dict[str, float]
+) -> JunctionDemand:
+    """``demand`` with every saturated lane group's flows raised to at least its capacity under
+    the running plan: a queue that does not clear says demand reached capacity (SCOOT reasons
+    the same way from its loops), so the planner sees a degree of saturation of 1 or more there
+    and gives that group more capacity until its queue clears."""
+    if not saturated:
+        return demand
+
+    def raised(lg: LaneGroup) -> LaneGroup:
+        if lg.id not in saturated:
+            return lg
+        floor = capacity_vph.get(lg.id, 0.0)
+        recent = lg.recent_flow_vph
+        return msgspec.structs.replace(
+            lg,
+            flow_vph=max(lg.flow_vph, floor),
+            recent_flow_vph=None if recent is None else max(recent, floor),
+        )
+
+    phases = tuple(
+        msgspec.structs.replace(p, lane_groups=tuple(raised(lg) for lg in p.lane_groups))
         for p in demand.phases
     )
     return msgspec.structs.replace(demand, phases=phases)
@@ -396,8 +477,10 @@ class PlanPolicy:
         now: float,
         fixed_plans: dict[str, Plan] | None = None,
         links: Sequence[SumoLink] = (),
+        occupancy: Callable[[], dict[str, float]] | None = None,
     ) -> None:
         self.name = name
+        self._occupancy = occupancy
         self._planner = planner
         self._api = api
         self._junctions = junctions
@@ -496,13 +579,16 @@ class PlanPolicy:
             all_counts.update(c)
             all_turns.update(t)
         window_s = self._period_s * len(self._recent)
+        occupied = self._occupancy() if self._occupancy is not None else {}
         demands: dict[str, JunctionDemand] = {}
         for j in self._junctions:
             sig = self._signals[j.id]
-            demands[j.id] = with_recent(
+            demand = with_recent(
                 junction_demand(j, sig, counts, self._period_s, turns),
                 junction_demand(j, sig, dict(all_counts), window_s, dict(all_turns)),
             )
+            running = running_capacity_vph(demand, self._seq[j.id], self._cycle[j.id])
+            demands[j.id] = with_saturated(demand, saturated_groups(j, sig, occupied), running)
         if isinstance(self._planner, ZonePlanner):
             recent_flows = {
                 j.id: link_flows(self._signals[j.id], dict(all_counts), dict(all_turns))

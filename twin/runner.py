@@ -238,10 +238,13 @@ class _Counter:
         self._specs = specs
         self.lanes: dict[str, int] = {}
         self.turns: dict[tuple[str, str], int] = {}
+        self.occupied: dict[str, list[float]] = {}
 
     def read(self) -> None:
         for d in self._specs:
             edge = d.lane.rsplit("_", 1)[0]
+            occ = float(self._api.inductionloop.getLastIntervalOccupancy(d.id)) / 100.0
+            self.occupied.setdefault(d.lane, []).append(occ)
             for v in self._api.inductionloop.getLastIntervalVehicleIDs(d.id):
                 self.lanes[d.lane] = self.lanes.get(d.lane, 0) + 1
                 try:
@@ -254,6 +257,12 @@ class _Counter:
     def take(self) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
         out = (self.lanes, self.turns)
         self.lanes, self.turns = {}, {}
+        return out
+
+    def take_occupancy(self) -> dict[str, float]:
+        """Mean loop occupancy (0..1) per lane since the last call."""
+        out = {lane: sum(v) / len(v) for lane, v in self.occupied.items() if v}
+        self.occupied = {}
         return out
 
 
@@ -562,6 +571,7 @@ def _policy(
             now,
             fixed_plans=options.plans if kind == "plan" else None,
             links=sumo_links(net) if isinstance(planner, ZonePlanner) else (),
+            occupancy=counter.take_occupancy,
         )
     if kind == "controller":
         return LivePolicy(

@@ -12,8 +12,11 @@ from twin.control import (
     junction_demand,
     link_flows,
     programme_greens,
+    running_capacity_vph,
+    saturated_groups,
     skippable_phases,
     with_recent,
+    with_saturated,
 )
 
 # links: 0 = a_0 -> x, 1 = a_1 -> x (through); 2 = a_1 -> y (left: permissive, then protected)
@@ -139,3 +142,43 @@ def test_recent_flows_are_attached_by_lane_group() -> None:
     assert lg.flow_vph == pytest.approx(3 * 12)
     assert lg.recent_flow_vph == pytest.approx(30 * 4)
     assert d.count_period_s == 300.0
+
+
+def test_intergreen_is_what_the_twin_shows_when_the_programme_hides_its_yellow() -> None:
+    # A programme going straight from one green state to the other (yellow 0 in the model): the
+    # driver still shows its default yellow on the links losing green, and the demand says so.
+    sig = msgspec.structs.replace(
+        _signal(),
+        program=(
+            ProgramPhase(state="GGg", duration_s=30.0),
+            ProgramPhase(state="rrG", duration_s=6.0),
+        ),
+        yellow_s=(0.0, 0.0),
+    )
+    j = msgspec.structs.replace(
+        _junction(),
+        phases=tuple(msgspec.structs.replace(p, intergreen_s=0.0) for p in _junction().phases),
+    )
+    demand = junction_demand(j, sig, {"a_0": 10, "a_1": 10}, 300.0)
+    assert [p.intergreen_s for p in demand.phases] == [3.0, 0.0]
+    # Phase 1 -> 0 loses no green link ("rrG" -> "GGg"): nothing to show.
+    normal = junction_demand(_junction(), _signal(), {"a_0": 10, "a_1": 10}, 300.0)
+    assert [p.intergreen_s for p in normal.phases] == [p.intergreen_s for p in _junction().phases]
+
+
+def test_a_saturated_lane_group_is_planned_at_least_at_its_running_capacity() -> None:
+    demand = junction_demand(_junction(), _signal(), {"a_0": 10, "a_1": 10}, 300.0)
+    occupied = {"a_0": 0.95, "a_1": 0.1}
+    groups = saturated_groups(_junction(), _signal(), occupied)
+    assert groups == {"0:a"}
+    running = running_capacity_vph(demand, [(0, 30.0), (1, 6.0)], 42.0)
+    raised = with_saturated(demand, groups, running)
+    before = {lg.id: lg.flow_vph for p in demand.phases for lg in p.lane_groups}
+    after = {lg.id: lg.flow_vph for p in raised.phases for lg in p.lane_groups}
+    sat = next(lg.saturation_flow_vph for p in demand.phases for lg in p.lane_groups)
+    assert after["0:a"] == pytest.approx(max(before["0:a"], sat * (30.0 - 2.0) / 42.0))
+    assert after["0:a"] > before["0:a"]
+    assert {k: v for k, v in after.items() if k != "0:a"} == {
+        k: v for k, v in before.items() if k != "0:a"
+    }
+    assert with_saturated(demand, set(), running) is demand
