@@ -32,6 +32,9 @@ DEFAULT_MIN_GREEN_S = 7.0
 DEFAULT_YELLOW_S = 3.0
 """Yellow shown when vehicles lose green and the programme has none there (SUMO needs one)."""
 DEFAULT_MAX_GREEN_S = 90.0
+MAX_GREEN_CAP_S = 180.0
+"""A programme green longer than this (a manual signal's 10000 s, a rail crossing's day) is a hold,
+not a timing: the phase's maximum green stops here (longer than any cycle a planner makes)."""
 MAX_CLEARANCE_S = 8.0
 """Yellow, or red, shown after a green for longer than this is a phase of its own (a ramp meter's
 red, a manual signal's hold), not a clearance: it counts as this much intergreen."""
@@ -356,7 +359,7 @@ def _phases(
         hi = (
             ph.max_dur_s
             if has_bounds and ph.max_dur_s is not None
-            else max(DEFAULT_MAX_GREEN_S, green_s)
+            else max(DEFAULT_MAX_GREEN_S, min(green_s, MAX_GREEN_CAP_S))
         )
         minmax.append((float(lo), float(hi)))
     if not states:

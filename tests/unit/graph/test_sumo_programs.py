@@ -8,6 +8,7 @@ from graph.model import Phase
 from graph.sumo import (
     DEFAULT_YELLOW_S,
     MAX_CLEARANCE_S,
+    MAX_GREEN_CAP_S,
     ProgramPhase,
     SumoSignal,
     _phases,
@@ -84,3 +85,13 @@ def test_the_model_intergreen_is_what_a_driver_shows() -> None:
     )
     phases, _ = _model(program, [("a_0", "b_0"), ("a_0", "c_0"), (":J_w0_0", ":J_c0_0")])
     assert [p.intergreen_s for p in phases] == [DEFAULT_YELLOW_S, 5.0]
+
+
+def test_a_green_held_for_hours_is_no_maximum_green() -> None:
+    # the wheel's rail game holds each signal for a day; its maximum green is not a day
+    program = (
+        ProgramPhase(state="Gr", duration_s=86400.0),
+        ProgramPhase(state="rG", duration_s=30.0),
+    )
+    phases, _ = _model(program, [("a_0", "b_0"), ("c_0", "d_0")])
+    assert [p.max_green_s for p in phases] == [MAX_GREEN_CAP_S, 90.0]
