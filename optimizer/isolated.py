@@ -101,7 +101,12 @@ def analyse_cycles(
             f"{demand.cycle_min_s}..{demand.cycle_max_s} s; widen the bounds",
         )
     cycles = np.arange(c_lo, c_hi + 1, dtype=np.int64)
-    tables = build_tables(demand, cycles, min_g, max_g, ig_total)
+    # No green can exceed what the longest cycle leaves the others: tables stop there (a
+    # maximum green of a day must not make them a day wide). Explanations keep the real bounds.
+    reach = [
+        min(hi, c_hi - ig_total - (sum(min_g) - lo)) for lo, hi in zip(min_g, max_g, strict=True)
+    ]
+    tables = build_tables(demand, cycles, min_g, reach, ig_total)
     z_star = min_worst_saturation(tables)
     oversaturated = z_star > opts.saturation_cap
     need = greens_needed(tables, z_star if oversaturated else opts.saturation_cap)

@@ -516,8 +516,11 @@ class PlanPolicy:
                 self.plans[j.id].append(fixed_plans[j.id])
             self._seq[j.id] = seq
             self._cycle[j.id] = natural_cycle_s(seq, self._transition(j.id))
-            self._start_cycle(j.id, green_ends(now, seq, self._cycle[j.id], self._transition(j.id)))
-            drivers[j.id].switch(seq[0][0], now)
+            # The first green starts after the change from the phase SUMO shows now, if any.
+            start = drivers[j.id].switch(seq[0][0], now)
+            self._start_cycle(
+                j.id, green_ends(start, seq, self._cycle[j.id], self._transition(j.id))
+            )
 
     def _transition(self, jid: str) -> Callable[[int, int], float]:
         return self._drivers[jid].mapping.intergreen_s
@@ -589,6 +592,30 @@ class PlanPolicy:
             )
             running = running_capacity_vph(demand, self._seq[j.id], self._cycle[j.id])
             demands[j.id] = with_saturated(demand, saturated_groups(j, sig, occupied), running)
+        self._adopt_all(demands, all_counts, all_turns, window_s)
+        for jid in self._pending:
+            self._cut_long_cycle(jid, now)
+
+    def _cut_long_cycle(self, jid: str, now: float) -> None:
+        """End a running cycle that would last far beyond the new plan's (a programme holding a
+        green for hours): its current green ends now and the new plan starts after the yellow."""
+        new_cycle = self._pending[jid][1]
+        if self._next_start[jid] - now <= 2 * new_cycle:
+            return
+        ends, i = self._ends[jid], self._idx[jid]
+        phase = ends[i][0]
+        self._ends[jid] = [*ends[:i], (phase, now)]
+        first = self._pending[jid][0][0][0]
+        self._next_start[jid] = now + self._transition(jid)(phase, first)
+
+    def _adopt_all(
+        self,
+        demands: dict[str, JunctionDemand],
+        all_counts: Counter[str],
+        all_turns: Counter[tuple[str, str]],
+        window_s: float,
+    ) -> None:
+        assert self._planner is not None
         if isinstance(self._planner, ZonePlanner):
             recent_flows = {
                 j.id: link_flows(self._signals[j.id], dict(all_counts), dict(all_turns))
@@ -598,7 +625,6 @@ class PlanPolicy:
         else:
             for j in self._junctions:
                 self._adopt(self._planner.plan(demands[j.id]), coordinated=False)
-        del now
 
     def _replan_zones(
         self,

@@ -29,6 +29,14 @@ class RescoMaxPressure:
             for p in state.phases
             if p.movements
         }
+        if not pressure:  # no phase serves a vehicle movement (a crossing-only signal)
+            return Decision(
+                junction_id=state.junction_id,
+                time_s=state.time_s,
+                phase_index=state.current_phase,
+                next_decision_in_s=RESCO_STEP_S,
+                reason="RESCO max-pressure: no vehicle movement; phase kept",
+            )
         best = max(pressure, key=lambda i: (pressure[i], i == state.current_phase, -i))
         if pressure.get(state.current_phase, float("-inf")) >= pressure[best]:
             best = state.current_phase

@@ -108,3 +108,28 @@ def test_coordinated_plans_share_a_cycle_and_beat_simultaneous_greens(
     assert all(b.offset_s == 0 for b in flat.plans["B"])
     # Measured on this corridor: 22.8 s against 24.4 s per vehicle.
     assert waved.metrics.avg_delay_s < flat.metrics.avg_delay_s
+
+
+def test_plans_take_over_from_a_programme_that_holds_its_greens_for_hours(
+    corridor: Path,
+) -> None:
+    # The side roads' green would last 50 minutes: a plan must not wait for that cycle to end.
+    held = corridor.parent / "held.add.xml"
+    held.write_text(
+        "<additional>"
+        + "".join(
+            f'<tlLogic id="{tls}" type="static" programID="held" offset="0">'
+            '<phase duration="3000" state="GGrr"/><phase duration="3" state="yyrr"/>'
+            '<phase duration="3000" state="rrGG"/><phase duration="3" state="rryy"/></tlLogic>'
+            for tls in ("A", "B")
+        )
+        + "</additional>\n"
+    )
+    scenario = load_scenario(corridor, additionals=(held,))
+    opts = RunOptions(progress=False)
+    stuck = run_twin(scenario, "programme", opts)
+    planned = run_twin(scenario, "optimizer", opts)
+    assert planned.audit is not None
+    assert planned.audit.violations == 0
+    assert planned.audit.checked_cycles > 0
+    assert planned.metrics.avg_delay_s < stuck.metrics.avg_delay_s / 2

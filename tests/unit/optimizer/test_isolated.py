@@ -260,3 +260,19 @@ def test_plans_are_byte_identical_across_processes() -> None:
     demand = demands(4, [[420.0, 130.0], [610.0], [90.0, 240.0], [300.0]], cycle=(30, 150))
     digests.add(hashlib.sha256(msgspec.json.encode(optimize_junction(demand))).hexdigest())
     assert len(digests) == 1
+
+
+def test_a_day_long_maximum_green_plans_like_the_cycle_bound_it_cannot_exceed() -> None:
+    # SUMO programmes may hold a green for hours; the enumeration must not build tables that wide,
+    # and the plan is the one the cycle bound allows anyway.
+    base = demands(2, [[500.0], [400.0]], cycle=(40, 120), jid="J")
+    huge = msgspec.structs.replace(
+        base,
+        phases=tuple(msgspec.structs.replace(p, max_green_s=86400.0) for p in base.phases),
+    )
+    capped = msgspec.structs.replace(
+        base,
+        phases=tuple(msgspec.structs.replace(p, max_green_s=120.0) for p in base.phases),
+    )
+    a, b = optimize_junction(huge), optimize_junction(capped)
+    assert (a.cycle_s, [p.green_s for p in a.phases]) == (b.cycle_s, [p.green_s for p in b.phases])
