@@ -55,12 +55,13 @@ def main() -> None:
                 delay = round(res.metrics.avg_delay_s, 2)
                 results.setdefault(sc.name, {}).setdefault(control, []).append(delay)
                 print(f"{sc.name} {control} seed={seed} delay_s={delay}", flush=True)
+    seed_list = ", ".join(map(str, seeds))
     lines = [
         "# Twin benchmark: spread over SUMO seeds",
         "",
         f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()} by "
-        f"`benchmarks/twin_seeds.py` at commit `{_git_head()}`, seeds {', '.join(map(str, seeds))} (RESCO protocol "
-        "otherwise as in twin.md). Average delay (s): mean ± standard deviation [min–max].",
+        f"`benchmarks/twin_seeds.py` at commit `{_git_head()}`, seeds "
+        f"{seed_list} (RESCO protocol otherwise as in twin.md). Average delay (s): mean ± standard deviation [min–max].",
         "",
         "| scenario | " + " | ".join(controls) + " |",
         "|---|" + "---|" * len(controls),
