@@ -61,7 +61,8 @@ def main() -> None:
         "",
         f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()} by "
         f"`benchmarks/twin_seeds.py` at commit `{_git_head()}`, seeds "
-        f"{seed_list} (RESCO protocol otherwise as in twin.md). Average delay (s): mean ± standard deviation [min–max].",
+        f"{seed_list} (RESCO protocol otherwise as in twin.md). Average delay (s): "
+        "mean ± standard deviation [min–max].",
         "",
         "| scenario | " + " | ".join(controls) + " |",
         "|---|" + "---|" * len(controls),
