@@ -55,20 +55,20 @@ def test_the_demand_carries_the_counts_before_simulation() -> None:
     fit = compare(observed, routed, FIT_INTERVAL_S)
     assert fit.detectors == len(set(placed.values()))
     assert fit.hourly_geh_ok >= 0.97  # measured 1.000
-    assert fit.interval_geh_ok >= 0.95  # measured 0.993
-    assert fit.r2 >= 0.97  # measured 0.998
-    assert fit.simulated_total == pytest.approx(fit.observed_total, rel=0.03)  # measured -0.9 %
+    assert fit.interval_geh_ok >= 0.95  # measured 0.984
+    assert fit.r2 >= 0.97  # measured 0.990
+    assert fit.simulated_total == pytest.approx(fit.observed_total, rel=0.03)  # measured -1.8 %
 
 
 def test_a_twin_run_gives_the_counts_back_at_the_demo_detectors() -> None:
     """One simulated hour (netconvert's fixed-time programmes, SUMO's jam teleport), read at the
-    twin's loops on each demo detector's edge. The gap to the routed demand is the twin's
-    capacity: some junctions cannot serve the counted flows (docs/twin.md)."""
+    twin's loops on each demo detector's edge. The counts are sized below what the twin serves,
+    so a run gives most of them back (docs/twin.md)."""
     feed = demo_feed(TWIN, COUNTS)
     assert len(feed.unmeasured) <= 6  # detectors on edges SUMO does not signalise
     fit = demo_fit(feed, COUNTS)
     assert fit.detectors >= 113
-    assert fit.hourly_geh_ok >= 0.55  # measured 0.628
-    assert fit.r2 >= 0.45  # measured 0.555
-    assert fit.mae <= 80  # measured 69.5 veh/h
-    assert fit.simulated_total >= 0.7 * fit.observed_total  # measured 0.75
+    assert fit.hourly_geh_ok >= 0.9  # measured 0.982
+    assert fit.r2 >= 0.85  # measured 0.934
+    assert fit.mae <= 25  # measured 16.6 veh/h
+    assert fit.simulated_total >= 0.85 * fit.observed_total  # measured 0.91
