@@ -123,6 +123,11 @@ class Link(msgspec.Struct, frozen=True, kw_only=True):
     to_junction: str
     length_m: float
     travel_time_s: float
+    exit_id: str = ""
+    """Exit of ``from_junction`` the path leaves by (empty: unknown, as in models built before)."""
+    approach_id: str = ""
+    """Approach of ``to_junction`` the path arrives by (empty: unknown, or not a signalled
+    approach of that junction)."""
 
 
 class Network(msgspec.Struct, frozen=True, kw_only=True):

@@ -143,7 +143,8 @@ def build_network(path: Path, sha256: str, settings: BuildSettings) -> tuple[Net
         junctions.append(_junction(g, jid, cluster, parts, settings))
         for n in cluster.internal:
             owner[n] = jid
-    links = build_links(g, owner, settings)
+    approach_ids = {a.id for j in junctions for a in j.approaches}
+    links = build_links(g, owner, settings, approach_ids)
     zones = assign_zones(
         (j.id for j in junctions),
         links,

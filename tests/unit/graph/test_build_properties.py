@@ -99,3 +99,7 @@ def test_random_grids_hold_the_invariants(b: OsmBuilder) -> None:
         for p in j.phases:
             assert table.conflicting_pairs(p.movement_ids) == []
     assert {lk.from_junction for lk in net.links} <= set(ids)
+    by_id = {j.id: j for j in net.junctions}
+    for lk in net.links:
+        assert lk.exit_id in {e.id for e in by_id[lk.from_junction].exits}
+        assert lk.approach_id in {"", *(a.id for a in by_id[lk.to_junction].approaches)}
