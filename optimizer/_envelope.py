@@ -38,7 +38,8 @@ class EnvelopeGuard:
         Skipping is the operator's permission; the controller chooses what to skip (max-pressure
         may pass over a called phase of lower pressure, the adaptive mode only passes over phases
         without traffic). With a ``state``, a later phase whose minimum green no longer fits before
-        the maximum cycle is left out; the next cycle's first phase always stays. Never ``phase``.
+        the maximum cycle is left out; the next cycle's first phase always stays. Never ``phase``,
+        except when it is the only phase in the order (see :meth:`decide`, which then keeps it).
         """
         succ = self.successor(phase)
         if not self.envelope.may_skip_phases or phase not in self._pos:
@@ -91,6 +92,14 @@ class EnvelopeGuard:
                 f"{env.min_green_s[cur]:.0f} s); {reason}",
             )
         limit = self.keep_limit_s(state)
+        if want == cur and len(self.order) == 1:
+            # The only phase in the order: there is nothing to switch to, so its maximum green
+            # cannot be enforced; keep it, and say so.
+            return self._keep(
+                state,
+                hold_s,
+                f"{reason}; phase {cur} is the only phase in the approved order: kept",
+            )
         if want == cur:
             if limit <= EPS:
                 succ = self.allowed_targets(cur, state)[0]

@@ -160,3 +160,29 @@ def test_adaptive_does_not_hold_a_green_into_a_full_exit() -> None:
     assert ctrl.decide(state(down=30.0, capacity=0.0)).phase_index == 0
     assert ctrl.decide(state(down=5.0, capacity=40.0)).phase_index == 0
     assert ctrl.decide(state(down=40.0, capacity=40.0)).phase_index == 1
+
+
+@pytest.mark.parametrize("name", LIVE)
+def test_a_single_phase_junction_keeps_its_phase_past_max_green(name: str) -> None:
+    env = Envelope(
+        junction_id="J",
+        phase_order=(0,),
+        min_green_s=(5.0,),
+        max_green_s=(30.0,),
+        intergreen_s=(3.0,),
+        cycle_min_s=10.0,
+        cycle_max_s=60.0,
+    )
+    state = JunctionState(
+        junction_id="J",
+        time_s=100.0,
+        current_phase=0,
+        phase_elapsed_s=45.0,
+        cycle_elapsed_s=45.0,
+        phases=(PhaseState(index=0, movements=(MovementState(id="a>b", queue_veh=3.0),)),),
+    )
+    decision = controller(name, env).decide(state)
+    # Kept, and logged as a keep of the only phase, not as a "switch" to the phase it shows.
+    assert decision.phase_index == 0
+    assert "only phase in the approved order" in decision.reason
+    assert "switch to 0" not in decision.reason
