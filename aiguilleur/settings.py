@@ -69,7 +69,12 @@ class Settings(BaseSettings):
     cycle_max_s: int = Field(default=120, ge=30, le=300)
     planner: str = Field(
         default="optimizer",
-        description="Registered planner: optimizer (OR-Tools, HCM delay), webster, fixed-time.",
+        pattern=r"^[a-z0-9:-]{1,40}$",
+        description=(
+            "Registered planner: optimizer (OR-Tools, HCM delay), webster, fixed-time, one "
+            "junction at a time; or a zone planner, coordinated (common cycle and offsets per "
+            "zone). The worker checks the name against both registries at start-up."
+        ),
     )
     controller: str = Field(
         default="",

@@ -109,13 +109,39 @@ def pipeline_context(settings: Settings, metrics: Metrics | None = None) -> Pipe
             f"known: {', '.join(strategies.controllers())} (empty: no control stage)"
         )
 
+    planner_name, zone_planner = planners_for(settings.planner)
     return PipelineContext.create(
         network=network,
         detectors=DetectorIndex.build(network, rows),
         planning=planning_config(settings),
-        planner=strategies.planner(settings.planner),
+        planner=strategies.planner(planner_name),
         metrics=metrics or create_metrics(),
         topics=TopicNames(settings.topic_namespace),
         registry_source=str(settings.detector_registry),
         controller=settings.controller,
+        zone_planner=zone_planner,
+    )
+
+
+ZONE_FALLBACK_PLANNER = "optimizer"
+"""Per-junction planner kept in the context when a zone planner is chosen (the zone stage does not
+use it; the coordinated planner declines to the same isolated optimiser)."""
+
+
+def planners_for(name: str) -> tuple[str, strategies.ZonePlanner | None]:
+    """The per-junction planner name and the zone planner (or ``None``) for AIGUILLEUR_PLANNER.
+
+    A zone planner name (``coordinated``) plans each zone's junctions together; any other name must
+    be a registered per-junction planner.
+    """
+    import optimizer  # noqa: F401  # registers every planner the package offers
+
+    if name in strategies.zone_planners():
+        return ZONE_FALLBACK_PLANNER, strategies.zone_planner(name)
+    if name in strategies.planners():
+        return name, None
+    raise ValueError(
+        f"AIGUILLEUR_PLANNER={name!r} is not a registered planner; known: "
+        f"{', '.join(strategies.planners())} (one junction at a time), "
+        f"{', '.join(strategies.zone_planners())} (a zone together)"
     )

@@ -8,11 +8,12 @@ also writes a detector registry with one detector per approach, in the way-and-n
 from __future__ import annotations
 
 import csv
+import itertools
 from pathlib import Path
 
 import msgspec
 
-from graph.model import Approach, Junction, Movement, Network, Phase, TurnType
+from graph.model import Approach, Junction, Link, Movement, Network, Phase, TurnType
 
 ARMS = {"N": 180.0, "E": 270.0, "S": 0.0, "W": 90.0}
 """Bearing of travel when entering the junction from each arm."""
@@ -100,6 +101,30 @@ def city(junctions: int, zone_size: int = 8) -> Network:
             for i in range(junctions)
         ),
     )
+
+
+def corridor_links(
+    junction_ids: list[str], spacing_m: float, speed_mps: float = 13.9
+) -> tuple[Link, ...]:
+    """Links both ways between neighbours of a west-to-east row of :func:`crossroads`.
+
+    Eastbound traffic leaves a junction by its east arm (exit ``<id>:E``) and reaches the next by
+    its west approach (``<id>:W``); westbound the other way round.
+    """
+    out = []
+    for west, east in itertools.pairwise(junction_ids):
+        for up, down, leave, arrive in ((west, east, "E", "W"), (east, west, "W", "E")):
+            out.append(
+                Link(
+                    from_junction=up,
+                    to_junction=down,
+                    length_m=spacing_m,
+                    travel_time_s=round(spacing_m / speed_mps, 1),
+                    exit_id=f"{up}:{leave}",
+                    approach_id=f"{down}:{arrive}",
+                )
+            )
+    return tuple(out)
 
 
 def write_city(network: Network, folder: Path) -> tuple[Path, Path, dict[str, str]]:

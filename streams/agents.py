@@ -11,16 +11,19 @@ from typing import Any
 import faust
 import msgspec
 
+from graph.model import Link
 from streams.app import Channels
 from streams.context import PipelineContext, StreamsConfig
 from streams.errors import RejectedReading
 from streams.events import (
+    SignalPlan,
     ZoneReading,
     ZoneReadings,
 )
 from streams.ingest import run_ingest
 from streams.planning import plan_junction
 from streams.validation import dead_letter_headers, decode_reading, to_zone_reading
+from streams.zone_planning import plan_zone
 from streams.zone_state import ZoneState, decode_state, encode_state
 
 log = logging.getLogger("aiguilleur.streams")
@@ -93,6 +96,8 @@ class Zones:
         self.window_ms = ctx.planning.window_s * 1000
         self.lateness_ms = cfg.lateness_s * 1000
         self.watermarks: dict[str, int] = {}
+        self.zone_links: dict[str, tuple[Link, ...]] = {}
+        """Road links inside each zone, found once per zone."""
 
     async def handle(self, value: bytes) -> None:
         """Apply one zone batch; plan every control period it closes."""
@@ -116,17 +121,31 @@ class Zones:
         sites = ctx.detectors.sites_by_zone.get(state.zone_id, ())
         junctions = ctx.junctions_by_zone.get(state.zone_id, ())
         published = 0
-        for junction in junctions:
-            t0 = time.perf_counter()
-            event = plan_junction(
-                junction, sites, state, end_ms, ctx.planning, ctx.planner, ctx.network.source_sha256
+        if ctx.zone_planner is not None:
+            events = self.zone_plans(state, end_ms)
+        else:
+            events = []
+            for junction in junctions:
+                t0 = time.perf_counter()
+                event = plan_junction(
+                    junction,
+                    sites,
+                    state,
+                    end_ms,
+                    ctx.planning,
+                    ctx.planner,
+                    ctx.network.source_sha256,
+                )
+                ctx.metrics.plan_seconds.observe(time.perf_counter() - t0)
+                if not any(a.measured for a in event.explanation.approaches):
+                    # No approach has enough data in the window: no recommendation, not a guess.
+                    ctx.metrics.plans_skipped.labels(reason="no_data").inc()
+                    continue
+                events.append(event)
+        for event in events:
+            await self.ch.plans.send(
+                key=event.junction_id.encode(), value=_plan_encoder.encode(event)
             )
-            ctx.metrics.plan_seconds.observe(time.perf_counter() - t0)
-            if not any(a.measured for a in event.explanation.approaches):
-                # No approach has enough data in the window: no recommendation rather than a guess.
-                ctx.metrics.plans_skipped.labels(reason="no_data").inc()
-                continue
-            await self.ch.plans.send(key=junction.id.encode(), value=_plan_encoder.encode(event))
             ctx.metrics.plans.inc()
             published += 1
         log.info(
@@ -136,6 +155,52 @@ class Zones:
             len(junctions),
             published,
         )
+
+    def zone_plans(self, state: ZoneState, end_ms: int) -> list[SignalPlan]:
+        """The zone's junctions planned together by the zone planner (measured ones only)."""
+        ctx = self.ctx
+        assert ctx.zone_planner is not None
+        junctions = ctx.junctions_by_zone.get(state.zone_id, ())
+        members = {j.id for j in junctions}
+        links = self.zone_links.get(state.zone_id)
+        if links is None:
+            links = tuple(
+                lk
+                for lk in ctx.network.links
+                if lk.from_junction in members and lk.to_junction in members
+            )
+            self.zone_links[state.zone_id] = links
+        t0 = time.perf_counter()
+        result = plan_zone(
+            state.zone_id,
+            junctions,
+            links,
+            ctx.detectors.sites_by_zone.get(state.zone_id, ()),
+            state,
+            end_ms,
+            ctx.planning,
+            ctx.zone_planner,
+            ctx.network.source_sha256,
+        )
+        elapsed = time.perf_counter() - t0
+        # The histogram is per junction: the zone's time shared among the junctions it planned.
+        for _ in result.plans:
+            ctx.metrics.plan_seconds.observe(elapsed / len(result.plans))
+        if result.unmeasured:
+            ctx.metrics.plans_skipped.labels(reason="no_data").inc(len(result.unmeasured))
+        if result.zone_plan is not None:
+            log.info(
+                "event=zone_coordination zone=%s coordinated=%s cycle_s=%d junctions=%d "
+                "unmeasured=%d links=%d seconds=%.3f",
+                state.zone_id,
+                result.zone_plan.coordinated,
+                result.zone_plan.cycle_s,
+                len(result.plans),
+                len(result.unmeasured),
+                len(result.zone_plan.links),
+                elapsed,
+            )
+        return list(result.plans)
 
     def lag_s(self) -> float | None:
         """Wall clock minus the oldest zone watermark of this worker."""

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from graph.model import Junction, Network
-from optimizer.strategy import Planner
+from optimizer.strategy import Planner, ZonePlanner
 from streams.metrics import Metrics
 from streams.planning import PlanningConfig, SiteRef
 from streams.topics import TopicNames
@@ -68,6 +68,9 @@ class PipelineContext:
     junctions_by_zone: dict[str, tuple[Junction, ...]] = field(default_factory=dict)
     controller: str = ""
     """Registered live controller of the control stage (``adaptive``…); empty: stage off."""
+    zone_planner: ZonePlanner | None = None
+    """When set, the zone stage plans each zone's junctions together with it (common cycle,
+    offsets); ``planner`` is then unused by the zone stage."""
 
     @classmethod
     def create(
@@ -80,6 +83,7 @@ class PipelineContext:
         topics: TopicNames,
         registry_source: str = "",
         controller: str = "",
+        zone_planner: ZonePlanner | None = None,
     ) -> PipelineContext:
         """Build the context and its per-zone junction index."""
         return cls(
@@ -92,4 +96,5 @@ class PipelineContext:
             registry_source,
             network.zones(),
             controller,
+            zone_planner,
         )

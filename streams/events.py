@@ -92,6 +92,46 @@ class ExpectedEffect(msgspec.Struct, frozen=True, kw_only=True):
     oversaturated: bool
 
 
+class LinkArrival(msgspec.Struct, frozen=True, kw_only=True):
+    """How the platoon of one coordination link reaches this junction with the zone's offsets."""
+
+    from_junction: str
+    from_phase: int
+    to_phase: int
+    arrival_in_green_s: int
+    """Where the platoon head lands, seconds after the receiving phase's green starts."""
+    wait_s_per_veh: float
+    uncoordinated_wait_s_per_veh: float
+    """The same wait with every offset at zero."""
+
+
+class ZoneCoordination(msgspec.Struct, frozen=True, kw_only=True):
+    """The zone's coordination, on every plan of a zone planned together (common cycle, offsets).
+
+    ``coordinated`` false: coordination was declined (its gain did not pay for the common cycle)
+    and each junction runs its own isolated plan, offset 0."""
+
+    planner: str
+    coordinated: bool
+    cycle_s: int
+    """The common cycle (the one tried, when declined)."""
+    junction_ids: tuple[str, ...]
+    """Junctions planned together: the zone's junctions with something measured."""
+    unplanned_junction_ids: tuple[str, ...] = ()
+    """Junctions of the zone left out: nothing measured in the window, so no plan."""
+    links: int
+    """Coordination links costed (one per upstream phase releasing traffic onto a link)."""
+    gain_veh_h_per_h: float
+    """Delay the offsets save on the links against unsynchronised cycles (veh·h per hour)."""
+    common_cycle_cost_veh_h_per_h: float
+    """Delay the common cycle costs the junctions against their own best cycles."""
+    solver_status: str
+    arrivals: tuple[LinkArrival, ...] = ()
+    """Links arriving at this junction (coordinated zones only)."""
+    text_en: str
+    text_fr: str
+
+
 class PlanExplanation(msgspec.Struct, frozen=True, kw_only=True):
     """Why this plan: method, objective, binding constraints, inputs and readable text."""
 
@@ -106,6 +146,8 @@ class PlanExplanation(msgspec.Struct, frozen=True, kw_only=True):
     text_en: str
     text_fr: str
     warnings: tuple[str, ...] = ()
+    coordination: ZoneCoordination | None = None
+    """Set when the plan comes from a zone planner (``AIGUILLEUR_PLANNER=coordinated``)."""
 
 
 class SignalPlan(msgspec.Struct, frozen=True, kw_only=True):

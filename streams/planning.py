@@ -160,10 +160,22 @@ def inputs_digest(
     period_end_ms: int,
 ) -> str:
     """sha256 of everything the plan depends on, canonically encoded."""
+    return digest_of(network_sha256, {"demand": demand}, cfg, strategy, period_end_ms)
+
+
+def digest_of(
+    network_sha256: str,
+    inputs: Mapping[str, object],
+    cfg: PlanningConfig,
+    strategy: str,
+    period_end_ms: int,
+) -> str:
+    """sha256 of ``inputs`` (msgspec-encodable demand) with the network, period, configuration,
+    strategy and model version, canonically encoded."""
     payload = msgspec.json.encode(
         {
+            **inputs,
             "network": network_sha256,
-            "demand": demand,
             "period_end_ms": period_end_ms,
             "config": [
                 cfg.period_s,

@@ -1,0 +1,247 @@
+"""A zone planned together: measure every junction, build the zone's demand and links, call a zone
+planner (common cycle, offsets), and wrap its plans as ``SignalPlan`` events.
+
+Pure, like :mod:`streams.planning`: the zone's junctions and links, detector sites, state and period
+end come in; events go out.
+
+Phase matching across a link (the road a :class:`graph.model.Link` follows is named at both ends):
+
+- **upstream**: every phase whose movements lead onto the link's exit releases a platoon. One
+  optimiser link per such phase carrying measured flow, weighted by that flow (an approach's flow
+  is shared evenly among its movements, as :func:`streams.planning.junction_demand` shares it);
+- **downstream**: the phase serving the largest share of the arriving approach's movements
+  receives every platoon; the link carries that phase's flow and saturation flow for the approach
+  (its lane group in the junction's demand), so the optimiser costs a stop-line queue.
+
+Junctions with nothing measured get no plan (as with a per-junction planner); the others are
+coordinated together, and links touching a left-out junction are dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import msgspec
+
+from graph.model import Junction
+from graph.model import Link as RoadLink
+from optimizer.coordination import Link, ZoneDemand, ZonePlan
+from optimizer.model import JunctionDemand
+from optimizer.strategy import ZonePlanner
+from streams.events import LinkArrival, SignalPlan, ZoneCoordination
+from streams.planning import (
+    MeasuredApproach,
+    PlanningConfig,
+    SiteRef,
+    digest_of,
+    junction_demand,
+    measure_approaches,
+    to_event,
+)
+from streams.zone_state import ZoneState
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneResult:
+    """The plans of a zone planned together, and the junctions left without one."""
+
+    plans: tuple[SignalPlan, ...]
+    unmeasured: tuple[str, ...]
+    """Junctions with nothing measured in the window: no plan."""
+    zone_plan: ZonePlan | None
+    """The zone planner's answer (``None`` when no junction was measured)."""
+
+
+def movement_flows(junction: Junction, flows: Mapping[str, float]) -> dict[str, float]:
+    """Flow (veh/h) of every movement: its approach's flow shared evenly among its movements."""
+    per_approach: dict[str, int] = {}
+    for m in junction.movements:
+        per_approach[m.approach_id] = per_approach.get(m.approach_id, 0) + 1
+    return {
+        m.id: flows.get(m.approach_id, 0.0) / per_approach[m.approach_id]
+        for m in junction.movements
+    }
+
+
+def releasing_phases(
+    junction: Junction, exit_id: str, flows: Mapping[str, float]
+) -> dict[int, float]:
+    """Phase index -> flow it sends onto ``exit_id`` (phases sending some)."""
+    by_movement = movement_flows(junction, flows)
+    onto = {m.id for m in junction.movements if m.exit_id == exit_id}
+    out: dict[int, float] = {}
+    for p in junction.phases:
+        flow = sum(by_movement[m] for m in p.movement_ids if m in onto)
+        if flow > 0:
+            out[p.index] = flow
+    return out
+
+
+def receiving_phase(junction: Junction, approach_id: str) -> int | None:
+    """The phase serving most of ``approach_id``'s movements (lowest index on ties), or ``None``
+    when no phase serves it."""
+    movements = {m.id for m in junction.movements if m.approach_id == approach_id}
+    best: tuple[int, int] | None = None
+    for p in junction.phases:
+        if approach_id not in p.approach_ids:
+            continue
+        served = sum(1 for m in p.movement_ids if m in movements)
+        if best is None or served > best[0]:
+            best = (served, p.index)
+    return None if best is None else best[1]
+
+
+def zone_links(
+    junctions: Mapping[str, Junction],
+    road_links: Sequence[RoadLink],
+    flows: Mapping[str, Mapping[str, float]],
+    demands: Mapping[str, JunctionDemand],
+) -> tuple[Link, ...]:
+    """The optimiser links between ``junctions`` (road links leaving the set are ignored, and so
+    are links that do not name their exit and approach)."""
+    out: list[Link] = []
+    for rl in road_links:
+        up, down = junctions.get(rl.from_junction), junctions.get(rl.to_junction)
+        if up is None or down is None or not rl.exit_id or not rl.approach_id:
+            continue
+        to_phase = receiving_phase(down, rl.approach_id)
+        if to_phase is None:
+            continue
+        group = next(
+            lg
+            for ph in demands[down.id].phases
+            if ph.index == to_phase
+            for lg in ph.lane_groups
+            if lg.id == rl.approach_id
+        )
+        for from_phase, flow in sorted(releasing_phases(up, rl.exit_id, flows[up.id]).items()):
+            out.append(
+                Link(
+                    from_junction=up.id,
+                    to_junction=down.id,
+                    travel_time_s=rl.travel_time_s,
+                    from_phase=from_phase,
+                    to_phase=to_phase,
+                    flow_vph=round(flow, 3),
+                    to_flow_vph=round(group.flow_vph, 3),
+                    to_saturation_flow_vph=group.saturation_flow_vph,
+                )
+            )
+    return tuple(out)
+
+
+def zone_inputs_digest(
+    network_sha256: str,
+    zone: ZoneDemand,
+    cfg: PlanningConfig,
+    strategy: str,
+    period_end_ms: int,
+) -> str:
+    """sha256 of everything a zone's plans depend on (every junction's demand and every link)."""
+    return digest_of(network_sha256, {"zone": zone}, cfg, strategy, period_end_ms)
+
+
+def plan_zone(
+    zone_id: str,
+    junctions: Sequence[Junction],
+    road_links: Sequence[RoadLink],
+    sites: Sequence[SiteRef],
+    state: ZoneState,
+    period_end_ms: int,
+    cfg: PlanningConfig,
+    planner: ZonePlanner,
+    network_sha256: str,
+) -> ZoneResult:
+    """Plans for the zone's measured junctions, timed together by ``planner``."""
+    start_ms = period_end_ms - cfg.window_s * 1000
+    measured: dict[str, list[MeasuredApproach]] = {}
+    unmeasured: list[str] = []
+    for j in junctions:
+        m = measure_approaches(j, sites, state, start_ms, period_end_ms, cfg)
+        if any(a.measured for a in m):
+            measured[j.id] = m
+        else:
+            unmeasured.append(j.id)
+    if not measured:
+        return ZoneResult((), tuple(unmeasured), None)
+    members = {j.id: j for j in junctions if j.id in measured}
+    flows = {jid: {a.approach_id: a.flow_vph for a in m} for jid, m in measured.items()}
+    demands = {jid: junction_demand(j, flows[jid], cfg) for jid, j in members.items()}
+    zone = ZoneDemand(
+        zone_id=zone_id,
+        junctions=tuple(demands[jid] for jid in sorted(members)),
+        links=zone_links(members, road_links, flows, demands),
+    )
+    zp = planner.plan_zone(zone)
+    digest = zone_inputs_digest(network_sha256, zone, cfg, planner.name, period_end_ms)
+    events = []
+    for plan in zp.plans:
+        j = members[plan.junction_id]
+        event = to_event(j, plan, measured[j.id], period_end_ms, cfg, digest)
+        coordination = _coordination(zp, zone, j.id, planner.name, tuple(unmeasured))
+        events.append(_with_zone(event, coordination))
+    return ZoneResult(tuple(events), tuple(unmeasured), zp)
+
+
+def _coordination(
+    zp: ZonePlan, zone: ZoneDemand, junction_id: str, planner: str, unplanned: tuple[str, ...]
+) -> ZoneCoordination:
+    ex = zp.explanation
+    arrivals = tuple(
+        LinkArrival(
+            from_junction=link.from_junction,
+            from_phase=link.from_phase,
+            to_phase=link.to_phase,
+            arrival_in_green_s=effect.arrival_in_green_s,
+            wait_s_per_veh=effect.wait_s_per_veh,
+            uncoordinated_wait_s_per_veh=effect.uncoordinated_wait_s_per_veh,
+        )
+        for link, effect in zip(zone.links, zp.links, strict=True)
+        if zp.coordinated and link.to_junction == junction_id
+    )
+    return ZoneCoordination(
+        planner=planner,
+        coordinated=zp.coordinated,
+        cycle_s=zp.cycle_s,
+        junction_ids=tuple(j.junction_id for j in zone.junctions),
+        unplanned_junction_ids=unplanned,
+        links=len(zone.links),
+        gain_veh_h_per_h=float(ex.parameters.get("coordination_gain_veh_h_per_h", 0.0)),
+        common_cycle_cost_veh_h_per_h=float(
+            ex.parameters.get("common_cycle_cost_veh_h_per_h", 0.0)
+        ),
+        solver_status=ex.solver_status,
+        arrivals=arrivals,
+        text_en=ex.text_en,
+        text_fr=ex.text_fr,
+    )
+
+
+def _with_zone(event: SignalPlan, zc: ZoneCoordination) -> SignalPlan:
+    """``event`` as one plan of a zone: its own plan id, the zone's explanation appended, the
+    zone planner as strategy."""
+    ex = event.explanation
+    parameters = {
+        **ex.parameters,
+        "zone_cycle_s": zc.cycle_s,
+        "zone_coordinated": int(zc.coordinated),
+        "coordination_gain_veh_h_per_h": zc.gain_veh_h_per_h,
+        "common_cycle_cost_veh_h_per_h": zc.common_cycle_cost_veh_h_per_h,
+    }
+    binding = ex.binding_constraints
+    if zc.coordinated and "common_cycle" not in binding:
+        binding = (*binding, "common_cycle")
+    explanation = msgspec.structs.replace(
+        ex,
+        binding_constraints=binding,
+        parameters=parameters,
+        text_en=f"{ex.text_en} {zc.text_en}".strip(),
+        text_fr=f"{ex.text_fr} {zc.text_fr}".strip(),
+        coordination=zc,
+    )
+    plan_id = hashlib.sha256(f"{event.inputs_digest}:{event.junction_id}".encode()).hexdigest()
+    return msgspec.structs.replace(
+        event, plan_id=plan_id[:20], explanation=explanation, strategy=zc.planner
+    )

@@ -1,0 +1,221 @@
+"""Zone planning: phases matched across links, zone demand, plans timed together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from graph.model import Link as RoadLink
+from graph.osm import load_network
+from optimizer.coordination import Link
+from optimizer.strategy import zone_planner
+from streams.events import ZoneReading
+from streams.planning import PlanningConfig, SiteRef, junction_demand
+from streams.zone_planning import (
+    plan_zone,
+    receiving_phase,
+    releasing_phases,
+    zone_links,
+)
+from streams.zone_state import ZoneState
+from tests.fixtures.networks import corridor_network
+from tests.unit.graph.test_links import two_crosses
+
+MIN = 60_000
+CFG = PlanningConfig(period_s=300, window_s=300)
+NET = corridor_network()
+ROW = NET.junctions[:3]
+ARMS = "NSEW"
+
+
+def zone_state(per_minute: dict[str, int]) -> tuple[ZoneState, list[SiteRef]]:
+    """Five minutes of readings, one detector per approach (``{"K1:N": 4, ...}`` vehicles/min)."""
+    state = ZoneState(zone_id="C1")
+    sites = []
+    for approach, count in per_minute.items():
+        det = "D-" + approach.replace(":", "-")
+        lanes = next(a.lanes for j in ROW for a in j.approaches if a.id == approach)
+        sites.append(SiteRef(det, approach, lanes))
+        state.upsert([ZoneReading(det, k * MIN, 60, count) for k in range(1, 6)])
+    return state, sites
+
+
+def test_phases_releasing_onto_an_exit_share_its_flow_by_movement() -> None:
+    k1 = ROW[0]
+    flows = {"K1:N": 300.0, "K1:S": 150.0, "K1:E": 900.0, "K1:W": 600.0}
+    # East exit: N turns left and S turns right into it (phase 0), W goes straight (phase 1);
+    # each approach's flow is shared evenly among its three movements.
+    assert releasing_phases(k1, "K1:E", flows) == {0: 150.0, 1: 200.0}
+    assert releasing_phases(k1, "K1:E", {"K1:W": 600.0}) == {1: 200.0}
+    assert releasing_phases(k1, "K1:nowhere", flows) == {}
+    assert receiving_phase(k1, "K1:W") == 1
+    assert receiving_phase(k1, "K1:N") == 0
+    assert receiving_phase(k1, "K1:nowhere") is None
+
+
+def test_zone_links_follow_the_road_and_carry_the_receiving_approach() -> None:
+    members = {j.id: j for j in ROW[:2]}
+    flows = {
+        "K1": {"K1:N": 300.0, "K1:S": 150.0, "K1:E": 900.0, "K1:W": 600.0},
+        "K2": {"K2:N": 60.0, "K2:S": 0.0, "K2:E": 450.0, "K2:W": 720.0},
+    }
+    demands = {jid: junction_demand(j, flows[jid], CFG) for jid, j in members.items()}
+    links = zone_links(members, NET.links, flows, demands)
+    east = [lk for lk in links if lk.from_junction == "K1"]
+    west = [lk for lk in links if lk.from_junction == "K2"]
+    common = {"travel_time_s": 14.4, "to_phase": 1, "to_saturation_flow_vph": 3600.0}
+    assert east == [
+        Link(from_junction="K1", to_junction="K2", from_phase=0, flow_vph=150.0,
+             to_flow_vph=720.0, **common),
+        Link(from_junction="K1", to_junction="K2", from_phase=1, flow_vph=200.0,
+             to_flow_vph=720.0, **common),
+    ]  # fmt: skip
+    # K2's south approach has no traffic: only the north one turns into the west exit.
+    assert west == [
+        Link(from_junction="K2", to_junction="K1", from_phase=0, flow_vph=20.0,
+             to_flow_vph=900.0, **common),
+        Link(from_junction="K2", to_junction="K1", from_phase=1, flow_vph=150.0,
+             to_flow_vph=900.0, **common),
+    ]  # fmt: skip
+    # K3 is not among the junctions: its links are left out; so are links that name no road.
+    unnamed = [msgspec.structs.replace(lk, exit_id="", approach_id="") for lk in NET.links]
+    assert zone_links(members, unnamed, flows, demands) == ()
+
+
+def test_links_of_a_network_built_from_osm_are_matched(tmp_path: Path) -> None:
+    net = load_network(two_crosses().write(tmp_path / "two.osm"))
+    members = {j.id: j for j in net.junctions}
+    flows = {j.id: {a.id: 400.0 for a in j.approaches} for j in net.junctions}
+    demands = {jid: junction_demand(j, flows[jid], CFG) for jid, j in members.items()}
+    links = zone_links(members, net.links, flows, demands)
+    assert {(lk.from_junction, lk.to_junction) for lk in links} == {
+        ("osm-1", "osm-2"),
+        ("osm-2", "osm-1"),
+    }
+    for lk in links:
+        road = next(
+            r
+            for r in net.links
+            if (r.from_junction, r.to_junction) == (lk.from_junction, lk.to_junction)
+        )
+        down = members[lk.to_junction]
+        served = next(p for p in down.phases if p.index == lk.to_phase)
+        assert road.approach_id in served.approach_ids
+        up = members[lk.from_junction]
+        released = next(p for p in up.phases if p.index == lk.from_phase)
+        onto = {m.id for m in up.movements if m.exit_id == road.exit_id}
+        assert onto & set(released.movement_ids)
+        assert lk.flow_vph > 0
+        assert lk.to_flow_vph == 400.0
+
+
+PER_MINUTE = {
+    f"K{k}:{arm}": c for k in (1, 2, 3) for arm, c in zip(ARMS, (4, 3, 6, 18), strict=True)
+}
+
+
+def test_zone_plans_share_the_cycle_and_are_reproducible() -> None:
+    state, sites = zone_state(PER_MINUTE)
+    planner = zone_planner("coordinated")
+    a = plan_zone("C1", ROW, NET.links, sites, state, 5 * MIN, CFG, planner, "abc")
+    b = plan_zone("C1", ROW, NET.links, sites, state, 5 * MIN, CFG, planner, "abc")
+    assert a.plans == b.plans
+    assert a.zone_plan is not None
+    assert a.zone_plan.coordinated
+    assert [p.junction_id for p in a.plans] == ["K1", "K2", "K3"]
+    assert {p.cycle_s for p in a.plans} == {a.zone_plan.cycle_s}
+    assert [p.offset_s for p in a.plans] == [p.offset_s for p in a.zone_plan.plans]
+    assert any(p.offset_s for p in a.plans)
+    assert len({p.plan_id for p in a.plans}) == 3
+    assert len({p.inputs_digest for p in a.plans}) == 1  # the zone's inputs, shared
+    for p in a.plans:
+        zc = p.explanation.coordination
+        assert zc is not None
+        assert zc.coordinated
+        assert zc.cycle_s == p.cycle_s
+        assert zc.links == 8  # 4 road links, each fed by both phases
+        assert p.strategy == "coordinated"
+        assert "common_cycle" in p.explanation.binding_constraints
+        assert zc.text_en in p.explanation.text_en
+        assert zc.text_fr in p.explanation.text_fr
+        assert p.explanation.parameters["zone_cycle_s"] == p.cycle_s
+    # The digest covers the links: a slower road changes it (and may change the offsets).
+    slower = [msgspec.structs.replace(lk, travel_time_s=30.0) for lk in NET.links]
+    c = plan_zone("C1", ROW, slower, sites, state, 5 * MIN, CFG, planner, "abc")
+    assert c.plans[0].inputs_digest != a.plans[0].inputs_digest
+
+
+def test_unmeasured_junctions_get_no_plan_and_the_rest_is_coordinated() -> None:
+    state, sites = zone_state({k: v for k, v in PER_MINUTE.items() if not k.startswith("K3")})
+    result = plan_zone(
+        "C1", ROW, NET.links, sites, state, 5 * MIN, CFG, zone_planner("coordinated"), "abc"
+    )
+    assert result.unmeasured == ("K3",)
+    assert [p.junction_id for p in result.plans] == ["K1", "K2"]
+    zc = result.plans[0].explanation.coordination
+    assert zc is not None
+    assert zc.junction_ids == ("K1", "K2")
+    assert zc.unplanned_junction_ids == ("K3",)
+    assert zc.links == 4  # K1 <-> K2 only
+    empty = plan_zone(
+        "C1", ROW, NET.links, [], ZoneState(zone_id="C1"), 5 * MIN, CFG,
+        zone_planner("coordinated"), "abc",
+    )  # fmt: skip
+    assert empty.plans == ()
+    assert empty.unmeasured == ("K1", "K2", "K3")
+    assert empty.zone_plan is None
+
+
+def test_links_without_road_names_plan_each_junction_alone() -> None:
+    state, sites = zone_state(PER_MINUTE)
+    unnamed = [RoadLink(**{**msgspec.structs.asdict(lk), "exit_id": ""}) for lk in NET.links]
+    result = plan_zone(
+        "C1", ROW, unnamed, sites, state, 5 * MIN, CFG, zone_planner("coordinated"), "abc"
+    )
+    assert all(p.offset_s == 0 for p in result.plans)
+    zc = result.plans[0].explanation.coordination
+    assert zc is not None
+    assert zc.links == 0
+
+
+@settings(max_examples=12)
+@given(
+    counts=st.lists(st.integers(0, 30), min_size=12, max_size=12),
+    travel_s=st.floats(3.0, 90.0),
+)
+def test_offsets_lie_in_the_cycle_and_a_coordinated_zone_shares_it(
+    counts: list[int], travel_s: float
+) -> None:
+    per_minute = {
+        f"K{k}:{arm}": counts[4 * (k - 1) + i] for k in (1, 2, 3) for i, arm in enumerate(ARMS)
+    }
+    state, sites = zone_state(per_minute)
+    links = [msgspec.structs.replace(lk, travel_time_s=round(travel_s, 1)) for lk in NET.links]
+    result = plan_zone(
+        "C1", ROW, links, sites, state, 5 * MIN, CFG, zone_planner("coordinated"), "abc"
+    )
+    assert result.zone_plan is not None  # every approach has a detector reporting
+    for p in result.plans:
+        assert 0 <= p.offset_s < p.cycle_s
+        assert sum(ph.green_s + ph.intergreen_s for ph in p.phases) == p.cycle_s
+    if result.zone_plan.coordinated:
+        assert {p.cycle_s for p in result.plans} == {result.zone_plan.cycle_s}
+    else:
+        assert all(p.offset_s == 0 for p in result.plans)
+        zc = result.plans[0].explanation.coordination
+        assert zc is not None
+        assert zc.gain_veh_h_per_h <= zc.common_cycle_cost_veh_h_per_h
+
+
+@pytest.mark.parametrize("arm", ["N", "E"])
+def test_a_measured_zero_is_still_a_measurement(arm: str) -> None:
+    state, sites = zone_state({f"K{k}:{arm}": 0 for k in (1, 2, 3)})
+    result = plan_zone(
+        "C1", ROW, NET.links, sites, state, 5 * MIN, CFG, zone_planner("coordinated"), "abc"
+    )
+    assert [p.junction_id for p in result.plans] == ["K1", "K2", "K3"]
+    assert result.unmeasured == ()
