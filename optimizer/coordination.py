@@ -143,24 +143,24 @@ def queue_delay_table(
     discharges wait too, which the platoon's own wait table ignores.
     """
     per_cycle = platoon_vph * cycle / 3600.0
-    profile = [share * per_cycle for share in platoon_profile(cycle, green_up, flow_ratio_up)]
-    other = other_vph / 3600.0
+    profile = np.array(platoon_profile(cycle, green_up, flow_ratio_up)) * per_cycle
+    # arrivals[a, t]: vehicles arriving in second t of the downstream cycle when the platoon's
+    # head arrives at a (every a at once; the queue recursion runs over t).
+    arrivals = np.full((cycle, cycle), other_vph / 3600.0)
+    heads = np.arange(cycle)[:, None]
+    for tau, veh in enumerate(profile):
+        arrivals[np.arange(cycle), (heads[:, 0] + tau) % cycle] += veh
     cap = saturation_vph / 3600.0
-    table = []
-    for a in range(cycle):
-        arrivals = [other] * cycle
-        for tau, veh in enumerate(profile):
-            arrivals[(a + tau) % cycle] += veh
-        queue = total = 0.0
-        for k in range(QUEUE_CYCLES + 1):
-            for t in range(cycle):
-                queue += arrivals[t]
-                if t < green_down:
-                    queue = max(0.0, queue - cap)
-                if k == QUEUE_CYCLES:
-                    total += queue
-        table.append(total * 3600.0 / cycle)
-    return table
+    queue = np.zeros(cycle)
+    total = np.zeros(cycle)
+    for k in range(QUEUE_CYCLES + 1):
+        for t in range(cycle):
+            queue += arrivals[:, t]
+            if t < green_down:
+                queue = np.maximum(0.0, queue - cap)
+            if k == QUEUE_CYCLES:
+                total += queue
+    return [float(v) for v in total * 3600.0 / cycle]
 
 
 def _phase_start(plan: Plan, phase: int) -> int:
