@@ -9,6 +9,7 @@ mkdir -p docs/bench
 $py -m benchmarks.streams_bench --write docs/bench/streams.md
 $py -m benchmarks.control_bench --write docs/bench/control.md
 $py -m benchmarks.optimizer_bench --write docs/bench/optimizer.md
+$py -m benchmarks.zone_planning_bench --write docs/bench/zone_planning.md
 $py -m benchmarks.graph_bench
 if [[ ${BENCH_TWIN:-0} == 1 ]]; then $py -m benchmarks.twin_bench; fi
 bash scripts/assemble_benchmarks.sh
