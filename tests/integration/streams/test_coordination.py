@@ -68,7 +68,7 @@ def expected_zone() -> ZoneDemand:
                 junction_id=jid, phases=phases, cycle_min_s=40, cycle_max_s=120, count_period_s=300
             )
         )
-    links = []
+    links: list[Link] = []
     travel = round(CORRIDOR_SPACING_M / SPEED_MPS, 1)
     for up, down, straight in (
         ("K1", "K2", "W"),
@@ -113,7 +113,7 @@ async def test_worker_publishes_the_coordinated_plans_of_a_zone(
     try:
         boot = env["AIGUILLEUR_KAFKA_BOOTSTRAP"]
         topics = TopicNames(env["AIGUILLEUR_TOPIC_NAMESPACE"])
-        items = [
+        items: list[tuple[bytes | None, bytes | None]] = [
             reading(f"D-{jid}-{arm}", minute, count)
             for minute in range(1, 6)
             for jid, counts in PER_MINUTE.items()

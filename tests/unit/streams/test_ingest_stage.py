@@ -91,22 +91,25 @@ async def test_one_record_per_zone_and_bad_ones_to_dead_letters() -> None:
     assert sample("aiguilleur_dead_letters_total", {"reason": "unknown_detector"}) == 1
 
 
+STAGE_CFG = StreamsConfig(
+    app_id="a",
+    bootstrap="b",
+    partitions=1,
+    replication_factor=1,
+    state_dir="s",
+    ingest_batch=1,
+    ingest_within_s=0.1,
+    lateness_s=0,
+    session_timeout_s=6,
+)
+"""A zone stage's settings for tests that call it directly: no lateness."""
+
+
 def _zones_stage() -> tuple[Zones, Sink, CollectorRegistry]:
     stage, _, _, registry = _stage()
     plans = Sink()
     ch = Channels(counts=None, dead_letters=None, zone_readings=None, plans=plans, zone_state={})
-    cfg = StreamsConfig(
-        app_id="a",
-        bootstrap="b",
-        partitions=1,
-        replication_factor=1,
-        state_dir="s",
-        ingest_batch=1,
-        ingest_within_s=0.1,
-        lateness_s=0,
-        session_timeout_s=6,
-    )
-    return Zones(ch, cfg, stage.ctx), plans, registry
+    return Zones(ch, STAGE_CFG, stage.ctx), plans, registry
 
 
 def _zone_batch(zone: str, dets: list[str], minutes: range) -> bytes:

@@ -8,13 +8,19 @@ import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
 
 from graph.model import Link as RoadLink
 from graph.osm import load_network
 from optimizer.coordination import Link
-from optimizer.strategy import zone_planner
-from streams.events import ZoneReading
+from optimizer.strategy import planner, zone_planner
+from streams.agents import Zones
+from streams.app import Channels
+from streams.context import DetectorIndex, PipelineContext
+from streams.events import SignalPlan, ZoneReading, ZoneReadings
+from streams.metrics import create_metrics
 from streams.planning import PlanningConfig, SiteRef, junction_demand
+from streams.topics import TopicNames
 from streams.zone_planning import (
     plan_zone,
     receiving_phase,
@@ -24,6 +30,7 @@ from streams.zone_planning import (
 from streams.zone_state import ZoneState
 from tests.fixtures.networks import corridor_network
 from tests.unit.graph.test_links import two_crosses
+from tests.unit.streams.test_ingest_stage import STAGE_CFG, Sink
 
 MIN = 60_000
 CFG = PlanningConfig(period_s=300, window_s=300)
@@ -57,6 +64,20 @@ def test_phases_releasing_onto_an_exit_share_its_flow_by_movement() -> None:
     assert receiving_phase(k1, "K1:nowhere") is None
 
 
+def _link(up: str, down: str, from_phase: int, flow: float, to_flow: float) -> Link:
+    """A corridor link: 14.4 s of road, received by phase 1 (E and W) on a 2-lane approach."""
+    return Link(
+        from_junction=up,
+        to_junction=down,
+        travel_time_s=14.4,
+        from_phase=from_phase,
+        to_phase=1,
+        flow_vph=flow,
+        to_flow_vph=to_flow,
+        to_saturation_flow_vph=3600.0,
+    )
+
+
 def test_zone_links_follow_the_road_and_carry_the_receiving_approach() -> None:
     members = {j.id: j for j in ROW[:2]}
     flows = {
@@ -67,20 +88,9 @@ def test_zone_links_follow_the_road_and_carry_the_receiving_approach() -> None:
     links = zone_links(members, NET.links, flows, demands)
     east = [lk for lk in links if lk.from_junction == "K1"]
     west = [lk for lk in links if lk.from_junction == "K2"]
-    common = {"travel_time_s": 14.4, "to_phase": 1, "to_saturation_flow_vph": 3600.0}
-    assert east == [
-        Link(from_junction="K1", to_junction="K2", from_phase=0, flow_vph=150.0,
-             to_flow_vph=720.0, **common),
-        Link(from_junction="K1", to_junction="K2", from_phase=1, flow_vph=200.0,
-             to_flow_vph=720.0, **common),
-    ]  # fmt: skip
+    assert east == [_link("K1", "K2", 0, 150.0, 720.0), _link("K1", "K2", 1, 200.0, 720.0)]
     # K2's south approach has no traffic: only the north one turns into the west exit.
-    assert west == [
-        Link(from_junction="K2", to_junction="K1", from_phase=0, flow_vph=20.0,
-             to_flow_vph=900.0, **common),
-        Link(from_junction="K2", to_junction="K1", from_phase=1, flow_vph=150.0,
-             to_flow_vph=900.0, **common),
-    ]  # fmt: skip
+    assert west == [_link("K2", "K1", 0, 20.0, 900.0), _link("K2", "K1", 1, 150.0, 900.0)]
     # K3 is not among the junctions: its links are left out; so are links that name no road.
     unnamed = [msgspec.structs.replace(lk, exit_id="", approach_id="") for lk in NET.links]
     assert zone_links(members, unnamed, flows, demands) == ()
@@ -219,3 +229,36 @@ def test_a_measured_zero_is_still_a_measurement(arm: str) -> None:
     )
     assert [p.junction_id for p in result.plans] == ["K1", "K2", "K3"]
     assert result.unmeasured == ()
+
+
+async def test_the_zone_stage_publishes_the_zone_plans_and_counts_unmeasured_junctions() -> None:
+    rows = [(f"D-{a.id}", j.id, a.id, a.lanes) for j in NET.junctions for a in j.approaches]
+    registry = CollectorRegistry()
+    ctx = PipelineContext.create(
+        NET,
+        DetectorIndex.build(NET, rows),
+        CFG,
+        planner("optimizer"),
+        create_metrics(registry),
+        TopicNames(),
+        zone_planner=zone_planner("coordinated"),
+    )
+    sink = Sink()
+    ch = Channels(counts=None, dead_letters=None, zone_readings=None, plans=sink, zone_state={})
+    stage = Zones(ch, STAGE_CFG, ctx)
+    # K1 and K2 report five minutes and one more (closing the period); K3 stays silent.
+    readings = tuple(
+        ZoneReading(f"D-{approach}", m * MIN, 60, count)
+        for approach, count in PER_MINUTE.items()
+        if not approach.startswith("K3")
+        for m in range(1, 7)
+    )
+    await stage.handle(msgspec.msgpack.encode(ZoneReadings(zone_id="C1", readings=readings)))
+    assert [s["key"] for s in sink.sent] == [b"K1", b"K2"]
+    plans = [msgspec.json.decode(s["value"], type=SignalPlan) for s in sink.sent]
+    assert plans[0].cycle_s == plans[1].cycle_s
+    assert all(p.explanation.coordination is not None for p in plans)
+    sample = registry.get_sample_value
+    assert sample("aiguilleur_plans_skipped_total", {"reason": "no_data"}) == 1
+    assert sample("aiguilleur_plans_published_total") == 2
+    assert sample("aiguilleur_plan_compute_seconds_count") == 2
