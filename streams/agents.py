@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -122,7 +123,7 @@ class Zones:
         junctions = ctx.junctions_by_zone.get(state.zone_id, ())
         published = 0
         if ctx.zone_planner is not None:
-            events = self.zone_plans(state, end_ms)
+            events = await self.zone_plans(state, end_ms)
         else:
             events = []
             for junction in junctions:
@@ -156,8 +157,12 @@ class Zones:
             published,
         )
 
-    def zone_plans(self, state: ZoneState, end_ms: int) -> list[SignalPlan]:
-        """The zone's junctions planned together by the zone planner (measured ones only)."""
+    async def zone_plans(self, state: ZoneState, end_ms: int) -> list[SignalPlan]:
+        """The zone's junctions planned together by the zone planner (measured ones only).
+
+        Runs in a thread: a zone's offset search takes seconds (docs/streams.md), during which the
+        event loop must keep the consumers' heartbeats and the ingest stage going.
+        """
         ctx = self.ctx
         assert ctx.zone_planner is not None
         junctions = ctx.junctions_by_zone.get(state.zone_id, ())
@@ -171,7 +176,8 @@ class Zones:
             )
             self.zone_links[state.zone_id] = links
         t0 = time.perf_counter()
-        result = plan_zone(
+        result = await asyncio.to_thread(
+            plan_zone,
             state.zone_id,
             junctions,
             links,
