@@ -220,9 +220,7 @@ def coordinate_zone(
                 f"link {link.from_junction}->{link.to_junction}: "
                 "travel time must be finite and >= 0",
             )
-    zone = msgspec.structs.replace(
-        zone, junctions=tuple(_shown(j, opts) for j in zone.junctions)
-    )
+    zone = msgspec.structs.replace(zone, junctions=tuple(_shown(j, opts) for j in zone.junctions))
     analyses = [analyse_cycles(j, opts) for j in zone.junctions]
     cycle = _common_cycle(zone.zone_id, analyses)
     plans = []

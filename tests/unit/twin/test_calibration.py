@@ -60,9 +60,7 @@ def test_counts_csv_is_read_and_bad_rows_are_named(tmp_path: Path) -> None:
 
 
 def _rows(det: str, per_minute: list[int]) -> list[CountRow]:
-    return [
-        CountRow(det, T0 + timedelta(minutes=m + 1), 60, c) for m, c in enumerate(per_minute)
-    ]
+    return [CountRow(det, T0 + timedelta(minutes=m + 1), 60, c) for m, c in enumerate(per_minute)]
 
 
 def test_minutes_are_binned_by_their_end() -> None:
@@ -137,11 +135,13 @@ def test_compare_counts_sites_within_the_criterion() -> None:
     observed = {"A": [100, 100, 100, 100], "B": [100, 100, 100, 100], "C": [0, 0, 0, 0]}
     simulated = {"A": [100, 100, 100, 100], "B": [50, 50, 50, 50], "D": [1, 1, 1, 1]}
     fit = compare(observed, simulated, 900)
-    assert fit.detectors == 2 and fit.intervals == 4  # C and D are in one side only
+    assert fit.detectors == 2
+    assert fit.intervals == 4
     assert fit.hourly_geh_ok == 0.5  # A: 400/400; B: 200 vs 400 is GEH 11.5
     assert fit.interval_geh_ok == 0.5  # B's quarters: 200 vs 400 veh/h equivalent
     assert fit.mae == 100.0
-    assert fit.observed_total == 800 and fit.simulated_total == 600
+    assert fit.observed_total == 800
+    assert fit.simulated_total == 600
     assert fit.worst[0][:3] == ("B", 400, 200)
     assert math.isnan(fit.r2)  # every observed hour is the same: R² is undefined
     with pytest.raises(ValueError, match="divide an hour"):
