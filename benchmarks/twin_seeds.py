@@ -45,6 +45,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "bench" / "twin_seeds.md")
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
+    commit = _git_head()  # the code this process runs: modules are loaded now
     controls = args.controls or list(DEFAULT_CONTROLS)
     scenarios = scenarios_from(args.paths or _default_paths(), discover_scenarios)
     results: dict[str, dict[str, list[float]]] = {}
@@ -60,7 +61,7 @@ def main() -> None:
         "# Twin benchmark: spread over SUMO seeds",
         "",
         f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()} by "
-        f"`benchmarks/twin_seeds.py` at commit `{_git_head()}`, seeds "
+        f"`benchmarks/twin_seeds.py` at commit `{commit}`, seeds "
         f"{seed_list} (RESCO protocol otherwise as in twin.md). Average delay (s): "
         "mean ± standard deviation [min–max].",
         "",
