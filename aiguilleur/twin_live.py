@@ -33,6 +33,7 @@ from typing import Any, Self, TypeVar, cast, get_args
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from aiguilleur.demo import start_worker, stop_process
 from aiguilleur.follow import decode_plan, records
@@ -295,7 +296,16 @@ class PipelineBridge(LoopThread):
         assert self._admin is not None
         deadline = time.monotonic() + self.timeout_s
         while True:
-            committed = await self._admin.list_consumer_group_offsets(self._group)
+            try:
+                committed = await self._admin.list_consumer_group_offsets(self._group)
+            except KafkaError as e:
+                # A broker that has just started may not have elected the group's coordinator
+                # yet (GroupCoordinatorNotAvailable): retriable, so ask again until the deadline.
+                if not e.retriable:
+                    raise
+                self._check(deadline, f"the group coordinator of {self._group}")
+                await asyncio.sleep(0.2)
+                continue
             behind = [
                 tp
                 for tp, last in self._last.items()

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from aiguilleur.follow import Record, records
@@ -197,7 +198,15 @@ async def wait_consumed(
                 for p in (consumer.partitions_for_topic(t) or ())
             ]
             ends = await consumer.end_offsets(tps) if tps else {}
-            committed = await admin.list_consumer_group_offsets(group)
+            try:
+                committed = await admin.list_consumer_group_offsets(group)
+            except KafkaError as e:
+                # A broker that has just started may not have its group coordinator yet
+                # (GroupCoordinatorNotAvailable): retriable, so ask again until the deadline.
+                if not e.retriable or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+                continue
             behind = [
                 tp
                 for tp, end in ends.items()
