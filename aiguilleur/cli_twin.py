@@ -84,7 +84,17 @@ def run_cmd(
         raise _fail(e) from e
     import msgspec
 
-    print(json.dumps(msgspec.to_builtins(res.metrics), indent=1))
+    out = msgspec.to_builtins(res.metrics)
+    if res.audit is not None:
+        # What SUMO showed, checked against what the control intended (twin.audit).
+        out["signal_audit"] = msgspec.to_builtins(res.audit)
+    print(json.dumps(out, indent=1))
+    if res.audit is not None and res.audit.violations:
+        print(
+            f"warning: SUMO showed {res.audit.violations} signal state(s) the control did not "
+            f"intend; first: {'; '.join(res.audit.first_violations)}",
+            file=sys.stderr,
+        )
 
 
 @app.command("bench")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -133,3 +134,16 @@ def test_plans_take_over_from_a_programme_that_holds_its_greens_for_hours(
     assert planned.audit.violations == 0
     assert planned.audit.checked_cycles > 0
     assert planned.metrics.avg_delay_s < stuck.metrics.avg_delay_s / 2
+
+
+def test_twin_run_prints_the_signal_audit(corridor: Path) -> None:
+    from typer.testing import CliRunner
+
+    from aiguilleur.cli_twin import app
+
+    res = CliRunner().invoke(app, ["run", str(corridor), "--control", "coordinated"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["signal_audit"]["violations"] == 0
+    assert out["signal_audit"]["checked_cycles"] > 0
+    assert out["avg_delay_s"] > 0
