@@ -76,6 +76,24 @@ class Settings(BaseSettings):
             "zone). The worker checks the name against both registries at start-up."
         ),
     )
+    guardrail_max_cycle_step_s: int = Field(
+        default=10,
+        ge=0,
+        le=300,
+        description=(
+            "Most a published plan's cycle may move from the junction's running plan (the last "
+            "one published) per cycle, in s; 0: unbounded. With the green bound also 0, "
+            "guardrails are off. Not applied to coordinated zones."
+        ),
+    )
+    guardrail_max_green_step_s: int = Field(
+        default=8,
+        ge=0,
+        le=300,
+        description=(
+            "Most each phase's green may move from the running plan per cycle, in s; 0: unbounded."
+        ),
+    )
     controller: str = Field(
         default="",
         pattern=r"^[a-z0-9:-]{0,40}$",

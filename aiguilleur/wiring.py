@@ -12,6 +12,7 @@ from aiguilleur.settings import Settings
 from graph.errors import NetworkSourceError
 from graph.model import Network
 from streams.context import DetectorIndex, PipelineContext, StreamsConfig
+from streams.guarding import guardrail_config
 from streams.metrics import Metrics, create_metrics
 from streams.planning import PlanningConfig
 from streams.topics import TopicNames
@@ -63,6 +64,9 @@ def planning_config(settings: Settings) -> PlanningConfig:
         cycle_min_s=settings.cycle_min_s,
         cycle_max_s=settings.cycle_max_s,
         pedestrian_flow_pph=settings.pedestrian_flow_pph,
+        guardrails=guardrail_config(
+            settings.guardrail_max_cycle_step_s, settings.guardrail_max_green_step_s
+        ),
     )
 
 

@@ -21,6 +21,7 @@ from streams.events import (
     ZoneReading,
     ZoneReadings,
 )
+from streams.guarding import RunningPlan
 from streams.ingest import run_ingest
 from streams.planning import plan_junction
 from streams.validation import dead_letter_headers, decode_reading, to_zone_reading
@@ -149,6 +150,8 @@ class Zones:
             )
             ctx.metrics.plans.inc()
             published += 1
+            # The next period's guardrails bound against what was published (saved with the state).
+            state.running[event.junction_id] = RunningPlan.of(event)
         log.info(
             "event=zone_planned zone=%s period_end=%s junctions=%d published=%d",
             state.zone_id,

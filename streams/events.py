@@ -132,6 +132,40 @@ class ZoneCoordination(msgspec.Struct, frozen=True, kw_only=True):
     text_fr: str
 
 
+class TransitionCycle(msgspec.Struct, frozen=True, kw_only=True):
+    """The timing of one cycle of a guarded transition (greens in the plan's phase order)."""
+
+    cycle_s: int
+    greens_s: tuple[int, ...]
+
+
+class PlanTransition(msgspec.Struct, frozen=True, kw_only=True):
+    """How the published plan moves from the running plan towards the recommendation.
+
+    The running plan is the last plan published for the junction (no approval topic yet). The
+    published plan is the first step; the recommendation is ``target_*``. Greens are in the order
+    of the plan's ``phases``."""
+
+    running_cycle_s: int
+    running_greens_s: tuple[int, ...]
+    target_cycle_s: int
+    """The cycle the planner recommended for the period."""
+    target_greens_s: tuple[int, ...]
+    steps: tuple[TransitionCycle, ...]
+    """One entry per cycle from the running plan to the recommendation (the first is published)."""
+    cycles_to_target: int
+    clamped: bool
+    """True when the recommendation moved further than the bounds allow: the plan is a step."""
+    reached: bool
+    """False only when the bounds stop the transition short of the recommendation."""
+    max_cycle_step_s: int
+    """Bound on the cycle's change per cycle (0: unbounded)."""
+    max_green_step_s: int
+    """Bound on each green's change per cycle (0: unbounded)."""
+    text_en: str
+    text_fr: str
+
+
 class PlanExplanation(msgspec.Struct, frozen=True, kw_only=True):
     """Why this plan: method, objective, binding constraints, inputs and readable text."""
 
@@ -148,6 +182,8 @@ class PlanExplanation(msgspec.Struct, frozen=True, kw_only=True):
     warnings: tuple[str, ...] = ()
     coordination: ZoneCoordination | None = None
     """Set when the plan comes from a zone planner (``AIGUILLEUR_PLANNER=coordinated``)."""
+    transition: PlanTransition | None = None
+    """Set when guardrails bounded this plan against the junction's running plan."""
 
 
 class SignalPlan(msgspec.Struct, frozen=True, kw_only=True):

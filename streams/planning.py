@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from graph.model import Junction
+from optimizer.guardrails import GuardrailConfig
 from optimizer.model import JunctionDemand, LaneGroup, PhaseDemand, Plan
 from optimizer.strategy import Planner
 from streams.events import (
@@ -21,8 +22,10 @@ from streams.events import (
     ExpectedEffect,
     PhaseGreen,
     PlanExplanation,
+    PlanTransition,
     SignalPlan,
 )
+from streams.guarding import guard
 from streams.zone_state import ZoneState
 
 MODEL_VERSION = "aiguilleur-0.1"
@@ -40,6 +43,8 @@ class PlanningConfig:
     """Share of the window a detector must have reported for its approach to count as measured."""
     pedestrian_flow_pph: float = 60.0
     """Pedestrians per hour assumed (not measured) on each phase with a signalised crossing."""
+    guardrails: GuardrailConfig | None = None
+    """Bounds on the change from the running plan per cycle; ``None``: publish plans as computed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,14 +210,31 @@ def plan_junction(
     planner: Planner,
     network_sha256: str,
 ) -> SignalPlan:
-    """The recommended plan for one junction for the period that starts at ``period_end_ms``."""
+    """The plan to publish for one junction for the period that starts at ``period_end_ms``: the
+    planner's recommendation, bounded by the guardrails against the junction's running plan (kept
+    in ``state``) when there is one."""
     start_ms = period_end_ms - cfg.window_s * 1000
     measured = measure_approaches(junction, sites, state, start_ms, period_end_ms, cfg)
     flows = {m.approach_id: m.flow_vph for m in measured}
     demand = junction_demand(junction, flows, cfg)
     plan = planner.plan(demand)
-    digest = inputs_digest(network_sha256, demand, cfg, planner.name, period_end_ms)
-    return to_event(junction, plan, measured, period_end_ms, cfg, digest)
+    running = state.running.get(junction.id)
+    guarded = guard(running, plan, demand, cfg.guardrails)
+    if guarded is None:
+        digest = inputs_digest(network_sha256, demand, cfg, planner.name, period_end_ms)
+        return to_event(junction, plan, measured, period_end_ms, cfg, digest)
+    # The running plan and the bounds are inputs too: the same demand from another running plan
+    # publishes another step.
+    digest = digest_of(
+        network_sha256,
+        {"demand": demand, "running": running, "guardrails": cfg.guardrails},
+        cfg,
+        planner.name,
+        period_end_ms,
+    )
+    return to_event(
+        junction, guarded.plan, measured, period_end_ms, cfg, digest, guarded.transition
+    )
 
 
 def to_event(
@@ -222,6 +244,7 @@ def to_event(
     period_end_ms: int,
     cfg: PlanningConfig,
     digest: str,
+    transition: PlanTransition | None = None,
 ) -> SignalPlan:
     """Wrap an optimiser plan as the public ``SignalPlan`` event."""
     effects = {e.lane_group_id: e for e in plan.effects}
@@ -279,6 +302,7 @@ def to_event(
         text_en=ex.text_en,
         text_fr=ex.text_fr,
         warnings=warnings,
+        transition=transition,
     )
     max_x = max((t.degree_of_saturation for t in plan.phases), default=0.0)
     return SignalPlan(

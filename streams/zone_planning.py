@@ -181,7 +181,10 @@ def plan_zone(
         j = members[plan.junction_id]
         event = to_event(j, plan, measured[j.id], period_end_ms, cfg, digest)
         coordination = _coordination(zp, zone, j.id, planner.name, tuple(unmeasured))
-        events.append(_with_zone(event, coordination))
+        event = _with_zone(event, coordination)
+        if cfg.guardrails is not None:
+            event = _unguarded(event)
+        events.append(event)
     return ZoneResult(tuple(events), tuple(unmeasured), zp)
 
 
@@ -217,6 +220,19 @@ def _coordination(
         text_en=ex.text_en,
         text_fr=ex.text_fr,
     )
+
+
+GUARDRAILS_SKIPPED = (
+    "guardrails are not applied to zones planned together: bounding each junction on its own "
+    "would break the common cycle; the plan is published as recommended"
+)
+
+
+def _unguarded(event: SignalPlan) -> SignalPlan:
+    """``event`` with a warning that the guardrails were skipped (coordinated zones)."""
+    ex = event.explanation
+    explanation = msgspec.structs.replace(ex, warnings=(*ex.warnings, GUARDRAILS_SKIPPED))
+    return msgspec.structs.replace(event, explanation=explanation)
 
 
 def _with_zone(event: SignalPlan, zc: ZoneCoordination) -> SignalPlan:

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 import msgspec
 
 from streams.events import ZoneReading
+from streams.guarding import RunningPlan
 
 
 class ZoneState(msgspec.Struct, kw_only=True):
@@ -31,6 +32,9 @@ class ZoneState(msgspec.Struct, kw_only=True):
     watermark_ms: int = 0
     planned_until_ms: int = 0
     """End of the last control period planned (0: none yet)."""
+    running: dict[str, RunningPlan] = msgspec.field(default_factory=dict)
+    """junction id -> the last plan published for it (what the guardrails bound the next one
+    against). Absent from state written before guardrails: decodes as empty."""
 
     def upsert(self, readings: Iterable[ZoneReading]) -> int:
         """Store readings (last write wins per detector and interval); return how many were new."""

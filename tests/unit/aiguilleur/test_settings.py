@@ -30,3 +30,18 @@ def test_cycle_bounds_are_checked_together(monkeypatch: pytest.MonkeyPatch) -> N
 def test_password_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIGUILLEUR_KAFKA_SASL_PASSWORD", "hunter2")
     assert "hunter2" not in repr(Settings())
+
+
+def test_guardrail_bounds_default_to_the_optimisers_and_zero_turns_them_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aiguilleur.wiring import planning_config
+    from optimizer.guardrails import GuardrailConfig
+
+    assert planning_config(Settings()).guardrails == GuardrailConfig()
+    monkeypatch.setenv("AIGUILLEUR_GUARDRAIL_MAX_CYCLE_STEP_S", "0")
+    monkeypatch.setenv("AIGUILLEUR_GUARDRAIL_MAX_GREEN_STEP_S", "0")
+    assert planning_config(Settings()).guardrails is None
+    monkeypatch.setenv("AIGUILLEUR_GUARDRAIL_MAX_GREEN_STEP_S", "-3")
+    with pytest.raises(ValidationError, match="guardrail_max_green_step_s"):
+        Settings()
