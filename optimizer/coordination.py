@@ -59,6 +59,10 @@ class ZoneDemand(msgspec.Struct, frozen=True, kw_only=True):
     zone_id: str
     junctions: tuple[JunctionDemand, ...]
     links: tuple[Link, ...]
+    running_cycle_s: int | None = None
+    """The zone's common cycle now, if it runs one: kept while it costs the junctions at most
+    ``CYCLE_KEEP_TOLERANCE`` more than the best cycle, since every change of cycle or offset
+    costs a transition cycle on every junction."""
 
 
 class LinkEffect(msgspec.Struct, frozen=True, kw_only=True):
@@ -177,7 +181,11 @@ def common_cycle(zone: ZoneDemand, options: OptimizerOptions) -> int:
     return _common_cycle(zone.zone_id, [analyse_cycles(j, options) for j in zone.junctions])
 
 
-def _common_cycle(zone_id: str, analyses: list[CycleAnalysis]) -> int:
+CYCLE_KEEP_TOLERANCE = 0.05
+"""Share of extra delay for which the running common cycle is kept rather than changed."""
+
+
+def _common_cycle(zone_id: str, analyses: list[CycleAnalysis], running: int | None = None) -> int:
     lo = max(int(a.cycles[0]) for a in analyses)
     hi = min(int(a.cycles[-1]) for a in analyses)
     if lo > hi:
@@ -191,6 +199,12 @@ def _common_cycle(zone_id: str, analyses: list[CycleAnalysis]) -> int:
         total += np.where(np.isfinite(costs), costs, 0.0)
     # Fewest junctions without a split under their saturation cap first, then least delay.
     best = min(range(len(grid)), key=lambda k: (infeasible[k], total[k], k))
+    if running is not None and lo <= running <= hi:
+        k = running - lo
+        if infeasible[k] <= infeasible[best] and total[k] <= total[best] * (
+            1 + CYCLE_KEEP_TOLERANCE
+        ):
+            return running
     return int(grid[best])
 
 
@@ -222,7 +236,7 @@ def coordinate_zone(
             )
     zone = msgspec.structs.replace(zone, junctions=tuple(_shown(j, opts) for j in zone.junctions))
     analyses = [analyse_cycles(j, opts) for j in zone.junctions]
-    cycle = _common_cycle(zone.zone_id, analyses)
+    cycle = _common_cycle(zone.zone_id, analyses, zone.running_cycle_s)
     plans = []
     for j in zone.junctions:
         fixed = msgspec.structs.replace(j, cycle_min_s=cycle, cycle_max_s=cycle)

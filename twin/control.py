@@ -503,6 +503,7 @@ class PlanPolicy:
         )
         self.plans: dict[str, list[Plan]] = {j.id: [] for j in junctions}
         self.zone_plans: list[ZonePlan] = []
+        self._zone_cycle: dict[str, int] = {}
         self._pending: dict[str, tuple[list[tuple[int, float]], float, float | None]] = {}
         self._seq: dict[str, list[tuple[int, float]]] = {}
         self._cycle: dict[str, float] = {}
@@ -644,7 +645,12 @@ class PlanPolicy:
                 self._links,
                 window_s,
             )
+            zone = msgspec.structs.replace(zone, running_cycle_s=self._zone_cycle.get(zone_id))
             zp = self._planner.plan_zone(zone)
+            if zp.coordinated and len(members) > 1:
+                self._zone_cycle[zone_id] = zp.cycle_s
+            else:
+                self._zone_cycle.pop(zone_id, None)
             self.zone_plans.append(zp)
             for plan in zp.plans:
                 self._adopt(plan, coordinated=zp.coordinated and len(members) > 1)

@@ -20,7 +20,7 @@ from optimizer.coordination import (
     platoon_wait_table,
     queue_delay_table,
 )
-from optimizer.isolated import optimize_junction
+from optimizer.isolated import OptimizerOptions, analyse_cycles, optimize_junction
 from tests.unit.optimizer._gen import demands
 
 
@@ -170,3 +170,21 @@ def test_coordination_is_declined_when_its_cycle_costs_more_than_it_gains() -> N
     assert plan.plans[0].cycle_s != plan.plans[1].cycle_s
     assert "not coordinated" in plan.explanation.text_en
     assert "pas de coordination" in plan.explanation.text_fr
+
+
+def test_a_running_common_cycle_is_kept_while_it_costs_little_more() -> None:
+    zone = _zone(3, [(0, 1, 17.0), (1, 0, 17.0), (1, 2, 40.0), (2, 1, 40.0)], [300.0, 500.0])
+    fresh = coordinate_zone(zone)
+    analyses = [analyse_cycles(j, OptimizerOptions()) for j in zone.junctions]
+    cost = {
+        c: sum(float(a.costs[c - int(a.cycles[0])]) for a in analyses)
+        for c in range(fresh.cycle_s - 15, fresh.cycle_s + 16)
+    }
+    best = cost[fresh.cycle_s]
+    near = [c for c, v in cost.items() if c != fresh.cycle_s and v <= best * 1.04]
+    far = [c for c, v in cost.items() if v > best * 1.06]
+    assert near and far
+    kept = coordinate_zone(msgspec.structs.replace(zone, running_cycle_s=near[0]))
+    assert kept.cycle_s == near[0]
+    moved = coordinate_zone(msgspec.structs.replace(zone, running_cycle_s=far[0]))
+    assert moved.cycle_s == fresh.cycle_s
