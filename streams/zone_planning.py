@@ -132,6 +132,16 @@ def zone_links(
     return tuple(out)
 
 
+def running_common_cycle(state: ZoneState, junction_ids: Sequence[str]) -> int | None:
+    """The cycle the zone's junctions all run (their last published plans), or ``None`` when one of
+    them has no running plan, their cycles differ, or there is a single junction."""
+    running = [state.running.get(jid) for jid in junction_ids]
+    cycles = {r.cycle_s for r in running if r is not None}
+    if len(junction_ids) < 2 or None in running or len(cycles) != 1:
+        return None
+    return cycles.pop()
+
+
 def zone_inputs_digest(
     network_sha256: str,
     zone: ZoneDemand,
@@ -173,6 +183,7 @@ def plan_zone(
         zone_id=zone_id,
         junctions=tuple(demands[jid] for jid in sorted(members)),
         links=zone_links(members, road_links, flows, demands),
+        running_cycle_s=running_common_cycle(state, sorted(members)),
     )
     zp = planner.plan_zone(zone)
     digest = zone_inputs_digest(network_sha256, zone, cfg, planner.name, period_end_ms)

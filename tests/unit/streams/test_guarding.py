@@ -225,3 +225,24 @@ def test_coordinated_zones_keep_their_common_cycle_and_say_guardrails_were_skipp
     for p in result.plans:
         assert p.explanation.transition is None
         assert GUARDRAILS_SKIPPED in p.explanation.warnings
+
+
+def test_a_zone_keeps_the_common_cycle_it_runs_when_it_costs_little_more() -> None:
+    state, sites = zone_state(CORRIDOR_PER_MINUTE)
+    zp = zone_planner("coordinated")
+    fresh = plan_zone("C1", ROW, CORRIDOR.links, sites, state, 5 * MIN, CFG, zp, "abc")
+    assert fresh.zone_plan is not None
+    assert fresh.zone_plan.coordinated
+    near = fresh.zone_plan.cycle_s + 2
+    for p in fresh.plans:
+        state.running[p.junction_id] = msgspec.structs.replace(RunningPlan.of(p), cycle_s=near)
+    kept = plan_zone("C1", ROW, CORRIDOR.links, sites, state, 5 * MIN, CFG, zp, "abc")
+    assert {p.cycle_s for p in kept.plans} == {near}
+    assert (
+        kept.plans[0].inputs_digest != fresh.plans[0].inputs_digest
+    )  # the running cycle is an input
+    # Junctions running different cycles have no common cycle to keep.
+    first = kept.plans[0].junction_id
+    state.running[first] = msgspec.structs.replace(state.running[first], cycle_s=near + 1)
+    again = plan_zone("C1", ROW, CORRIDOR.links, sites, state, 5 * MIN, CFG, zp, "abc")
+    assert again.plans == fresh.plans
