@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -52,8 +53,36 @@ async def ensure_topics(cfg: StreamsConfig, topics: TopicNames, *, control: bool
             # Another worker may create them meanwhile.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
+        await _wait_topics_ready(admin, names)
     finally:
         await admin.close()
+
+
+TOPICS_READY_TIMEOUT_S = 30.0
+
+
+async def _wait_topics_ready(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+    """Wait until every topic has all its partitions led: a topic created a moment ago is not yet
+    in the broker's metadata, and a consumer group joining then is assigned none of its partitions
+    (seen on a fresh broker: the zone stage never got the zone-readings topic)."""
+    deadline = time.monotonic() + TOPICS_READY_TIMEOUT_S
+    while True:
+        described = await admin.describe_topics(names)
+        pending = [
+            d["topic"]
+            for d in described
+            if d["error_code"] != 0
+            or not d["partitions"]
+            or any(p["error_code"] != 0 or p["leader"] < 0 for p in d["partitions"])
+        ]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"topics {', '.join(sorted(pending))} have no leader after "
+                f"{TOPICS_READY_TIMEOUT_S:g} s: is the Kafka cluster healthy?"
+            )
+        await asyncio.sleep(0.2)
 
 
 def run_worker(settings: Settings) -> None:
