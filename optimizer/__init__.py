@@ -5,7 +5,12 @@ it offers: planners "fixed-time", "webster", "optimizer"; the zone planner "coor
 controllers "fixed-time", "max-pressure", "adaptive".
 """
 
-from optimizer._envelope import EnvelopeGuard, envelope_from_demand, validate_envelope
+from optimizer._envelope import (
+    EnvelopeGuard,
+    envelope_from_demand,
+    envelope_from_phases,
+    validate_envelope,
+)
 from optimizer.adaptive import AdaptiveController
 from optimizer.coordination import (
     CoordinatedPlanner,
@@ -87,6 +92,7 @@ __all__ = [
     "controllers",
     "coordinate_zone",
     "envelope_from_demand",
+    "envelope_from_phases",
     "fixed_time_plan",
     "guard_transition",
     "optimize_junction",

@@ -9,6 +9,9 @@ phase ``i``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from optimizer.errors import InvalidEnvelope
 from optimizer.model import JunctionDemand
 from optimizer.strategy import Decision, Envelope, JunctionState
@@ -191,6 +194,40 @@ def validate_envelope(envelope: Envelope) -> None:
         )
 
 
+class PhaseBounds(Protocol):
+    """What an envelope needs of a phase (a demand's phase, or a network model's)."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def min_green_s(self) -> float: ...
+    @property
+    def max_green_s(self) -> float: ...
+    @property
+    def intergreen_s(self) -> float: ...
+
+
+def envelope_from_phases(
+    junction_id: str,
+    phases: Sequence[PhaseBounds],
+    cycle_min_s: float,
+    cycle_max_s: float,
+    *,
+    may_skip_phases: bool,
+) -> Envelope:
+    """The envelope of ``phases`` taken in the order given, with their greens and intergreens."""
+    return Envelope(
+        junction_id=junction_id,
+        phase_order=tuple(p.index for p in phases),
+        min_green_s=tuple(p.min_green_s for p in phases),
+        max_green_s=tuple(p.max_green_s for p in phases),
+        intergreen_s=tuple(p.intergreen_s for p in phases),
+        cycle_min_s=cycle_min_s,
+        cycle_max_s=cycle_max_s,
+        may_skip_phases=may_skip_phases,
+    )
+
+
 def envelope_from_demand(demand: JunctionDemand, *, may_skip_phases: bool = False) -> Envelope:
     """The envelope a demand's own bounds describe: phases in index order, greens, cycle."""
     phases = sorted(demand.phases, key=lambda p: p.index)
@@ -198,13 +235,10 @@ def envelope_from_demand(demand: JunctionDemand, *, may_skip_phases: bool = Fals
         raise InvalidEnvelope(
             demand.junction_id, "phase indices must be 0..n-1 to build an envelope"
         )
-    return Envelope(
-        junction_id=demand.junction_id,
-        phase_order=tuple(p.index for p in phases),
-        min_green_s=tuple(p.min_green_s for p in phases),
-        max_green_s=tuple(p.max_green_s for p in phases),
-        intergreen_s=tuple(p.intergreen_s for p in phases),
-        cycle_min_s=float(demand.cycle_min_s),
-        cycle_max_s=float(demand.cycle_max_s),
+    return envelope_from_phases(
+        demand.junction_id,
+        phases,
+        float(demand.cycle_min_s),
+        float(demand.cycle_max_s),
         may_skip_phases=may_skip_phases,
     )

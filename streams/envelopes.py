@@ -15,6 +15,7 @@ from datetime import datetime
 import msgspec
 
 from graph.model import Junction
+from optimizer import envelope_from_phases
 from optimizer.errors import InvalidEnvelope
 from optimizer.strategy import Controller, Envelope
 from optimizer.strategy import controller as make_controller
@@ -55,15 +56,8 @@ def envelope_from_junction(
 ) -> Envelope:
     """The envelope a junction's network model describes: its phases in index order with their
     minimum and maximum greens and intergreens (what ``twin.control.envelope_for`` grants)."""
-    return Envelope(
-        junction_id=junction.id,
-        phase_order=tuple(p.index for p in junction.phases),
-        min_green_s=tuple(p.min_green_s for p in junction.phases),
-        max_green_s=tuple(p.max_green_s for p in junction.phases),
-        intergreen_s=tuple(p.intergreen_s for p in junction.phases),
-        cycle_min_s=cycle_min_s,
-        cycle_max_s=cycle_max_s,
-        may_skip_phases=may_skip_phases,
+    return envelope_from_phases(
+        junction.id, junction.phases, cycle_min_s, cycle_max_s, may_skip_phases=may_skip_phases
     )
 
 

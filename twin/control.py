@@ -25,6 +25,7 @@ import msgspec
 from graph.model import Junction
 from graph.sumo import SumoSignal
 from graph.sumo_links import SumoLink
+from optimizer import envelope_from_phases
 from optimizer.coordination import ZonePlan
 from optimizer.model import JunctionDemand, LaneGroup, PhaseDemand, Plan
 from optimizer.strategy import (
@@ -680,15 +681,8 @@ def envelope_for(
     may_skip: bool = True,
 ) -> Envelope:
     """The operator envelope the twin grants a live controller: the scenario's phases and bounds."""
-    return Envelope(
-        junction_id=junction.id,
-        phase_order=tuple(p.index for p in junction.phases),
-        min_green_s=tuple(p.min_green_s for p in junction.phases),
-        max_green_s=tuple(p.max_green_s for p in junction.phases),
-        intergreen_s=tuple(p.intergreen_s for p in junction.phases),
-        cycle_min_s=cycle_min_s,
-        cycle_max_s=cycle_max_s,
-        may_skip_phases=may_skip,
+    return envelope_from_phases(
+        junction.id, junction.phases, cycle_min_s, cycle_max_s, may_skip_phases=may_skip
     )
 
 
