@@ -40,3 +40,41 @@ def control_delay_s(
     t = ANALYSIS_PERIOD_H
     d2 = 900 * t * ((x - 1) + math.sqrt((x - 1) ** 2 + 8 * 0.5 * 1.0 * x / (capacity * t)))
     return d1 + d2
+
+
+CRITICAL_HEADWAY_S = 4.5
+"""Gap a permitted left turn accepts in the opposing flow (HCM's permitted left, 4.5 s)."""
+FOLLOW_UP_HEADWAY_S = 2.5
+"""Headway between left turners using the same gap (HCM, 2.5 s)."""
+SNEAKERS_PER_CYCLE = 2.0
+"""Left turners that clear the junction at the end of each green whatever the opposing flow (HCM;
+a simulator may show none: SUMO's left turners wait at the stop line, not inside the junction)."""
+
+
+def permitted_left_capacity_vph(
+    opposing_vph: float,
+    green_s: float,
+    cycle_s: float,
+    saturation_flow_vph: float = 1800.0,
+    sneakers_per_cycle: float = SNEAKERS_PER_CYCLE,
+) -> float:
+    """Capacity (veh/h) of a left turn that must yield to ``opposing_vph`` during its green.
+
+    Every opposing vehicle passes during the green, so the opposing rate while the green shows is
+    ``opposing_vph * cycle / green``; the left turners take the gaps in it longer than the
+    critical headway (Drew's gap-acceptance capacity with a follow-up headway, never above the
+    lane's saturation flow), and the sneakers clear at the end of each green.
+    """
+    if green_s <= 0 or cycle_s <= 0:
+        return 0.0
+    rate = max(0.0, opposing_vph) * cycle_s / green_s / 3600.0  # veh/s while the green shows
+    if rate <= 1e-9:
+        return saturation_flow_vph * green_s / cycle_s
+    in_green = min(
+        saturation_flow_vph,
+        3600.0
+        * rate
+        * math.exp(-rate * CRITICAL_HEADWAY_S)
+        / (1.0 - math.exp(-rate * FOLLOW_UP_HEADWAY_S)),
+    )
+    return in_green * green_s / cycle_s + sneakers_per_cycle * 3600.0 / cycle_s

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,6 +47,7 @@ from optimizer.strategy import zone_planner as make_zone_planner
 from twin.coordination import zone_demand, zones_of
 from twin.errors import UnknownControl
 from twin.mapping import Step, TlsMapping
+from twin.permitted import charged_flows
 from twin.schedule import green_ends, natural_cycle_s, transition_cycle
 
 BUILTIN = ("programme", "actuated")
@@ -297,6 +298,7 @@ def junction_demand(
     period_s: float,
     turn_counts: dict[tuple[str, str], int] | None = None,
     saturation_per_lane_vph: float = 1800.0,
+    running: tuple[Sequence[tuple[int, float]], float] | None = None,
 ) -> JunctionDemand:
     """Demand of one junction from counts over ``period_s``.
 
@@ -304,18 +306,22 @@ def junction_demand(
     saturation flow of the lanes they leave from. The flows are marked as counts over ``period_s``
     (``JunctionDemand.count_period_s``): a few minutes of a minor movement are a handful of
     vehicles, and a planner may allow for that noise (the optimiser does; Webster does not).
+
+    With the ``running`` plan (green sequence and cycle), a permitted left turn's flow above its
+    permitted capacity is charged to its protected phase (:mod:`twin.permitted`).
     """
     flows = link_flows(signal, lane_counts, turn_counts or {})
     crit = critical_links(signal)
     skippable = skippable_phases(signal, crit)
+    charged = charged_links(junction, signal, flows, period_s, running)
     phases = []
-    for k, (p, links) in enumerate(zip(junction.phases, crit, strict=True)):
+    for k, (p, links) in enumerate(zip(junction.phases, charged, strict=True)):
         flow: dict[str, float] = {}
         lanes: dict[str, set[str]] = {}
-        for i in links:
+        for i, vehicles in links.items():
             lane = signal.link_lanes[i][0]
             approach = lane.rsplit("_", 1)[0]
-            flow[approach] = flow.get(approach, 0.0) + flows.get(i, 0.0)
+            flow[approach] = flow.get(approach, 0.0) + vehicles
             lanes.setdefault(approach, set()).add(lane)
         lgs = tuple(
             LaneGroup(
@@ -336,6 +342,21 @@ def junction_demand(
             )
         )
     return JunctionDemand(junction_id=junction.id, phases=tuple(phases), count_period_s=period_s)
+
+
+def charged_links(
+    junction: Junction,
+    signal: SumoSignal,
+    flows: dict[int, float],
+    period_s: float,
+    running: tuple[Sequence[tuple[int, float]], float] | None,
+) -> list[dict[int, float]]:
+    """Vehicles per link each model phase must serve: the critical links' flows, with permitted
+    left turns' overflow moved to their protected phase when a running plan is known."""
+    crit = critical_links(signal)
+    if running is None:
+        return [{i: flows.get(i, 0.0) for i in links} for links in crit]
+    return charged_flows(junction, signal, crit, flows, period_s, running)
 
 
 def shown_intergreen_s(signal: SumoSignal, phase: int, programme_s: float) -> float:
@@ -385,11 +406,14 @@ def saturated_groups(
     signal: SumoSignal,
     occupancy: dict[str, float],
     threshold: float = SATURATED_OCCUPANCY,
+    charged: Sequence[Iterable[int]] | None = None,
 ) -> set[str]:
     """Lane group ids (as :func:`junction_demand` names them) whose loops were occupied at least
-    ``threshold`` of the period on some lane."""
+    ``threshold`` of the period on some lane; ``charged`` are the links each phase serves
+    (:func:`charged_links`; the critical links by default)."""
     out: set[str] = set()
-    for p, links in zip(junction.phases, critical_links(signal), strict=True):
+    served = critical_links(signal) if charged is None else charged
+    for p, links in zip(junction.phases, served, strict=True):
         for i in links:
             lane = signal.link_lanes[i][0]
             if occupancy.get(lane, 0.0) >= threshold:
@@ -588,12 +612,16 @@ class PlanPolicy:
         demands: dict[str, JunctionDemand] = {}
         for j in self._junctions:
             sig = self._signals[j.id]
+            plan = (self._seq[j.id], self._cycle[j.id])
             demand = with_recent(
-                junction_demand(j, sig, counts, self._period_s, turns),
-                junction_demand(j, sig, dict(all_counts), window_s, dict(all_turns)),
+                junction_demand(j, sig, counts, self._period_s, turns, running=plan),
+                junction_demand(j, sig, dict(all_counts), window_s, dict(all_turns), running=plan),
             )
+            charged = charged_links(j, sig, link_flows(sig, counts, turns), self._period_s, plan)
             running = running_capacity_vph(demand, self._seq[j.id], self._cycle[j.id])
-            demands[j.id] = with_saturated(demand, saturated_groups(j, sig, occupied), running)
+            demands[j.id] = with_saturated(
+                demand, saturated_groups(j, sig, occupied, charged=charged), running
+            )
         self._adopt_all(demands, all_counts, all_turns, window_s)
         for jid in self._pending:
             self._cut_long_cycle(jid, now)

@@ -276,3 +276,24 @@ def test_a_day_long_maximum_green_plans_like_the_cycle_bound_it_cannot_exceed() 
     )
     a, b = optimize_junction(huge), optimize_junction(capped)
     assert (a.cycle_s, [p.green_s for p in a.phases]) == (b.cycle_s, [p.green_s for p in b.phases])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    opposing=st.floats(0.0, 2000.0),
+    more=st.floats(1.0, 500.0),
+    green=st.floats(5.0, 80.0),
+    cycle=st.floats(40.0, 150.0),
+)
+def test_permitted_left_capacity_falls_with_the_opposing_flow(
+    opposing: float, more: float, green: float, cycle: float
+) -> None:
+    from optimizer.delay import permitted_left_capacity_vph
+
+    green = min(green, cycle)
+    cap = permitted_left_capacity_vph(opposing, green, cycle, sneakers_per_cycle=0.0)
+    assert 0.0 <= cap <= 1800.0 * green / cycle + 1e-9
+    assert permitted_left_capacity_vph(opposing + more, green, cycle, sneakers_per_cycle=0.0) < (
+        cap + 1e-9
+    )
+    assert permitted_left_capacity_vph(0.0, green, cycle) == pytest.approx(1800.0 * green / cycle)
