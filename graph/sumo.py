@@ -93,6 +93,9 @@ class SumoSignal(msgspec.Struct, frozen=True, kw_only=True):
     """Movement id of every link index ('' for links that are not a vehicle movement)."""
     link_lanes: tuple[tuple[str, str], ...]
     """(incoming lane, outgoing lane) of every link index ('' when the index has no connection)."""
+    link_yields_to: tuple[tuple[int, ...], ...] = ()
+    """Per link index, the link indices of the same junction node it must yield to when both
+    show green (the net's right-of-way ``response``); empty when unknown."""
 
 
 class SumoNetwork(msgspec.Struct, frozen=True, kw_only=True):
@@ -257,6 +260,7 @@ def _junction(
             lanes=len(lanes),
             saturation_flow_vph=SATURATION_FLOW_PER_LANE_VPH * len(lanes),
         )
+    yields = _yields_to(tls, n_links)
     model_phases, signal = _phases(
         tls_id=tls_id,
         program_id=program_id,
@@ -267,6 +271,7 @@ def _junction(
         movements=movements,
         link_lanes=link_lanes,
     )
+    signal = msgspec.structs.replace(signal, link_yields_to=yields)
     xs, ys = (
         zip(*(net.getNode(n).getCoord()[:2] for n in sorted(node_ids)), strict=True)
         if node_ids
@@ -286,6 +291,21 @@ def _junction(
         guessed=() if geo else ("lat", "lon"),
     )
     return junction, signal
+
+
+def _yields_to(tls: Any, n_links: int) -> tuple[tuple[int, ...], ...]:
+    """Per signal link, the signal links it yields to, from its node's right-of-way matrix."""
+    conns: list[tuple[int, Any, Any]] = []
+    for in_lane, out_lane, index in tls.getConnections():
+        conn = next((c for c in in_lane.getOutgoing() if c.getToLane() is out_lane), None)
+        if conn is not None:
+            conns.append((index, conn, in_lane.getEdge().getToNode()))
+    out: list[set[int]] = [set() for _ in range(n_links)]
+    for i, ci, node in conns:
+        for j, cj, other in conns:
+            if j != i and other is node and node.forbids(cj, ci):
+                out[i].add(j)
+    return tuple(tuple(sorted(x)) for x in out)
 
 
 def _shown_intergreen(

@@ -51,6 +51,30 @@ SNEAKERS_PER_CYCLE = 2.0
 a simulator may show none: SUMO's left turners wait at the stop line, not inside the junction)."""
 
 
+def permitted_left_saturation_vph(
+    opposing_vph: float, green_s: float, cycle_s: float, saturation_flow_vph: float = 1800.0
+) -> float:
+    """Rate (veh/h of green) at which left turners yielding to ``opposing_vph`` can leave.
+
+    Every opposing vehicle passes during the green, so the opposing rate while the green shows is
+    ``opposing_vph * cycle / green``; the left turners take the gaps in it longer than the
+    critical headway (Drew's gap-acceptance capacity with a follow-up headway), never faster than
+    the lane's saturation flow.
+    """
+    if green_s <= 0 or cycle_s <= 0:
+        return 0.0
+    rate = max(0.0, opposing_vph) * cycle_s / green_s / 3600.0  # veh/s while the green shows
+    if rate <= 1e-9:
+        return saturation_flow_vph
+    return min(
+        saturation_flow_vph,
+        3600.0
+        * rate
+        * math.exp(-rate * CRITICAL_HEADWAY_S)
+        / (1.0 - math.exp(-rate * FOLLOW_UP_HEADWAY_S)),
+    )
+
+
 def permitted_left_capacity_vph(
     opposing_vph: float,
     green_s: float,
@@ -58,23 +82,12 @@ def permitted_left_capacity_vph(
     saturation_flow_vph: float = 1800.0,
     sneakers_per_cycle: float = SNEAKERS_PER_CYCLE,
 ) -> float:
-    """Capacity (veh/h) of a left turn that must yield to ``opposing_vph`` during its green.
-
-    Every opposing vehicle passes during the green, so the opposing rate while the green shows is
-    ``opposing_vph * cycle / green``; the left turners take the gaps in it longer than the
-    critical headway (Drew's gap-acceptance capacity with a follow-up headway, never above the
-    lane's saturation flow), and the sneakers clear at the end of each green.
-    """
+    """Capacity (veh/h) of a left turn that must yield to ``opposing_vph`` during its green: its
+    gap-acceptance rate (:func:`permitted_left_saturation_vph`) over the green, plus the sneakers
+    that clear at the end of each green (none without opposing flow: nothing to sneak past)."""
     if green_s <= 0 or cycle_s <= 0:
         return 0.0
-    rate = max(0.0, opposing_vph) * cycle_s / green_s / 3600.0  # veh/s while the green shows
-    if rate <= 1e-9:
-        return saturation_flow_vph * green_s / cycle_s
-    in_green = min(
-        saturation_flow_vph,
-        3600.0
-        * rate
-        * math.exp(-rate * CRITICAL_HEADWAY_S)
-        / (1.0 - math.exp(-rate * FOLLOW_UP_HEADWAY_S)),
-    )
-    return in_green * green_s / cycle_s + sneakers_per_cycle * 3600.0 / cycle_s
+    rate = permitted_left_saturation_vph(opposing_vph, green_s, cycle_s, saturation_flow_vph)
+    if opposing_vph <= 0:
+        return rate * green_s / cycle_s
+    return rate * green_s / cycle_s + sneakers_per_cycle * 3600.0 / cycle_s

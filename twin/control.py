@@ -47,7 +47,7 @@ from optimizer.strategy import zone_planner as make_zone_planner
 from twin.coordination import zone_demand, zones_of
 from twin.errors import UnknownControl
 from twin.mapping import Step, TlsMapping
-from twin.permitted import charged_flows
+from twin.permitted import charged_flows, idle_protected_phases
 from twin.schedule import green_ends, natural_cycle_s, transition_cycle
 
 BUILTIN = ("programme", "actuated")
@@ -307,13 +307,16 @@ def junction_demand(
     (``JunctionDemand.count_period_s``): a few minutes of a minor movement are a handful of
     vehicles, and a planner may allow for that noise (the optimiser does; Webster does not).
 
-    With the ``running`` plan (green sequence and cycle), a permitted left turn's flow above its
-    permitted capacity is charged to its protected phase (:mod:`twin.permitted`).
+    With the ``running`` plan (green sequence and cycle), a turn's flow above what its permitted
+    green can serve is charged to its protected phase, and a protected-turn phase with nothing
+    charged to it may be left out (:mod:`twin.permitted`).
     """
     flows = link_flows(signal, lane_counts, turn_counts or {})
     crit = critical_links(signal)
     skippable = skippable_phases(signal, crit)
     charged = charged_links(junction, signal, flows, period_s, running)
+    if running is not None:
+        skippable = idle_protected_phases(junction, signal, charged, skippable)
     phases = []
     for k, (p, links) in enumerate(zip(junction.phases, charged, strict=True)):
         flow: dict[str, float] = {}

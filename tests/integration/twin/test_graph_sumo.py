@@ -52,3 +52,29 @@ def test_additional_programme_overrides_the_net(scenarios_dir: Path) -> None:
         for t in overridden
         if t in plain.signals
     )
+
+
+def test_permitted_left_turns_yield_to_the_opposing_through_traffic(grid_scenario: Path) -> None:
+    """The right-of-way matrix read from the net: a left turn shown ``g`` while the opposing
+    approach has ``G`` yields to some of that approach's links, and never to itself."""
+    sn = network_from_sumo(grid_scenario.with_name("grid.net.xml"))
+    checked = 0
+    for j in sn.network.junctions:
+        sig = sn.signals[j.id]
+        turn = {m.id: m.turn for m in j.movements}
+        assert len(sig.link_yields_to) == len(sig.link_lanes)
+        for i, ys in enumerate(sig.link_yields_to):
+            assert i not in ys
+        for st in sig.green_states:
+            for i, m in enumerate(sig.link_movements):
+                if not m or turn.get(m) != "left" or st[i] != "g":
+                    continue
+                mine = sig.link_lanes[i][0].rsplit("_", 1)[0]
+                others = [
+                    k
+                    for k in sig.link_yields_to[i]
+                    if st[k] == "G" and sig.link_lanes[k][0].rsplit("_", 1)[0] != mine
+                ]
+                assert others, f"{j.id}: left link {i} shown g yields to no G link"
+                checked += 1
+    assert checked > 0

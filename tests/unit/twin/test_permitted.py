@@ -8,7 +8,7 @@ import pytest
 from graph.model import Approach, Junction, Movement, Phase
 from graph.sumo import ProgramPhase, SumoSignal
 from twin.control import charged_links, junction_demand
-from twin.permitted import charged_flows
+from twin.permitted import charged_flows, idle_protected_phases
 
 # links: 0 = a_0 -> x (through), 1 = a_1 -> y (left: permitted in phase 0, protected in phase 1),
 # 2 = b_0 -> w (through from the opposite approach, priority in phase 0)
@@ -114,3 +114,39 @@ def test_the_protected_phase_gets_a_lane_group_in_the_demand() -> None:
     total = groups["0:a"].flow_vph + groups["1:a"].flow_vph
     assert total == pytest.approx((30 + 40) * 12.0)
     assert groups["1:a"].saturation_flow_vph == 1800.0  # the left lane alone
+
+
+def test_the_right_of_way_matrix_names_what_a_turn_yields_to() -> None:
+    # the left (1) yields to link 2 by the net's matrix; with no flow on 2 nothing overflows,
+    # whatever the bearings say
+    sig = msgspec.structs.replace(_signal(), link_yields_to=((), (2,), ()))
+    flows = {0: 30.0, 1: 40.0, 2: 90.0}
+    out = charged_flows(_junction(), sig, [[0, 1, 2], []], flows, 300.0, RUNNING)
+    assert out[1].get(1, 0.0) > 0.0
+    calm = {0: 30.0, 1: 40.0, 2: 0.0}
+    assert charged_flows(_junction(), sig, [[0, 1, 2], []], calm, 300.0, RUNNING) == [calm, {}]
+    # a matrix saying the left yields to nothing: it is not permitted at all
+    free = msgspec.structs.replace(_signal(), link_yields_to=((), (), ()))
+    assert charged_flows(_junction(), free, [[0, 1, 2], []], flows, 300.0, RUNNING) == [flows, {}]
+
+
+def test_a_protected_left_phase_with_nothing_charged_may_be_left_out() -> None:
+    light = _charged(opposing=5.0, left=10.0)
+    assert idle_protected_phases(_junction(), _signal(), light, set()) == {1}
+    heavy = _charged(opposing=90.0, left=40.0)
+    assert idle_protected_phases(_junction(), _signal(), heavy, set()) == set()
+
+
+def test_a_phase_that_also_serves_through_traffic_is_kept() -> None:
+    # phase 1 also gives the through link 0 green: not a protected-turn phase
+    sig = msgspec.structs.replace(_signal(), green_states=("GgG", "GGr"))
+    light = [{0: 30.0, 1: 10.0, 2: 5.0}, {}]
+    assert idle_protected_phases(_junction(), sig, light, set()) == set()
+
+
+def test_the_demand_leaves_out_an_idle_protected_phase_only_with_a_running_plan() -> None:
+    counts = {"a_0": 30, "a_1": 10, "b_0": 5}
+    with_plan = junction_demand(_junction(), _signal(), counts, 300.0, running=RUNNING)
+    assert [p.skippable for p in with_plan.phases] == [False, True]
+    without = junction_demand(_junction(), _signal(), counts, 300.0)
+    assert [p.skippable for p in without.phases] == [False, False]
