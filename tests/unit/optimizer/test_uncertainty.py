@@ -6,7 +6,7 @@ import math
 
 import msgspec
 import pytest
-from hypothesis import assume, given
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from optimizer import (
@@ -101,6 +101,9 @@ def test_webster_ignores_the_count_period() -> None:
     assert webster_plan(d) == webster_plan(msgspec.structs.replace(d, count_period_s=None))
 
 
+# Many generated junctions are oversaturated and filtered out; that is the property's domain, so
+# Hypothesis's too-much-filtering health check (which failed a local run now and then) is off.
+@settings(suppress_health_check=[HealthCheck.filter_too_much])
 @given(junction_demands(), st.sampled_from([60.0, 300.0, 900.0]))
 def test_every_lane_group_has_capacity_for_its_bound_unless_oversaturated(
     demand: JunctionDemand, period_s: float
