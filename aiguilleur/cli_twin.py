@@ -118,6 +118,10 @@ def bench_cmd(
         str | None, typer.Option(help="another sumo binary, driven through TraCI (version studies)")
     ] = None,
     count_interval: Annotated[int, typer.Option(help="detector count interval (s)")] = 60,
+    seeds: Annotated[
+        str | None,
+        typer.Option(help="SUMO seeds, comma-separated: each row the mean of one run per seed"),
+    ] = None,
 ) -> None:
     """Every control on every scenario: table in docs/bench/twin.md and PNG plots."""
     from twin import RunOptions, TwinError, discover_scenarios
@@ -137,15 +141,34 @@ def bench_cmd(
             count_interval_s=count_interval,
         )
         failures: list[BenchFailure] = []
+        seed_list = _seeds(seeds)
         rows = run_bench(
-            scenarios, control, results_path, options=options, rerun=rerun, failures=failures
+            scenarios,
+            control,
+            results_path,
+            options=options,
+            rerun=rerun,
+            failures=failures,
+            seeds=seed_list,
         )
         notes_file = out.with_name(out.stem + "_notes.md")
         notes = notes_file.read_text() if notes_file.is_file() else ""
-        write_report(rows, scenarios, out, options, failures, notes)
+        write_report(rows, scenarios, out, options, failures, notes, seed_list)
     except (TwinError, KeyError) as e:
         raise _fail(e) from e
     print(f"wrote {out}")
+
+
+def _seeds(text: str | None) -> tuple[int, ...]:
+    """``--seeds 1,2,3`` as integers; a clear error for anything else."""
+    if not text:
+        return ()
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"--seeds {text!r}: give SUMO seeds as integers separated by commas, e.g. 1,2,3"
+        ) from None
 
 
 DEMO_OSM = REPO_ROOT / "data" / "demo" / "lyon-villeurbanne.osm.gz"

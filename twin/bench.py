@@ -84,8 +84,13 @@ def run_bench(
     rerun: bool = False,
     on_row: Callable[[BenchRow], None] | None = None,
     failures: list[BenchFailure] | None = None,
+    seeds: Sequence[int] = (),
 ) -> list[BenchRow]:
-    """Run every control on every scenario (skipping rows already in ``results_path``)."""
+    """Run every control on every scenario (skipping rows already in ``results_path``).
+
+    With ``seeds``, each row is run once per SUMO seed and holds the mean of every metric
+    (:func:`mean_metrics`), with each seed's delay kept beside it.
+    """
     options = options or RunOptions(progress=True)
     rows = load_results(results_path)
     done = {(r.scenario, r.control) for r in rows}
@@ -95,7 +100,10 @@ def run_bench(
             if (sc.name, control) in done and not rerun:
                 continue
             try:
-                res = run_twin(sc, control, options)
+                runs = [
+                    msgspec.to_builtins(run_twin(sc, control, replace(options, seed=seed)).metrics)
+                    for seed in (seeds or (options.seed,))
+                ]
             except TwinError as e:
                 # one scenario that cannot run must not stop the benchmark: report it instead
                 first = str(e).splitlines()[0]
@@ -104,21 +112,35 @@ def run_bench(
                 )
                 failures.append(BenchFailure(scenario=sc.name, control=control, error=first))
                 continue
-            row = BenchRow(
-                scenario=sc.name, control=control, metrics=msgspec.to_builtins(res.metrics)
-            )
+            metrics = mean_metrics(runs, seeds) if seeds else runs[0]
+            row = BenchRow(scenario=sc.name, control=control, metrics=metrics)
             rows = [r for r in rows if (r.scenario, r.control) != (sc.name, control)] + [row]
             save_results(results_path, rows)
             log.info(
                 "event=bench_run scenario=%s control=%s delay_s=%s wall_s=%s",
                 sc.name,
                 control,
-                res.metrics.avg_delay_s,
-                res.metrics.wall_s,
+                metrics["avg_delay_s"],
+                metrics["wall_s"],
             )
             if on_row is not None:
                 on_row(row)
     return rows
+
+
+def mean_metrics(runs: Sequence[dict[str, Any]], seeds: Sequence[int]) -> dict[str, Any]:
+    """The mean of each numeric metric over one run per seed (counts that agree stay integers),
+    with ``delay_by_seed`` (seed -> average delay, s) beside them."""
+    out: dict[str, Any] = {}
+    for key, first in runs[0].items():
+        values = [r[key] for r in runs]
+        numeric = isinstance(first, int | float) and not isinstance(first, bool)
+        same_count = all(isinstance(v, int) for v in values) and len(set(values)) == 1
+        out[key] = round(sum(values) / len(values), 4) if numeric and not same_count else first
+    out["delay_by_seed"] = {
+        str(seed): round(float(r["avg_delay_s"]), 2) for seed, r in zip(seeds, runs, strict=True)
+    }
+    return out
 
 
 def published_resco(path: Path) -> dict[str, dict[str, float]]:
@@ -199,6 +221,8 @@ def _git_head() -> str:
 
 
 def _fmt(v: Any) -> str:
+    if isinstance(v, dict):
+        return " / ".join(_fmt(x) for x in v.values())
     if isinstance(v, float):
         return f"{v:.2f}" if abs(v) < 1000 else f"{v:.0f}"
     return str(v)
@@ -211,6 +235,7 @@ def markdown_report(
     options: RunOptions,
     failures: Sequence[BenchFailure] = (),
     notes: str = "",
+    seeds: Sequence[int] = (),
 ) -> str:
     """The benchmark page: protocol, RESCO reproduction, and one table per scenario."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -220,8 +245,14 @@ def markdown_report(
         f"Generated {now} on {machine(options)} by `aiguilleur twin bench` at commit "
         f"`{_git_head()}` (controllers and planners as registered at that commit).",
         "",
-        "Protocol: each scenario's own window and demand; SUMO seed "
-        f"{options.seed}; time-to-teleport {options.time_to_teleport_s:g} (RESCO's); counts every "
+        "Protocol: each scenario's own window and demand; "
+        + (
+            f"SUMO seeds {', '.join(map(str, seeds))}, every figure the mean of one run per seed "
+            "(each seed's delay in the last column)"
+            if seeds
+            else f"SUMO seed {options.seed}"
+        )
+        + f"; time-to-teleport {options.time_to_teleport_s:g} (RESCO's); counts every "
         f"{options.count_interval_s} s; planners re-plan every {options.plan_period_s:g} s on the "
         "turning counts the twin's loops measured and apply the plan at the next cycle boundary; "
         "live controllers use halting vehicles per movement and per exit lane. "
@@ -253,18 +284,19 @@ def markdown_report(
             cells.append(_fmt(ours) if ours is not None else "–")
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+    columns = [*METRIC_COLUMNS, *((("delay_by_seed", "delay per seed"),) if seeds else ())]
     for sc, res in sorted(by_sc.items()):
         lines += [
             f"## {sc}",
             "",
-            "| control | " + " | ".join(h for _, h in METRIC_COLUMNS) + " |",
-            "|---" * (len(METRIC_COLUMNS) + 1) + "|",
+            "| control | " + " | ".join(h for _, h in columns) + " |",
+            "|---" * (len(columns) + 1) + "|",
         ]
         base = res.get("programme", {}).get("avg_delay_s")
         for ctl, m in sorted(res.items(), key=lambda kv: kv[1]["avg_delay_s"]):
             mark = " ✓" if base and ctl != "programme" and m["avg_delay_s"] < base else ""
             lines.append(
-                f"| {ctl}{mark} | " + " | ".join(_fmt(m[k]) for k, _ in METRIC_COLUMNS) + " |"
+                f"| {ctl}{mark} | " + " | ".join(_fmt(m.get(k, "–")) for k, _ in columns) + " |"
             )
         lines.append("")
     lines += ["✓ = lower average delay than the scenario's own programme.", ""]
@@ -322,11 +354,14 @@ def write_report(
     options: RunOptions,
     failures: Sequence[BenchFailure] = (),
     notes: str = "",
+    seeds: Sequence[int] = (),
 ) -> Path:
     """Write the Markdown page and its plot next to it."""
     plot = plot_delays(rows, out_md.parent / f"{out_md.stem}_delay.png")
     out_md.write_text(
-        markdown_report(rows, find_published(scenarios), [str(plot)], options, failures, notes)
+        markdown_report(
+            rows, find_published(scenarios), [str(plot)], options, failures, notes, seeds
+        )
     )
     return out_md
 

@@ -9,6 +9,7 @@ from twin.bench import (
     BenchRow,
     load_results,
     markdown_report,
+    mean_metrics,
     published_resco,
     save_results,
 )
@@ -77,3 +78,29 @@ def test_results_round_trip(tmp_path: Path) -> None:
     save_results(tmp_path / "r.json", rows)
     assert load_results(tmp_path / "r.json") == rows
     assert load_results(tmp_path / "missing.json") == []
+
+
+def test_seeds_are_averaged_and_each_seed_delay_is_kept() -> None:
+    runs = [
+        {"avg_delay_s": 30.0, "vehicles_inserted": 100, "teleports": 0, "scenario": "a"},
+        {"avg_delay_s": 20.0, "vehicles_inserted": 104, "teleports": 0, "scenario": "a"},
+    ]
+    m = mean_metrics(runs, (1, 2))
+    assert m["avg_delay_s"] == 25.0
+    assert m["vehicles_inserted"] == 102.0  # counts that differ are averaged
+    assert m["teleports"] == 0  # counts that agree stay integers
+    assert m["scenario"] == "a"
+    assert m["delay_by_seed"] == {"1": 30.0, "2": 20.0}
+
+
+def test_a_report_over_seeds_says_so_and_shows_each_seed() -> None:
+    prog = _row("c", "programme", 40.0)
+    opt = _row("c", "optimizer", 35.0)
+    opt = BenchRow(
+        opt.scenario, opt.control, opt.metrics | {"delay_by_seed": {"1": 30.0, "2": 40.0}}
+    )
+    md = markdown_report([prog, opt], {}, [], RunOptions(), seeds=(1, 2))
+    assert "SUMO seeds 1, 2, every figure the mean of one run per seed" in md
+    assert "| optimizer ✓ | 35.00 |" in md
+    assert "30.00 / 40.00 |" in md
+    assert md.count("delay per seed") == 1
