@@ -299,6 +299,7 @@ def junction_demand(
     turn_counts: dict[tuple[str, str], int] | None = None,
     saturation_per_lane_vph: float = 1800.0,
     running: tuple[Sequence[tuple[int, float]], float] | None = None,
+    charged: list[dict[int, float]] | None = None,
 ) -> JunctionDemand:
     """Demand of one junction from counts over ``period_s``.
 
@@ -309,12 +310,14 @@ def junction_demand(
 
     With the ``running`` plan (green sequence and cycle), a turn's flow above what its permitted
     green can serve is charged to its protected phase, and a protected-turn phase with nothing
-    charged to it may be left out (:mod:`twin.permitted`).
+    charged to it may be left out (:mod:`twin.permitted`). ``charged``, when the caller already
+    has it (:func:`charged_links` of the same counts and plan), is used as given.
     """
     flows = link_flows(signal, lane_counts, turn_counts or {})
     crit = critical_links(signal)
     skippable = skippable_phases(signal, crit)
-    charged = charged_links(junction, signal, flows, period_s, running)
+    if charged is None:
+        charged = charged_links(junction, signal, flows, period_s, running, crit)
     if running is not None:
         skippable = idle_protected_phases(junction, signal, charged, skippable)
     phases = []
@@ -353,10 +356,12 @@ def charged_links(
     flows: dict[int, float],
     period_s: float,
     running: tuple[Sequence[tuple[int, float]], float] | None,
+    critical: list[list[int]] | None = None,
 ) -> list[dict[int, float]]:
-    """Vehicles per link each model phase must serve: the critical links' flows, with permitted
-    left turns' overflow moved to their protected phase when a running plan is known."""
-    crit = critical_links(signal)
+    """Vehicles per link each model phase must serve: the critical links' flows (``critical``
+    when the caller has them), with permitted turns' overflow moved to their protected phase
+    when a running plan is known."""
+    crit = critical_links(signal) if critical is None else critical
     if running is None:
         return [{i: flows.get(i, 0.0) for i in links} for links in crit]
     return charged_flows(junction, signal, crit, flows, period_s, running)
@@ -616,11 +621,13 @@ class PlanPolicy:
         for j in self._junctions:
             sig = self._signals[j.id]
             plan = (self._seq[j.id], self._cycle[j.id])
+            charged = charged_links(j, sig, link_flows(sig, counts, turns), self._period_s, plan)
             demand = with_recent(
-                junction_demand(j, sig, counts, self._period_s, turns, running=plan),
+                junction_demand(
+                    j, sig, counts, self._period_s, turns, running=plan, charged=charged
+                ),
                 junction_demand(j, sig, dict(all_counts), window_s, dict(all_turns), running=plan),
             )
-            charged = charged_links(j, sig, link_flows(sig, counts, turns), self._period_s, plan)
             running = running_capacity_vph(demand, self._seq[j.id], self._cycle[j.id])
             demands[j.id] = with_saturated(
                 demand, saturated_groups(j, sig, occupied, charged=charged), running
