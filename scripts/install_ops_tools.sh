@@ -4,8 +4,9 @@
 #
 #   helm                 `go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION` into .cache/bin (Go module proxy;
 #                        there is no helm package on PyPI, npm or Debian). Needs Go 1.26+ (helm v3.22's go.mod).
-#   kubernetes-validate  into the project venv (pip): offline Kubernetes schema validation of manifests.
-#   promql-parser        into the project venv (pip): parses the dashboard's and rules' PromQL.
+#   kubernetes-validate  offline Kubernetes schema validation of manifests, and
+#   promql-parser        the parser of the dashboard's and rules' PromQL: both are dev dependencies in uv.lock,
+#                        installed by `make setup`; this script only checks they are there.
 #   promtool             Debian's `prometheus` package (apt-get), unless promtool is already on PATH.
 #
 # Usage: scripts/install_ops_tools.sh
@@ -54,9 +55,8 @@ install_python_tools() {
     say "kubernetes-validate and promql-parser already in $("$python" -c 'import sys; print(sys.prefix)')"
     return
   fi
-  say "installing kubernetes-validate and promql-parser with $python -m pip"
-  # Same ranges as the dev extra in pyproject.toml.
-  "$python" -m pip install --quiet 'kubernetes-validate>=1.33,<2' 'promql-parser>=0.5,<1'
+  say "kubernetes-validate or promql-parser missing from $python: run \`make setup\` (they are locked in uv.lock)"
+  exit 1
 }
 
 install_promtool() {

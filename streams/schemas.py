@@ -30,9 +30,28 @@ from streams.topics import (
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
+def _normalise_descriptions(node: Any) -> Any:
+    """Collapse every ``description``'s whitespace to single spaces.
+
+    msgspec renders Struct docstrings into descriptions and its line wrapping changed between
+    releases (0.22 -> 0.23); the committed schemas must depend on the words, not on how a library
+    indents them.
+    """
+    if isinstance(node, dict):
+        return {
+            k: " ".join(v.split())
+            if k == "description" and isinstance(v, str)
+            else _normalise_descriptions(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_normalise_descriptions(v) for v in node]
+    return node
+
+
 def topic_schema(event: type[msgspec.Struct], topic: str, description: str) -> dict[str, Any]:
     """A self-contained JSON Schema (2020-12) for one topic's record value."""
-    schema = msgspec.json.schema(event)
+    schema: dict[str, Any] = _normalise_descriptions(msgspec.json.schema(event))
     ref = schema.pop("$ref").split("/")[-1]
     defs = schema.pop("$defs")
     root = defs.pop(ref)
