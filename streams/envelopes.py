@@ -55,7 +55,7 @@ def envelope_from_junction(
     may_skip_phases: bool = True,
 ) -> Envelope:
     """The envelope a junction's network model describes: its phases in index order with their
-    minimum and maximum greens and intergreens (what ``twin.control.envelope_for`` grants)."""
+    minimum and maximum greens and intergreens (what ``twin.live_policy.envelope_for`` grants)."""
     return envelope_from_phases(
         junction.id, junction.phases, cycle_min_s, cycle_max_s, may_skip_phases=may_skip_phases
     )

@@ -1,6 +1,6 @@
 """The digital twin: SUMO scenarios run in closed loop under every control mode, and measured."""
 
-from twin.control import available_controls, resolve_control
+from twin.controls import Control, available_controls, resolve_control
 from twin.detectors import CountRecord, DetectorSpec
 from twin.errors import (
     ScenarioError,
@@ -11,11 +11,13 @@ from twin.errors import (
 )
 from twin.mapping import TlsMapping
 from twin.metrics import RunMetrics
+from twin.options import RunOptions, RunResult
 from twin.reference import RescoMaxPressure  # importing registers "resco-max-pressure"
-from twin.runner import RunOptions, RunResult, run_twin
+from twin.runner import run_twin
 from twin.scenario import Scenario, discover_scenarios, load_scenario
 
 __all__ = [
+    "Control",
     "CountRecord",
     "DetectorSpec",
     "RescoMaxPressure",

@@ -1,6 +1,6 @@
 """Read back the signal states SUMO applied and check them against what the control intended.
 
-The twin sets states through :class:`~twin.control.SignalDriver` (or lets SUMO run a programme);
+The twin sets states through :class:`~twin.driver.SignalDriver` (or lets SUMO run a programme);
 this module records what ``trafficlight.getRedYellowGreenState`` answers after every step (only
 the changes are kept), rebuilds the sequence SUMO showed — greens of model phases and the
 yellow / red between them — and checks it:
@@ -31,8 +31,8 @@ import msgspec
 
 from graph.sumo import SumoSignal
 from optimizer.model import Plan
-from twin.control import programme_greens
 from twin.mapping import TlsMapping
+from twin.programmes import programme_greens
 
 _EPS = 1e-6
 MAX_EXAMPLES = 5

@@ -19,9 +19,10 @@ from typing import Any
 
 import msgspec
 
-from twin.control import available_controls
+from twin.controls import available_controls
 from twin.errors import TwinError
-from twin.runner import RunOptions, run_twin
+from twin.options import RunOptions
+from twin.runner import run_twin
 from twin.scenario import Scenario, load_scenario
 
 log = logging.getLogger(__name__)

@@ -264,7 +264,8 @@ def demo_feed(
     end_s: float | None = None,
 ) -> DemoFeed:
     """Run the demo twin and return its loop counts as the demo detectors' one-minute counts."""
-    from twin.runner import RunOptions, run_twin
+    from twin.options import RunOptions
+    from twin.runner import run_twin
     from twin.scenario import load_scenario
 
     placed = read_detector_edges(twin_dir / DETECTOR_EDGES)

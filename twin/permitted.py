@@ -2,7 +2,7 @@
 
 A turn that yields in one phase (SUMO's ``g``: to the links its node's right-of-way matrix puts
 before it, or, without that matrix, a left turn to the opposing through traffic) and has priority
-in another (``G``) is served in both. :func:`twin.control.critical_links` charges it to the phase
+in another (``G``) is served in both. :func:`twin.demand.critical_links` charges it to the phase
 where the programme gives it the most green, which is nearly always the permitted one. Against a
 heavy opposing flow the permitted green serves few left turners: the planner, which sees the turn
 in the through phase at the full saturation flow, then cuts the protected phase to its minimum

@@ -1,4 +1,10 @@
-"""Run one scenario under one control mode through libsumo (or TraCI), in closed loop."""
+"""Run one scenario under one control through libsumo (or TraCI), in closed loop, and measure it.
+
+The pieces live beside this module: the controls by name (:mod:`twin.controls`), the policies that
+drive the signals (:mod:`twin.policy`, :mod:`twin.plan_policy`, :mod:`twin.live_policy`), SUMO's
+command line (:mod:`twin.sumo_command`), the loops' counts (:mod:`twin.loop_counter`,
+:mod:`twin.detectors`) and the options and result (:mod:`twin.options`).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,7 @@ import shutil
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +21,9 @@ from tqdm import tqdm
 
 from graph.sumo import SumoNetwork, network_from_sumo
 from graph.sumo_links import sumo_links
-from optimizer.model import JunctionDemand, Plan
-from optimizer.strategy import Decision, Planner, ZonePlanner
+from optimizer.strategy import Planner, ZonePlanner
 from twin.audit import ENVELOPE_EXEMPT, AuditResult, SignalAudit
-from twin.control import (
-    DecisionSource,
-    LivePolicy,
-    PlanPolicy,
-    Policy,
-    ProgrammePolicy,
-    SignalDriver,
-    envelope_for,
-    make_policy,
-    resolve_control,
-    write_actuated_programmes,
-)
+from twin.controls import PLAN, Control, make_planner_for, resolve_control
 from twin.detectors import (
     CountRecord,
     DetectorReader,
@@ -40,249 +32,63 @@ from twin.detectors import (
     strip_wauts,
     write_generated_loops,
 )
+from twin.driver import SignalDriver
 from twin.errors import ScenarioError, SumoStartError
+from twin.live_policy import LivePolicy, envelope_for
+from twin.loop_counter import LoopCounter
 from twin.mapping import TlsMapping
 from twin.metrics import RunMetrics, compute_metrics, read_tripinfo
+from twin.options import RunOptions, RunResult
+from twin.plan_policy import PlanPolicy
+from twin.policy import Policy, PolicyOutcome, ProgrammePolicy
+from twin.programmes import write_actuated_programmes
 from twin.scenario import Scenario, open_xml
+from twin.sourced import SourcedPlanner
+from twin.sumo_command import (
+    all_edges,
+    build_command,
+    lane_lengths,
+    log_tail,
+    sumo_api,
+    write_closures,
+)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_DATE = datetime(2026, 1, 5, tzinfo=UTC)
-"""Simulation time 0 maps to this instant in emitted counts (a Monday, midnight UTC)."""
-
-_KEPT_CFG_SECTIONS = {"processing", "routing", "random_number", "mesoscopic", "emissions"}
+__all__ = ["RunOptions", "RunResult", "emitted_detectors", "run_twin"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunOptions:
-    """How to run: intervals, SUMO protocol, changes for what-if runs, and where counts go."""
+class _Run:
+    """One run: the scenario, its network model, the control and how to run it."""
 
-    count_interval_s: int = 60
-    plan_period_s: float = 300.0
-    time_to_teleport_s: float = -1.0
-    """RESCO's protocol (-1: vehicles never teleport out of a jam). SUMO's default is 300."""
-    seed: int = 42
-    demand_factor: float = 1.0
-    closed_edges: tuple[str, ...] = ()
-    plans: dict[str, Plan] | None = None
-    """Candidate fixed-time plans by junction id (control ``plan``)."""
-    base_date: datetime = DEFAULT_BASE_DATE
-    use_traci: bool = False
-    progress: bool = True
-    keep_counts: bool = False
-    on_counts: Callable[[list[CountRecord]], None] | None = None
-    plan_source: Callable[[float], Mapping[str, Plan]] | None = None
-    """Plans from outside the process (the Kafka closed loop, wired in ``aiguilleur``). When set,
-    the control name is only a label: at each plan period the runner calls it with the simulation
-    time and applies the plan it returns for every signalised junction at that junction's next
-    cycle boundary, instead of planning in process. It may block (lockstep with a pipeline)."""
-    decision_source: DecisionSource | None = None
-    """Live decisions from outside the process (the Kafka closed loop). When set, the control name
-    is only a label: whenever junctions are due for a decision, the runner calls it with their
-    states and applies the decision it returns for each, instead of asking a controller in
-    process. It may block (lockstep with a pipeline)."""
-    workdir: Path | None = None
-    extra_sumo_args: tuple[str, ...] = ()
-    may_skip_phases: bool = True
-    sumo_binary: str | None = None
-    """Another ``sumo`` binary (TraCI only), e.g. an older SUMO to compare versions."""
-    audit: bool = True
-    """Read back the states SUMO shows and check them against the control (``twin.audit``)."""
-    """Live controllers may serve phases in any order (Varaiya's and RESCO's max-pressure do)."""
+    scenario: Scenario
+    sn: SumoNetwork
+    label: str
+    """The control's name as the caller gave it (reports say this)."""
+    control: Control
+    options: RunOptions
+    workdir: Path
 
 
-@dataclass(kw_only=True)
-class RunResult:
-    """What one run measured."""
-
-    scenario: str
-    control: str
-    metrics: RunMetrics
-    detectors: list[DetectorSpec]
-    counts: list[CountRecord] = field(default_factory=list)
-    plans: dict[str, list[Plan]] = field(default_factory=dict)
-    decisions: int = 0
-    applied: list[Decision] = field(default_factory=list)
-    """Live controls: every decision applied, in order."""
-    audit: AuditResult | None = None
-    """What the signal audit found (``None`` when ``RunOptions.audit`` is off)."""
-
-
-def _lane_lengths(net: Path, wanted: set[str]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    with open_xml(net) as f:
-        for _, el in ET.iterparse(f):
-            if el.tag == "lane" and el.attrib.get("id") in wanted:
-                out[el.attrib["id"]] = float(el.attrib.get("length", "0"))
-                if len(out) == len(wanted):
-                    break
-    return out
-
-
-def _sanitised_config(cfg: Path, workdir: Path) -> Path | None:
-    """A copy of the .sumocfg keeping only processing options (inputs, outputs and window come from
-    us).
-    """
-    root = ET.parse(cfg).getroot()
-    out = ET.Element("configuration")
-    for section in root:
-        if section.tag in _KEPT_CFG_SECTIONS:
-            out.append(section)
-    if not len(out):
-        return None
-    path = workdir / "run.sumocfg"
-    ET.ElementTree(out).write(path, encoding="utf-8", xml_declaration=True)
-    return path
-
-
-def write_closures(
-    edges: tuple[str, ...], all_edges: list[str], path: Path, begin: float, end: float
-) -> None:
-    """A rerouter closing ``edges`` for the whole window; vehicles planning to use them reroute."""
-    root = ET.Element("additional")
-    rr = ET.SubElement(root, "rerouter", id="twin_closure", edges=" ".join(all_edges))
-    iv = ET.SubElement(rr, "interval", begin=f"{begin:g}", end=f"{end:g}")
-    for e in edges:
-        ET.SubElement(iv, "closingReroute", id=e)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
-
-
-def _api(use_traci: bool) -> Any:
-    if use_traci:
-        import traci
-
-        return traci
-    import libsumo
-
-    return libsumo
-
-
-def _sumo_binary() -> str:
-    import sumolib
-
-    return str(sumolib.checkBinary("sumo"))
-
-
-def build_command(
-    scenario: Scenario, options: RunOptions, workdir: Path, additionals: list[Path]
-) -> list[str]:
-    """The SUMO command line of a run (outputs in ``workdir``)."""
-    cmd = [options.sumo_binary or _sumo_binary()]
-    cfg = _sanitised_config(scenario.config, workdir) if scenario.config is not None else None
-    if cfg is not None:
-        cmd += ["-c", str(cfg)]
-    cmd += ["-n", str(scenario.net)]
-    if scenario.routes:
-        cmd += ["-r", ",".join(str(r) for r in scenario.routes)]
-    if additionals:
-        cmd += ["-a", ",".join(str(a) for a in additionals)]
-    cmd += [
-        "-b",
-        f"{scenario.begin_s:g}",
-        "-e",
-        f"{scenario.end_s:g}",
-        "--step-length",
-        f"{scenario.step_length_s:g}",
-        "--time-to-teleport",
-        f"{options.time_to_teleport_s:g}",
-        "--seed",
-        str(options.seed),
-        "--scale",
-        f"{options.demand_factor:g}",
-        "--tripinfo-output",
-        str(workdir / "tripinfo.xml"),
-        "--tripinfo-output.write-unfinished",
-        "true",
-        "--device.emissions.probability",
-        "1",
-        "--error-log",
-        str(workdir / "sumo.err"),
-        "--no-step-log",
-        "true",
-        "--no-warnings",
-        "true",
-        "--duration-log.disable",
-        "true",
-        *options.extra_sumo_args,
-    ]
-    return cmd
-
-
-def _log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def _all_edges(net: Path) -> list[str]:
-    with open_xml(net) as f:
-        events = list(ET.iterparse(f))
-    return [
-        el.attrib["id"]
-        for _, el in events
-        if el.tag == "edge"
-        and el.attrib.get("function", "") not in {"internal", "crossing", "walkingarea"}
-    ]
-
-
-class _Counter:
-    """Per-lane and turning counts from the control loops since the last plan.
-
-    Turning counts come from the route of each vehicle the loop saw (its next edge after the
-    approach): the ground truth a turning-movement camera would give.
-    """
-
-    def __init__(self, api: Any, specs: list[DetectorSpec]) -> None:
-        self._api = api
-        self._specs = specs
-        self.lanes: dict[str, int] = {}
-        self.turns: dict[tuple[str, str], int] = {}
-        self.occupied: dict[str, list[float]] = {}
-
-    def read(self) -> None:
-        for d in self._specs:
-            edge = d.lane.rsplit("_", 1)[0]
-            occ = float(self._api.inductionloop.getLastIntervalOccupancy(d.id)) / 100.0
-            self.occupied.setdefault(d.lane, []).append(occ)
-            for v in self._api.inductionloop.getLastIntervalVehicleIDs(d.id):
-                self.lanes[d.lane] = self.lanes.get(d.lane, 0) + 1
-                try:
-                    route = list(self._api.vehicle.getRoute(v))
-                    nxt = route[route.index(edge) + 1]
-                except Exception:  # vehicle gone or edge not on its route: lane count only
-                    continue
-                self.turns[(d.lane, nxt)] = self.turns.get((d.lane, nxt), 0) + 1
-
-    def take(self) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
-        out = (self.lanes, self.turns)
-        self.lanes, self.turns = {}, {}
-        return out
-
-    def take_occupancy(self) -> dict[str, float]:
-        """Mean loop occupancy (0..1) per lane since the last call."""
-        out = {lane: sum(v) / len(v) for lane, v in self.occupied.items() if v}
-        self.occupied = {}
-        return out
+def _control_of(label: str, options: RunOptions) -> Control:
+    if options.decision_source is not None:
+        return Control("controller", label)  # decisions come from outside; the name is a label
+    if options.plan_source is not None:
+        return Control("planner", label)  # plans come from outside; the name is a label
+    return resolve_control(label)
 
 
 def run_twin(scenario: Scenario, control: str, options: RunOptions | None = None) -> RunResult:
-    """Simulate ``scenario`` under ``control`` (see :mod:`twin.control`) and measure it."""
+    """Simulate ``scenario`` under ``control`` (see :mod:`twin.controls`) and measure it."""
     options = options or RunOptions()
-    if options.decision_source is not None:
-        kind, name = "controller", control  # decisions come from outside; the name is a label
-    elif options.plan_source is not None:
-        kind, name = "planner", control  # plans come from outside; the name is a label
-    elif control == "plan":
-        kind, name = "plan", "plan"
-    else:
-        kind, name = resolve_control(control)
-    if kind == "plan" and not options.plans:
+    ctl = _control_of(control, options)
+    if ctl == PLAN and not options.plans:
         raise ScenarioError(
             scenario.name, "control 'plan' needs candidate plans (RunOptions.plans)"
         )
     # a scenario without signals can still be measured under its own (absent) programme
-    sn = network_from_sumo(scenario.net, scenario.additionals, allow_empty=kind == "builtin")
+    sn = network_from_sumo(scenario.net, scenario.additionals, allow_empty=ctl.kind == "builtin")
     own_workdir = options.workdir is None
     workdir = (
         Path(tempfile.mkdtemp(prefix="aiguilleur-twin-"))
@@ -290,8 +96,11 @@ def run_twin(scenario: Scenario, control: str, options: RunOptions | None = None
         else options.workdir
     )
     workdir.mkdir(parents=True, exist_ok=True)
+    run = _Run(
+        scenario=scenario, sn=sn, label=control, control=ctl, options=options, workdir=workdir
+    )
     try:
-        return _run(scenario, sn, control, kind, name, options, workdir)
+        return _run(run)
     finally:
         if own_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -315,34 +124,38 @@ def emitted_detectors(
         _, scenario_specs = rewrite_detector_files(scenario.additionals, Path(d), count_interval_s)
         if scenario_specs:
             return scenario_specs
-        lengths = _lane_lengths(scenario.net, _control_lanes(sn))
+        lengths = lane_lengths(scenario.net, _control_lanes(sn))
         return write_generated_loops(lengths, Path(d) / "loops.add.xml", count_interval_s)
 
 
-def _run(
-    scenario: Scenario,
-    sn: SumoNetwork,
-    control: str,
-    kind: str,
-    name: str,
-    options: RunOptions,
-    workdir: Path,
-) -> RunResult:
+@dataclass(frozen=True, kw_only=True)
+class _Detectors:
+    scenario: list[DetectorSpec]
+    """The scenario's own detectors (their counts are emitted when there are any)."""
+    loops: list[DetectorSpec]
+    """One generated loop per signalised lane (what the in-process planners count with)."""
+    actuated_program: str
+    """programID of the actuated copy of the programmes ('' unless the control is actuated)."""
+
+
+def _additionals(run: _Run) -> tuple[list[Path], _Detectors]:
+    """The additional files of the run (detectors, actuated programmes, closures)."""
+    scenario, options, workdir = run.scenario, run.options, run.workdir
     interval = options.count_interval_s
     adds, scenario_specs = rewrite_detector_files(scenario.additionals, workdir, interval)
-    actuated = kind == "builtin" and name == "actuated"
-    adds_l = list(strip_wauts(adds, workdir) if actuated else adds)
+    actuated = run.control.actuated
+    out = list(strip_wauts(adds, workdir) if actuated else adds)
     loops_file = workdir / "twin_loops.add.xml"
     loop_specs = write_generated_loops(
-        _lane_lengths(scenario.net, _control_lanes(sn)), loops_file, interval
+        lane_lengths(scenario.net, _control_lanes(run.sn)), loops_file, interval
     )
-    adds_l.append(loops_file)
+    out.append(loops_file)
     actuated_id = ""
     if actuated:
-        actuated_id = write_actuated_programmes(sn.signals, workdir / "actuated.add.xml")
-        adds_l.append(workdir / "actuated.add.xml")
+        actuated_id = write_actuated_programmes(run.sn.signals, workdir / "actuated.add.xml")
+        out.append(workdir / "actuated.add.xml")
     if options.closed_edges:
-        known = _all_edges(scenario.net)
+        known = all_edges(scenario.net)
         missing = [e for e in options.closed_edges if e not in set(known)]
         if missing:
             raise ScenarioError(scenario.name, f"cannot close unknown edges: {', '.join(missing)}")
@@ -353,96 +166,79 @@ def _run(
             scenario.begin_s,
             scenario.end_s,
         )
-        adds_l.append(workdir / "closures.add.xml")
-    cmd = build_command(scenario, options, workdir, adds_l)
-    api = _api(options.use_traci)
+        out.append(workdir / "closures.add.xml")
+    return out, _Detectors(scenario=scenario_specs, loops=loop_specs, actuated_program=actuated_id)
+
+
+def _run(run: _Run) -> RunResult:
+    adds, detectors = _additionals(run)
+    cmd = build_command(run.scenario, run.options, run.workdir, adds)
+    api = sumo_api(run.options.use_traci)
     t0 = time.monotonic()
     try:
         api.start(cmd)
     except Exception as e:  # libsumo raises its own TraCIException or FatalTraCIError
         raise SumoStartError(
-            cmd, str(e) or type(e).__name__, _log_tail(workdir / "sumo.err")
+            cmd, str(e) or type(e).__name__, log_tail(run.workdir / "sumo.err")
         ) from e
     try:
-        result = _loop(
-            api, scenario, sn, control, kind, name, options, scenario_specs, loop_specs, actuated_id
-        )
+        result = _loop(api, run, detectors)
     except Exception as e:
         if type(e).__module__.startswith(("libsumo", "traci")):
-            raise SumoStartError(cmd, f"SUMO stopped: {e}", _log_tail(workdir / "sumo.err")) from e
+            raise SumoStartError(
+                cmd, f"SUMO stopped: {e}", log_tail(run.workdir / "sumo.err")
+            ) from e
         raise
     finally:
         try:
             api.close()
         except Exception:  # already closed by SUMO on a fatal error
-            log.debug("event=close_failed scenario=%s", scenario.name)
-    trips = read_tripinfo(workdir / "tripinfo.xml")
-    result.metrics = compute_metrics(trips, wall_s=time.monotonic() - t0, **result.metrics_inputs)
-    return result.to_result()
+            log.debug("event=close_failed scenario=%s", run.scenario.name)
+    trips = read_tripinfo(run.workdir / "tripinfo.xml")
+    metrics = compute_metrics(trips, wall_s=time.monotonic() - t0, **result.metrics_inputs)
+    return result.finish(metrics)
 
 
-@dataclass(kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class _Partial:
+    """A run's result before SUMO's trip file is read."""
+
     scenario: str
     control: str
     detectors: list[DetectorSpec]
     counts: list[CountRecord]
-    plans: dict[str, list[Plan]]
-    decisions: int
+    outcome: PolicyOutcome
+    audit: AuditResult | None
     metrics_inputs: dict[str, Any]
-    metrics: RunMetrics | None = None
-    applied: list[Decision] = field(default_factory=list)
-    audit: AuditResult | None = None
 
-    def to_result(self) -> RunResult:
-        assert self.metrics is not None
+    def finish(self, metrics: RunMetrics) -> RunResult:
         return RunResult(
             scenario=self.scenario,
             control=self.control,
-            metrics=self.metrics,
+            metrics=metrics,
             detectors=self.detectors,
             counts=self.counts,
-            plans=self.plans,
-            decisions=self.decisions,
-            applied=self.applied,
+            plans=self.outcome.plans,
+            decisions=self.outcome.decisions,
+            applied=self.outcome.applied,
             audit=self.audit,
         )
 
 
-def _loop(
-    api: Any,
-    scenario: Scenario,
-    sn: SumoNetwork,
-    control: str,
-    kind: str,
-    name: str,
-    options: RunOptions,
-    scenario_specs: list[DetectorSpec],
-    loop_specs: list[DetectorSpec],
-    actuated_id: str,
-) -> _Partial:
+def _loop(api: Any, run: _Run, detectors: _Detectors) -> _Partial:
+    scenario, sn, options = run.scenario, run.sn, run.options
     now = float(api.simulation.getTime())
     junctions = list(sn.network.junctions)
-    if actuated_id:
+    if detectors.actuated_program:
         for j in junctions:
-            api.trafficlight.setProgram(j.id, actuated_id)
-    drivers = _drivers(api, sn, kind, now)
-    counter = _Counter(api, loop_specs)
-    policy = _policy(api, sn, control, kind, name, options, drivers, counter, now, scenario.net)
-    emit_specs = scenario_specs or loop_specs
-    audit = _audit(api, sn, kind, name, options, policy, now, scenario.step_length_s)
+            api.trafficlight.setProgram(j.id, detectors.actuated_program)
+    drivers = _drivers(api, run, now)
+    counter = LoopCounter(api, detectors.loops)
+    policy = _policy(api, run, drivers, counter, now)
+    emit_specs = detectors.scenario or detectors.loops
+    audit = _audit(api, run, policy, now)
     reader = DetectorReader(api, emit_specs, options.count_interval_s, options.base_date)
-    lanes_by_junction = [
-        sorted(
-            {
-                sn.signals[j.id].link_lanes[i][0]
-                for i, m in enumerate(sn.signals[j.id].link_movements)
-                if m
-            }
-        )
-        for j in junctions
-    ]
-    all_lanes = [ln for lanes in lanes_by_junction for ln in lanes]
+    all_lanes = sorted(_control_lanes(sn))
     counts: list[CountRecord] = []
     teleports = 0
     queue_sum = 0.0
@@ -452,10 +248,11 @@ def _loop(
         total=scenario.end_s - scenario.begin_s,
         disable=not options.progress,
         unit="sim s",
-        desc=f"{scenario.name} {control}",
+        desc=f"{scenario.name} {run.label}",
         leave=False,
     )
     last_bar = now
+    counts_for_planner = run.control.kind == "planner"
     while now < scenario.end_s - 1e-9:
         api.simulationStep()
         now = float(api.simulation.getTime())
@@ -468,7 +265,7 @@ def _loop(
                 options.on_counts(recs)
             if options.keep_counts:
                 counts.extend(recs)
-            if kind == "planner":
+            if counts_for_planner:
                 counter.read()
             next_count += options.count_interval_s
         policy.step(now)
@@ -484,12 +281,10 @@ def _loop(
     pending_wait = _pending_wait(api, pending, scenario, now)
     return _Partial(
         scenario=scenario.name,
-        control=control,
+        control=run.label,
         detectors=emit_specs,
         counts=counts,
-        plans=getattr(policy, "plans", {}),
-        decisions=int(getattr(policy, "decisions", 0)),
-        applied=list(getattr(policy, "applied", [])),
+        outcome=policy.outcome(),
         audit=audit.result(now) if audit is not None else None,
         metrics_inputs={
             "never_inserted_wait_s": pending_wait,
@@ -501,25 +296,17 @@ def _loop(
     )
 
 
-def _audit(
-    api: Any,
-    sn: SumoNetwork,
-    kind: str,
-    name: str,
-    options: RunOptions,
-    policy: Policy,
-    now: float,
-    step_s: float,
-) -> SignalAudit | None:
+def _audit(api: Any, run: _Run, policy: Policy, now: float) -> SignalAudit | None:
     """The signal audit of a run (``twin.audit``), or ``None`` when switched off."""
-    if not options.audit:
+    if not run.options.audit:
         return None
-    if kind == "controller":
+    sn, step_s = run.sn, run.scenario.step_length_s
+    if run.control.kind == "controller":
         envelopes = None
-        if name not in ENVELOPE_EXEMPT:
+        if run.control.name not in ENVELOPE_EXEMPT:
             envelopes = {}
             for j in sn.network.junctions:
-                env = envelope_for(j, may_skip=options.may_skip_phases)
+                env = envelope_for(j, may_skip=run.options.may_skip_phases)
                 envelopes[j.id] = (env.min_green_s, env.max_green_s)
         return SignalAudit(api, sn.signals, "controller", now, step_s, envelopes=envelopes)
     if isinstance(policy, PlanPolicy):
@@ -528,12 +315,13 @@ def _audit(
     return SignalAudit(api, sn.signals, "builtin", now, step_s)
 
 
-def _drivers(api: Any, sn: SumoNetwork, kind: str, now: float) -> dict[str, SignalDriver]:
-    """Signal drivers for the modes that set phases themselves, starting on SUMO's current phase."""
+def _drivers(api: Any, run: _Run, now: float) -> dict[str, SignalDriver]:
+    """Signal drivers for the controls that set phases themselves, starting on SUMO's current
+    phase."""
     drivers: dict[str, SignalDriver] = {}
-    if kind in {"planner", "controller", "plan"}:
-        for j in sn.network.junctions:
-            sig = sn.signals[j.id]
+    if run.control.sets_phases:
+        for j in run.sn.network.junctions:
+            sig = run.sn.signals[j.id]
             cur = api.trafficlight.getRedYellowGreenState(j.id)
             first = sig.green_states.index(cur) if cur in sig.green_states else 0
             drivers[j.id] = SignalDriver(api, TlsMapping.from_signal(sig), first, now)
@@ -542,25 +330,21 @@ def _drivers(api: Any, sn: SumoNetwork, kind: str, now: float) -> dict[str, Sign
 
 def _policy(
     api: Any,
-    sn: SumoNetwork,
-    control: str,
-    kind: str,
-    name: str,
-    options: RunOptions,
+    run: _Run,
     drivers: dict[str, SignalDriver],
-    counter: _Counter,
+    counter: LoopCounter,
     now: float,
-    net: Path,
 ) -> Policy:
+    sn, options, ctl = run.sn, run.options, run.control
     junctions = list(sn.network.junctions)
-    if kind in {"planner", "plan"}:
+    if ctl.kind in {"planner", "plan"}:
         planner: Planner | ZonePlanner | None = None
         if options.plan_source is not None:
-            planner = SourcedPlanner(control, options.plan_source, api.simulation.getTime)
-        elif kind == "planner":
-            planner = make_policy(kind, name)
+            planner = SourcedPlanner(run.label, options.plan_source, api.simulation.getTime)
+        elif ctl.kind == "planner":
+            planner = make_planner_for(ctl)
         return PlanPolicy(
-            control,
+            run.label,
             planner,
             api,
             junctions,
@@ -569,13 +353,13 @@ def _policy(
             counter.take,
             options.plan_period_s,
             now,
-            fixed_plans=options.plans if kind == "plan" else None,
-            links=sumo_links(net) if isinstance(planner, ZonePlanner) else (),
+            fixed_plans=options.plans if ctl == PLAN else None,
+            links=sumo_links(run.scenario.net) if isinstance(planner, ZonePlanner) else (),
             occupancy=counter.take_occupancy,
         )
-    if kind == "controller":
+    if ctl.kind == "controller":
         return LivePolicy(
-            name,
+            ctl.name,
             api,
             junctions,
             sn.signals,
@@ -584,38 +368,7 @@ def _policy(
             may_skip=options.may_skip_phases,
             decision_source=options.decision_source,
         )
-    return ProgrammePolicy(control)
-
-
-class SourcedPlanner:
-    """A Planner whose plans come from :attr:`RunOptions.plan_source`, asked once per period."""
-
-    def __init__(
-        self,
-        name: str,
-        source: Callable[[float], Mapping[str, Plan]],
-        clock: Callable[[], float],
-    ) -> None:
-        self.name = name
-        self._source = source
-        self._clock = clock
-        self._asked_at: float | None = None
-        self._plans: Mapping[str, Plan] = {}
-
-    def plan(self, demand: JunctionDemand) -> Plan:
-        """The source's plan for this junction (the source is asked on the period's first call)."""
-        now = float(self._clock())
-        if self._asked_at != now:
-            self._plans = self._source(now)
-            self._asked_at = now
-        found = self._plans.get(demand.junction_id)
-        if found is None:
-            raise ScenarioError(
-                self.name,
-                f"the plan source gave no plan for junction {demand.junction_id!r} at t={now:g} s",
-                "it must return one for every signalised junction of the scenario",
-            )
-        return found
+    return ProgrammePolicy(run.label)
 
 
 def _pending_wait(api: Any, pending: list[str], scenario: Scenario, now: float) -> float:

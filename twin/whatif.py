@@ -16,7 +16,8 @@ import msgspec
 from optimizer.model import Plan
 from twin.errors import ScenarioError
 from twin.metrics import RunMetrics
-from twin.runner import RunOptions, RunResult, run_twin
+from twin.options import RunOptions, RunResult
+from twin.runner import run_twin
 from twin.scenario import Scenario, open_xml
 
 WHATIF_TELEPORT_S = 300.0

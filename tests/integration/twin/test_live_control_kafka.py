@@ -21,7 +21,7 @@ from aiguilleur.twin_live import LiveOptions
 from graph.sumo import network_from_sumo
 from streams.envelopes import to_envelope
 from twin import RunOptions, load_scenario, run_twin
-from twin.control import envelope_for
+from twin.live_policy import envelope_for
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 from benchmarks.twin_unseen import GENERATORS
 from twin import RunOptions, available_controls, load_scenario, run_twin
 from twin.audit import ENVELOPE_EXEMPT
-from twin.control import resolve_control
+from twin.controls import resolve_control
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,8 @@ def test_every_control_runs_as_intended_on_an_unseen_scenario(
         res = run_twin(sc, control, RunOptions(progress=False, plan_period_s=300))
         audit = res.audit
         assert audit is not None
-        kind, bare = resolve_control(control)
+        ctl = resolve_control(control)
+        kind, bare = ctl.kind, ctl.name
         assert res.metrics.vehicles_inserted > 50, control
         if audit.violations:
             failures.append(f"{control}: {audit.violations} {audit.first_violations}")

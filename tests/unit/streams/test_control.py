@@ -30,7 +30,7 @@ from streams.metrics import create_metrics
 from streams.planning import PlanningConfig
 from streams.topics import TopicNames
 from tests.fixtures.networks import small_network
-from twin.control import envelope_for
+from twin.live_policy import envelope_for
 
 T0 = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
 ENV = Envelope(

@@ -13,7 +13,7 @@ from twin.bench import (
     published_resco,
     save_results,
 )
-from twin.runner import RunOptions
+from twin.options import RunOptions
 
 PUBLISHED = """\
 ### Avg. Delay (timeLoss, s)   (file resco_benchmark/utils/avg_timeLoss.py)

@@ -7,17 +7,17 @@ import pytest
 
 from graph.model import Junction, Phase
 from graph.sumo import ProgramPhase, SumoSignal
-from twin.control import (
+from twin.demand import (
     critical_links,
     junction_demand,
     link_flows,
-    programme_greens,
     running_capacity_vph,
     saturated_groups,
     skippable_phases,
     with_recent,
     with_saturated,
 )
+from twin.programmes import programme_greens
 
 # links: 0 = a_0 -> x, 1 = a_1 -> x (through); 2 = a_1 -> y (left: permissive, then protected)
 STATES = ("GGg", "rrG")

@@ -24,7 +24,7 @@ from streams.planning import (
 )
 from streams.zone_state import ZoneState
 from twin.errors import ScenarioError
-from twin.runner import SourcedPlanner
+from twin.sourced import SourcedPlanner
 
 REPO = Path(__file__).resolve().parents[3]
 MIN = 60_000

@@ -7,7 +7,7 @@ import pytest
 
 from graph.model import Approach, Junction, Movement, Phase
 from graph.sumo import ProgramPhase, SumoSignal
-from twin.control import charged_links, junction_demand
+from twin.demand import charged_links, junction_demand
 from twin.permitted import charged_flows, idle_protected_phases
 
 # links: 0 = a_0 -> x (through), 1 = a_1 -> y (left: permitted in phase 0, protected in phase 1),

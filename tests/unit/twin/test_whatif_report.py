@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from twin.metrics import RunMetrics
-from twin.runner import RunResult
+from twin.options import RunResult
 from twin.scenario import Scenario
 from twin.whatif import Changes, WhatIfResult, read_plans, write_report
 

@@ -1,0 +1,204 @@
+"""Live control: a Controller asked for a decision whenever its last one said to ask again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from graph.model import Junction
+from graph.sumo import SumoSignal
+from optimizer import envelope_from_phases
+from optimizer.strategy import (
+    Controller,
+    Decision,
+    Envelope,
+    JunctionState,
+    MovementState,
+    PhaseState,
+)
+from optimizer.strategy import controller as make_controller
+from twin.driver import SignalDriver
+from twin.policy import PolicyOutcome
+
+_EPS = 1e-6
+HALTING_SPEED_MPS = 0.1
+"""SUMO's own threshold for a halting vehicle."""
+
+DecisionSource = Callable[[Sequence[JunctionState]], Mapping[str, Decision]]
+"""Decisions from outside the process (the Kafka closed loop): the states of the junctions due at
+one simulation step in, a decision for each of them out. It may block."""
+
+_LaneView = dict[str, tuple[int, list[float]]]
+"""Per next edge: (halting vehicles, arrival times in s of the moving ones)."""
+
+
+def envelope_for(
+    junction: Junction,
+    cycle_min_s: float = 40.0,
+    cycle_max_s: float = 120.0,
+    *,
+    may_skip: bool = True,
+) -> Envelope:
+    """The operator envelope the twin grants a live controller: the scenario's phases and bounds."""
+    return envelope_from_phases(
+        junction.id, junction.phases, cycle_min_s, cycle_max_s, may_skip_phases=may_skip
+    )
+
+
+class LivePolicy:
+    """A Controller asked for a decision whenever its last one said to ask again."""
+
+    def __init__(
+        self,
+        name: str,
+        api: Any,
+        junctions: list[Junction],
+        signals: dict[str, SumoSignal],
+        drivers: dict[str, SignalDriver],
+        now: float,
+        *,
+        may_skip: bool = True,
+        decision_source: DecisionSource | None = None,
+    ) -> None:
+        self.name = name
+        self._api = api
+        self._junctions = junctions
+        self._drivers = drivers
+        self.applied: list[Decision] = []
+        """Every decision applied, in order (with a decision source: exactly what it returned)."""
+        self._source = decision_source
+        self._ctrl: dict[str, Controller] = (
+            {}
+            if decision_source is not None
+            else {
+                j.id: make_controller(name, envelope_for(j, may_skip=may_skip)) for j in junctions
+            }
+        )
+        self._next: dict[str, float] = {j.id: now for j in junctions}
+        self._cycle_start: dict[str, float] = {j.id: now for j in junctions}
+        self._last_phase: dict[str, int] = {}
+        self._movements: dict[str, list[list[tuple[str, list[str], list[str], int]]]] = {}
+        for j in junctions:
+            sig = signals[j.id]
+            per_phase = []
+            for state in sig.green_states:
+                mv: dict[str, tuple[set[str], set[str]]] = {}
+                for i, c in enumerate(state):
+                    mid = sig.link_movements[i] if i < len(sig.link_movements) else ""
+                    if c in "Gg" and mid:
+                        ins, outs = mv.setdefault(mid, (set(), set()))
+                        ins.add(sig.link_lanes[i][0])
+                        outs.add(sig.link_lanes[i][1])
+                per_phase.append(
+                    [(m, sorted(a), sorted(b), len(a)) for m, (a, b) in sorted(mv.items())]
+                )
+            self._movements[j.id] = per_phase
+
+    def _halting(self, lanes: list[str], cache: dict[str, int]) -> int:
+        total = 0
+        for ln in lanes:
+            if ln not in cache:
+                cache[ln] = int(self._api.lane.getLastStepHaltingNumber(ln))
+            total += cache[ln]
+        return total
+
+    def _lane_view(self, lane: str, cache: dict[str, _LaneView]) -> _LaneView:
+        """Per next edge: halting vehicles, and arrival times (s) of the moving ones at the stop
+        line (what a turning-movement camera sees): a shared lane is split between its movements."""
+        if lane not in cache:
+            view: _LaneView = {}
+            veh = self._api.vehicle
+            length = float(self._api.lane.getLength(lane))
+            for v in self._api.lane.getLastStepVehicleIDs(lane):
+                route, idx = veh.getRoute(v), veh.getRouteIndex(v)
+                nxt = route[idx + 1] if 0 <= idx < len(route) - 1 else ""
+                halting, etas = view.setdefault(nxt, (0, []))
+                speed = float(veh.getSpeed(v))
+                if speed < HALTING_SPEED_MPS:
+                    view[nxt] = (halting + 1, etas)
+                else:
+                    etas.append(max(0.0, length - float(veh.getLanePosition(v))) / speed)
+            cache[lane] = view
+        return cache[lane]
+
+    def _movement(
+        self,
+        mid: str,
+        ins: list[str],
+        outs: list[str],
+        n_lanes: int,
+        cache: dict[str, int],
+        views: dict[str, _LaneView],
+    ) -> MovementState:
+        exit_edge = mid.split(">", 1)[1]
+        queue = 0
+        etas: list[float] = []
+        for ln in ins:
+            halting, arriving = self._lane_view(ln, views).get(exit_edge, (0, []))
+            queue += halting
+            etas += arriving
+        return MovementState(
+            id=mid,
+            queue_veh=float(queue),
+            downstream_queue_veh=float(self._halting(outs, cache)),
+            saturation_flow_vph=1800.0 * n_lanes,
+            approaching_veh=tuple(sorted(round(t, 1) for t in etas)),
+        )
+
+    def step(self, now: float) -> None:
+        """Ask each junction's controller when its decision is due; switch phases accordingly.
+
+        With a decision source, the states of every junction due at this step go to it at once
+        and its decisions are applied instead of asking the controllers in process."""
+        cache: dict[str, int] = {}
+        views: dict[str, _LaneView] = {}
+        due: list[JunctionState] = []
+        for j in self._junctions:
+            drv = self._drivers[j.id]
+            if now < self._next[j.id] - _EPS or drv.in_transition:
+                continue
+            phases = tuple(
+                PhaseState(
+                    index=k,
+                    movements=tuple(
+                        self._movement(m, ins, outs, n, cache, views) for m, ins, outs, n in mvs
+                    ),
+                )
+                for k, mvs in enumerate(self._movements[j.id])
+            )
+            if drv.phase == j.phases[0].index and self._last_phase.get(j.id) != drv.phase:
+                self._cycle_start[j.id] = drv.green_since
+            self._last_phase[j.id] = drv.phase
+            due.append(
+                JunctionState(
+                    junction_id=j.id,
+                    time_s=now,
+                    current_phase=drv.phase,
+                    phase_elapsed_s=drv.green_elapsed(now),
+                    phases=phases,
+                    cycle_elapsed_s=now - self._cycle_start[j.id],
+                )
+            )
+        if not due:
+            return
+        if self._source is not None:
+            answers = self._source(due)
+            decisions = [answers[st.junction_id] for st in due]
+        else:
+            decisions = [self._ctrl[st.junction_id].decide(st) for st in due]
+        for decision in decisions:
+            self._apply(decision, now)
+
+    def outcome(self) -> PolicyOutcome:
+        """Every decision applied so far."""
+        return PolicyOutcome(applied=list(self.applied))
+
+    def _apply(self, decision: Decision, now: float) -> None:
+        drv = self._drivers[decision.junction_id]
+        self.applied.append(decision)
+        wait = max(1.0, float(decision.next_decision_in_s))
+        if decision.phase_index != drv.phase:
+            green_start = drv.switch(decision.phase_index, now)
+            self._next[decision.junction_id] = max(now + wait, green_start + 1.0)
+        else:
+            self._next[decision.junction_id] = now + wait
