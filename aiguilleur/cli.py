@@ -219,6 +219,9 @@ def _mount_optional() -> None:
     from aiguilleur.cli_envelopes import app as envelopes_app
 
     app.add_typer(envelopes_app, name="envelopes", help="Approve live-control envelopes.")
+    from aiguilleur.cli_import import app as import_app
+
+    app.add_typer(import_app, name="import", help="Import counts from CSV exports and DATEX II.")
     try:
         from aiguilleur.cli_graph import app as graph_app
 
