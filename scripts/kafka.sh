@@ -101,9 +101,14 @@ java_cmd() {
 }
 
 wait_ready() {
+  # Returns 0 when the broker answers, 2 when it lost its port to another process between our check
+  # and its bind (the caller then tries another port); exits on any other failure.
   local port=$1 i
   for i in $(seq 1 120); do
-    if ! running; then say "broker exited during start-up; last lines of $log:"; tail -n 30 "$log" >&2; exit 1; fi
+    if ! running; then
+      if grep -q "Address already in use" "$run/server.log" "$log" 2>/dev/null; then return 2; fi
+      say "broker exited during start-up; last lines of $log:"; tail -n 30 "$log" >&2; exit 1
+    fi
     if grep -q "Kafka Server started" "$log" "$run/server.log" 2>/dev/null && ! port_free "$port"; then
       return 0
     fi
@@ -116,25 +121,36 @@ start() {
   fetch
   mkdir -p "$run"
   if running; then say "already running on 127.0.0.1:$(cat "$portfile") (pid $(cat "$pidfile"))"; return 0; fi
-  local port
-  port=$(choose_port)
-  if ! port_free "$port" || ! port_free $((port + 1)); then
-    say "port $port or $((port + 1)) is in use: set AIGUILLEUR_KAFKA_PORT to a free pair"; exit 1
-  fi
-  write_config "$port"
-  if [[ ! -f $data/meta.properties ]]; then
-    mkdir -p "$data"
-    java_cmd kafka.tools.StorageTool format --ignore-formatted -t "$(cat "$run/cluster-id" 2>/dev/null || \
-      { java_cmd kafka.tools.StorageTool random-uuid | tee "$run/cluster-id"; })" \
-      -c "$run/server.properties" >/dev/null
-  fi
-  echo "$port" >"$portfile"
-  : >"$log"
-  nohup bash -c 'exec "$@"' _ java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$run/log4j2.properties" -cp "$libs/*" kafka.Kafka "$run/server.properties" \
-    >"$log" 2>&1 &
-  echo $! >"$pidfile"
-  wait_ready "$port"
+  local port attempt rc
+  for attempt in 1 2 3 4 5; do
+    port=$(choose_port)
+    if ! port_free "$port" || ! port_free $((port + 1)); then
+      say "port $port or $((port + 1)) is in use: set AIGUILLEUR_KAFKA_PORT to a free pair"; exit 1
+    fi
+    write_config "$port"
+    if [[ ! -f $data/meta.properties ]]; then
+      mkdir -p "$data"
+      java_cmd kafka.tools.StorageTool format --ignore-formatted -t "$(cat "$run/cluster-id" 2>/dev/null || \
+        { java_cmd kafka.tools.StorageTool random-uuid | tee "$run/cluster-id"; })" \
+        -c "$run/server.properties" >/dev/null
+    fi
+    echo "$port" >"$portfile"
+    : >"$log"; : >"$run/server.log"
+    nohup bash -c 'exec "$@"' _ java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
+      -Dlog4j2.configurationFile="$run/log4j2.properties" -cp "$libs/*" kafka.Kafka "$run/server.properties" \
+      >"$log" 2>&1 &
+    echo $! >"$pidfile"
+    rc=0; wait_ready "$port" || rc=$?
+    if [[ $rc == 0 ]]; then break; fi
+    # Another process took the port between our check and the broker's bind (a client's ephemeral
+    # port, another session's broker starting at the same moment): try another pair.
+    rm -f "$pidfile" "$portfile"
+    if [[ -n ${AIGUILLEUR_KAFKA_PORT:-} ]]; then
+      say "port $port or $((port + 1)) is in use: set AIGUILLEUR_KAFKA_PORT to a free pair"; exit 1
+    fi
+    say "port $port or $((port + 1)) was taken while the broker started; trying another pair"
+    [[ $attempt == 5 ]] && { say "no free port pair after 5 attempts"; exit 1; }
+  done
   say "started on 127.0.0.1:$port (pid $(cat "$pidfile"))"
 }
 
