@@ -29,6 +29,14 @@ class Settings(BaseSettings):
         pattern=r"^[a-z0-9][a-z0-9-]{0,40}$|^$",
         description="Prefix of every topic, e.g. a commune's code for a multi-tenant deployment.",
     )
+    commune: str = Field(
+        default="",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,40}$|^$",
+        description=(
+            "The commune (tenant) a worker plans for, on every plan; operators' roles are per "
+            "commune. Empty: the topic namespace, or 'default' without one."
+        ),
+    )
     app_id: str = Field(default="aiguilleur", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     network_file: Path = DEMO_DIR / "lyon-villeurbanne.osm.gz"
     detector_registry: Path = DEMO_DIR / "detectors.csv"
@@ -130,6 +138,11 @@ class Settings(BaseSettings):
                 f"AIGUILLEUR_CYCLE_MAX_S ({v}) must be >= AIGUILLEUR_CYCLE_MIN_S ({lo})"
             )
         return v
+
+    @property
+    def effective_commune(self) -> str:
+        """The commune, defaulting to the topic namespace, then ``default``."""
+        return self.commune or self.topic_namespace or "default"
 
     @property
     def effective_window_s(self) -> int:

@@ -124,6 +124,7 @@ def pipeline_context(settings: Settings, metrics: Metrics | None = None) -> Pipe
         registry_source=str(settings.detector_registry),
         controller=settings.controller,
         zone_planner=zone_planner,
+        commune=settings.effective_commune,
     )
 
 

@@ -30,7 +30,16 @@ async def ensure_topics(cfg: StreamsConfig, topics: TopicNames, *, control: bool
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        names = [topics.counts, topics.dead_letters, topics.zone_readings, topics.plans]
+        names = [
+            topics.counts,
+            topics.dead_letters,
+            topics.zone_readings,
+            topics.plans,
+            topics.plan_inputs,
+            topics.active_plans,
+            topics.suspensions,
+            topics.recommendation_decisions,
+        ]
         if control:
             names += [
                 topics.envelopes,
@@ -39,13 +48,16 @@ async def ensure_topics(cfg: StreamsConfig, topics: TopicNames, *, control: bool
                 topics.decisions,
             ]
         compacted = {"cleanup.policy": "compact"}
+        # What people decided is kept as long as the broker lives (the audit trail holds it too).
+        kept = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+        configs = {
+            topics.envelopes: compacted,
+            topics.active_plans: compacted,
+            topics.suspensions: compacted,
+            topics.recommendation_decisions: kept,
+        }
         wanted = [
-            NewTopic(
-                t,
-                cfg.partitions,
-                cfg.replication_factor,
-                topic_configs=compacted if t == topics.envelopes else None,
-            )
+            NewTopic(t, cfg.partitions, cfg.replication_factor, topic_configs=configs.get(t))
             for t in names
             if t not in existing
         ]

@@ -22,7 +22,13 @@ from optimizer.coordination import (
 )
 from optimizer.errors import InvalidDemand, InvalidEnvelope, InvalidZone, OptimizerError
 from optimizer.fixed_time import FixedTimeController, FixedTimePlanner, fixed_time_plan
-from optimizer.guardrails import GuardrailConfig, Transition, TransitionStep, guard_transition
+from optimizer.guardrails import (
+    GuardrailConfig,
+    Transition,
+    TransitionStep,
+    guard_transition,
+    timing_delay_s_per_veh,
+)
 from optimizer.isolated import OptimizerOptions, OptimizerPlanner, analyse_cycles, optimize_junction
 from optimizer.max_pressure import MaxPressureController, phase_pressure
 from optimizer.model import (
@@ -99,6 +105,7 @@ __all__ = [
     "phase_pressure",
     "planner",
     "planners",
+    "timing_delay_s_per_veh",
     "validate_envelope",
     "webster_cycle_s",
     "webster_plan",

@@ -27,10 +27,16 @@ class GuardrailConfig(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TransitionStep(msgspec.Struct, frozen=True, kw_only=True):
-    """The timing of one cycle during a transition."""
+    """The timing of one cycle: a cycle and its greens in the plan's phase order (a step of a
+    transition, or the plan a junction runs)."""
 
     cycle_s: int
     greens_s: tuple[int, ...]
+
+    @classmethod
+    def of(cls, plan: Plan) -> TransitionStep:
+        """The timing of ``plan``."""
+        return cls(cycle_s=plan.cycle_s, greens_s=tuple(p.green_s for p in plan.phases))
 
 
 class Transition(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,19 +88,21 @@ def _step(
 
 
 def guard_transition(
-    running: Plan, recommended: Plan, demand: JunctionDemand, config: GuardrailConfig | None = None
+    running: TransitionStep,
+    recommended: Plan,
+    demand: JunctionDemand,
+    config: GuardrailConfig | None = None,
 ) -> Transition:
-    """Bound the change from ``running`` to ``recommended`` and describe the transition."""
+    """Bound the change from the ``running`` timing (greens in ``recommended``'s phase order) to
+    ``recommended`` and describe the transition."""
     cfg = config or GuardrailConfig()
-    if [p.index for p in running.phases] != [p.index for p in recommended.phases] or [
-        p.index for p in demand.phases
-    ] != [p.index for p in recommended.phases]:
+    if len(running.greens_s) != len(recommended.phases) or [p.index for p in demand.phases] != [
+        p.index for p in recommended.phases
+    ]:
         raise InvalidDemand(demand.junction_id, "running and recommended plans time other phases")
     min_g, max_g, intergreens = integer_bounds(demand)
     ig_total = sum(intergreens)
-    current = TransitionStep(
-        cycle_s=running.cycle_s, greens_s=tuple(p.green_s for p in running.phases)
-    )
+    current = running
     target = TransitionStep(
         cycle_s=recommended.cycle_s, greens_s=tuple(p.green_s for p in recommended.phases)
     )
@@ -138,6 +146,16 @@ def guard_transition(
         text_en=en,
         text_fr=fr,
     )
+
+
+def timing_delay_s_per_veh(timing: TransitionStep, demand: JunctionDemand) -> float:
+    """Flow-weighted mean delay (s/veh) that ``timing`` gives under ``demand`` (greens in the
+    demand's phase order): what a plan running now costs against a recommendation."""
+    if len(timing.greens_s) != len(demand.phases):
+        raise InvalidDemand(demand.junction_id, "the timing and the demand have other phases")
+    _, _, intergreens = integer_bounds(demand)
+    _, _, mean = evaluate(demand, timing.cycle_s, list(timing.greens_s), intergreens)
+    return round(mean, 2)
 
 
 def _plan_for(

@@ -5,27 +5,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 import msgspec
 
-from graph.model import Link
 from streams.app import Channels
 from streams.context import PipelineContext, StreamsConfig
 from streams.errors import RejectedReading
-from streams.events import (
-    SignalPlan,
-    ZoneReading,
-    ZoneReadings,
-)
-from streams.guarding import RunningPlan
+from streams.events import ZoneReading, ZoneReadings
 from streams.ingest import run_ingest
-from streams.planning import plan_junction
+from streams.oversight import Oversight, follow_oversight
+from streams.plan_inputs import Computed, capture, compute
 from streams.validation import dead_letter_headers, decode_reading, to_zone_reading
-from streams.zone_planning import plan_zone
+from streams.zone_planning import ZoneResult
 from streams.zone_state import ZoneState, decode_state, encode_state
 
 log = logging.getLogger("aiguilleur.streams")
@@ -33,6 +28,19 @@ log = logging.getLogger("aiguilleur.streams")
 _zone_encoder = msgspec.msgpack.Encoder()
 _zone_decoder = msgspec.msgpack.Decoder(ZoneReadings)
 _plan_encoder = msgspec.json.Encoder()
+
+T = TypeVar("T")
+
+
+async def _call(fn: Callable[..., T], *args: Any) -> T:
+    return fn(*args)
+
+
+def _ready_oversight(commune: str) -> Oversight:
+    """An empty view that needs no topic (nothing approved, nothing suspended)."""
+    o = Oversight(commune)
+    o.ready.set()
+    return o
 
 
 class Ingest:
@@ -91,15 +99,20 @@ class Ingest:
 class Zones:
     """Stage 2: zone state and planning in event time."""
 
-    def __init__(self, ch: Channels, cfg: StreamsConfig, ctx: PipelineContext) -> None:
+    def __init__(
+        self,
+        ch: Channels,
+        cfg: StreamsConfig,
+        ctx: PipelineContext,
+        oversight: Oversight | None = None,
+    ) -> None:
         self.ch = ch
         self.ctx = ctx
         self.period_ms = ctx.planning.period_s * 1000
         self.window_ms = ctx.planning.window_s * 1000
         self.lateness_ms = cfg.lateness_s * 1000
         self.watermarks: dict[str, int] = {}
-        self.zone_links: dict[str, tuple[Link, ...]] = {}
-        """Road links inside each zone, found once per zone."""
+        self.oversight = oversight or _ready_oversight(ctx.commune)
 
     async def handle(self, value: bytes) -> None:
         """Apply one zone batch; plan every control period it closes."""
@@ -118,98 +131,76 @@ class Zones:
         self.watermarks[batch.zone_id] = state.watermark_ms
 
     async def publish_plans(self, state: ZoneState, end_ms: int) -> None:
-        """Plan and publish every junction of the zone for the period starting at ``end_ms``."""
+        """Plan and publish every junction of the zone for the period starting at ``end_ms``:
+        the inputs on record first, then the plans computed from that record."""
         ctx = self.ctx
-        sites = ctx.detectors.sites_by_zone.get(state.zone_id, ())
+        await self.oversight.wait_ready()
         junctions = ctx.junctions_by_zone.get(state.zone_id, ())
+        zone_planner = ctx.zone_planner
+        inputs = capture(
+            commune=ctx.commune,
+            zone_id=state.zone_id,
+            state=state,
+            sites=ctx.detectors.sites_by_zone.get(state.zone_id, ()),
+            period_end_ms=end_ms,
+            cfg=ctx.planning,
+            planner=zone_planner.name if zone_planner else ctx.planner.name,
+            zone_planner=zone_planner is not None,
+            network_sha256=ctx.network.source_sha256,
+            active=self.oversight.active_of(j.id for j in junctions),
+        )
+        await self.ch.plan_inputs.send(
+            key=state.zone_id.encode(), value=_plan_encoder.encode(inputs)
+        )
+        t0 = time.perf_counter()
+        # A zone's offset search takes seconds (docs/streams.md): in a thread, so that the event
+        # loop keeps the consumers' heartbeats and the ingest stage going.
+        run = asyncio.to_thread if zone_planner is not None else _call
+        computed = await run(
+            compute,
+            inputs,
+            junctions,
+            ctx.network.links,
+            ctx.planner,
+            zone_planner,
+            ctx.metrics.plan_seconds.observe,
+        )
+        if computed.unmeasured:
+            ctx.metrics.plans_skipped.labels(reason="no_data").inc(len(computed.unmeasured))
+        self._log_zone(state.zone_id, computed, time.perf_counter() - t0)
         published = 0
-        if ctx.zone_planner is not None:
-            events = await self.zone_plans(state, end_ms)
-        else:
-            events = []
-            for junction in junctions:
-                t0 = time.perf_counter()
-                event = plan_junction(
-                    junction,
-                    sites,
-                    state,
-                    end_ms,
-                    ctx.planning,
-                    ctx.planner,
-                    ctx.network.source_sha256,
-                )
-                ctx.metrics.plan_seconds.observe(time.perf_counter() - t0)
-                if not any(a.measured for a in event.explanation.approaches):
-                    # No approach has enough data in the window: no recommendation, not a guess.
-                    ctx.metrics.plans_skipped.labels(reason="no_data").inc()
-                    continue
-                events.append(event)
-        for event in events:
+        for event in computed.plans:
+            if self.oversight.suspended(event.junction_id, event.zone_id, "recommendations"):
+                ctx.metrics.plans_skipped.labels(reason="suspended").inc()
+                continue
             await self.ch.plans.send(
                 key=event.junction_id.encode(), value=_plan_encoder.encode(event)
             )
             ctx.metrics.plans.inc()
             published += 1
-            # The next period's guardrails bound against what was published (saved with the state).
-            state.running[event.junction_id] = RunningPlan.of(event)
         log.info(
-            "event=zone_planned zone=%s period_end=%s junctions=%d published=%d",
+            "event=zone_planned zone=%s period_end=%s junctions=%d published=%d inputs_id=%s",
             state.zone_id,
             datetime.fromtimestamp(end_ms / 1000, tz=UTC).isoformat(),
             len(junctions),
             published,
+            inputs.inputs_id,
         )
 
-    async def zone_plans(self, state: ZoneState, end_ms: int) -> list[SignalPlan]:
-        """The zone's junctions planned together by the zone planner (measured ones only).
-
-        Runs in a thread: a zone's offset search takes seconds (docs/streams.md), during which the
-        event loop must keep the consumers' heartbeats and the ingest stage going.
-        """
-        ctx = self.ctx
-        assert ctx.zone_planner is not None
-        junctions = ctx.junctions_by_zone.get(state.zone_id, ())
-        members = {j.id for j in junctions}
-        links = self.zone_links.get(state.zone_id)
-        if links is None:
-            links = tuple(
-                lk
-                for lk in ctx.network.links
-                if lk.from_junction in members and lk.to_junction in members
-            )
-            self.zone_links[state.zone_id] = links
-        t0 = time.perf_counter()
-        result = await asyncio.to_thread(
-            plan_zone,
-            state.zone_id,
-            junctions,
-            links,
-            ctx.detectors.sites_by_zone.get(state.zone_id, ()),
-            state,
-            end_ms,
-            ctx.planning,
-            ctx.zone_planner,
-            ctx.network.source_sha256,
-        )
-        elapsed = time.perf_counter() - t0
-        # The histogram is per junction: the zone's time shared among the junctions it planned.
-        for _ in result.plans:
-            ctx.metrics.plan_seconds.observe(elapsed / len(result.plans))
-        if result.unmeasured:
-            ctx.metrics.plans_skipped.labels(reason="no_data").inc(len(result.unmeasured))
-        if result.zone_plan is not None:
+    def _log_zone(self, zone_id: str, computed: Computed, elapsed: float) -> None:
+        zr = computed.zone_result
+        if isinstance(zr, ZoneResult) and zr.zone_plan is not None:
             log.info(
                 "event=zone_coordination zone=%s coordinated=%s cycle_s=%d junctions=%d "
                 "unmeasured=%d links=%d seconds=%.3f",
-                state.zone_id,
-                result.zone_plan.coordinated,
-                result.zone_plan.cycle_s,
-                len(result.plans),
-                len(result.unmeasured),
-                len(result.zone_plan.links),
+                zone_id,
+                zr.zone_plan.coordinated,
+                zr.zone_plan.cycle_s,
+                len(zr.plans),
+                len(zr.unmeasured),
+                len(zr.zone_plan.links),
                 elapsed,
             )
-        return list(result.plans)
 
     def lag_s(self) -> float | None:
         """Wall clock minus the oldest zone watermark of this worker."""
@@ -221,7 +212,12 @@ class Zones:
 def register_agents(app: faust.App, ch: Channels, cfg: StreamsConfig, ctx: PipelineContext) -> None:
     """Attach the two agents and the lag timer to ``app``."""
     ingest_stage = Ingest(ch, ctx)
-    zones_stage = Zones(ch, cfg, ctx)
+    oversight = Oversight(ctx.commune)
+    zones_stage = Zones(ch, cfg, ctx, oversight)
+
+    @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+    async def oversight_loop() -> None:
+        await follow_oversight(cfg, ctx.topics, oversight)
 
     if cfg.ingest_engine == "faust":
 
@@ -245,7 +241,7 @@ def register_agents(app: faust.App, ch: Channels, cfg: StreamsConfig, ctx: Pipel
 
         @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
         async def control_loop() -> None:
-            await run_control(cfg, ctx)
+            await run_control(cfg, ctx, oversight)
 
     @app.agent(ch.zone_readings, name="zones")
     async def zones(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:

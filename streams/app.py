@@ -34,6 +34,7 @@ class Channels:
     zone_readings: Any
     plans: Any
     zone_state: Any
+    plan_inputs: Any
 
 
 def create_faust_app(cfg: StreamsConfig) -> faust.App:
@@ -76,6 +77,7 @@ def declare_channels(app: faust.App, cfg: StreamsConfig, ctx: PipelineContext) -
         dead_letters=app.topic(t.dead_letters, key_type=bytes, value_type=bytes, partitions=n),
         zone_readings=app.topic(t.zone_readings, key_type=bytes, value_type=bytes, partitions=n),
         plans=app.topic(t.plans, key_type=bytes, value_type=bytes, partitions=n),
+        plan_inputs=app.topic(t.plan_inputs, key_type=bytes, value_type=bytes, partitions=n),
         zone_state=app.Table("zone-state", key_type=bytes, value_type=bytes, partitions=n),
     )
 

@@ -71,6 +71,8 @@ class PipelineContext:
     zone_planner: ZonePlanner | None = None
     """When set, the zone stage plans each zone's junctions together with it (common cycle,
     offsets); ``planner`` is then unused by the zone stage."""
+    commune: str = ""
+    """The commune (tenant) this worker plans for: on every plan and inputs record."""
 
     @classmethod
     def create(
@@ -84,6 +86,7 @@ class PipelineContext:
         registry_source: str = "",
         controller: str = "",
         zone_planner: ZonePlanner | None = None,
+        commune: str = "",
     ) -> PipelineContext:
         """Build the context and its per-zone junction index."""
         return cls(
@@ -97,4 +100,5 @@ class PipelineContext:
             network.zones(),
             controller,
             zone_planner,
+            commune,
         )

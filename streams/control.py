@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from optimizer.strategy import (
     Decision,
@@ -40,6 +40,7 @@ from streams.events import (
     SignalDecision,
 )
 from streams.ingest import consume_in_batches, kafka_security
+from streams.oversight import Oversight, follow_compacted, oversight_consumer
 from streams.planning import MODEL_VERSION
 from streams.validation import dead_letter_headers
 
@@ -253,10 +254,17 @@ def _schema_file() -> str:
 class Control:
     """Decide for every junction state a batch holds, publish decisions, dead-letter the rest."""
 
-    def __init__(self, ctx: PipelineContext, table: EnvelopeTable, send: Send) -> None:
+    def __init__(
+        self,
+        ctx: PipelineContext,
+        table: EnvelopeTable,
+        send: Send,
+        oversight: Oversight | None = None,
+    ) -> None:
         self.ctx = ctx
         self.table = table
         self.send = send
+        self.oversight = oversight
         self._zone_of = {j.id: j.zone_id for j in ctx.network.junctions}
 
     async def dead_letter(self, record: Any, err: RejectedReading) -> Any:
@@ -296,6 +304,22 @@ class Control:
     def decide(self, report: JunctionStateReport) -> SignalDecision | None:
         """The checked decision for one state, or None (counted and logged) when there is none."""
         metrics = self.ctx.metrics
+        stop = (
+            None
+            if self.oversight is None
+            else self.oversight.suspended(report.junction_id, report.zone_id, "control")
+        )
+        if stop is not None:
+            # An operator stopped live control: the junction runs its programme on record.
+            metrics.decisions_skipped.labels(reason="suspended").inc()
+            log.info(
+                "event=no_decision reason=suspended junction=%s scope=%s:%s by=%r",
+                report.junction_id,
+                stop.scope,
+                stop.target,
+                stop.suspended_by,
+            )
+            return None
         approved = self.table.get(report.junction_id)
         if approved is None:
             metrics.decisions_skipped.labels(reason="no_envelope").inc()
@@ -374,49 +398,24 @@ async def follow_envelopes(
 ) -> None:
     """Read the envelopes topic from the beginning into ``table`` (no group: every worker holds
     every envelope), set ``ready`` once the records present at start are applied, then follow."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=cfg.bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        client_id=f"{cfg.app_id}-envelopes",
-        **kafka_security(cfg),
+
+    def loaded() -> None:
+        metrics.envelopes_held.set(len(table))
+
+    await follow_compacted(
+        oversight_consumer(cfg, "envelopes"),
+        {topic: table.apply},
+        ready,
+        on_batch=loaded,
+        on_outcome=lambda _t, outcome: metrics.envelopes.labels(outcome=outcome).inc(),
     )
-    await consumer.start()
-    try:
-        parts: set[int] | None = None
-        while not parts:
-            await consumer._client.force_metadata_update()  # no public call in aiokafka 0.14
-            parts = consumer.partitions_for_topic(topic)
-            if not parts:
-                await asyncio.sleep(0.5)
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
-        behind = {tp for tp, end in ends.items() if end > 0}
-        if not behind:
-            ready.set()
-        while True:
-            batch = await consumer.getmany(timeout_ms=500)
-            for msgs in batch.values():
-                for m in msgs:
-                    outcome = table.apply(m.key, m.value)
-                    metrics.envelopes.labels(outcome=outcome).inc()
-            # by position, not by the last offset seen: compaction may have removed the last ones
-            for tp in list(behind):
-                if await consumer.position(tp) >= ends[tp]:
-                    behind.discard(tp)
-            metrics.envelopes_held.set(len(table))
-            if not ready.is_set() and not behind:
-                log.info("event=envelopes_loaded topic=%s held=%d", topic, len(table))
-                ready.set()
-    finally:
-        await consumer.stop()
 
 
-async def run_control(cfg: StreamsConfig, ctx: PipelineContext) -> None:
-    """The control stage until cancelled: envelopes first, then junction states."""
+async def run_control(
+    cfg: StreamsConfig, ctx: PipelineContext, oversight: Oversight | None = None
+) -> None:
+    """The control stage until cancelled: envelopes first, then junction states. ``oversight``
+    holds the operators' suspensions: a suspended junction gets no live decision."""
     table = EnvelopeTable(ctx.controller)
     ready = asyncio.Event()
     follower = asyncio.create_task(
@@ -446,7 +445,7 @@ async def run_control(cfg: StreamsConfig, ctx: PipelineContext) -> None:
     ) -> Any:
         return await producer.send(topic, key=key, value=value, headers=headers or None)
 
-    stage = Control(ctx, table, send)
+    stage = Control(ctx, table, send, oversight)
     await producer.start()
     try:
         # no state is decided before the approvals on record are known

@@ -14,3 +14,12 @@ class RejectedReading(StreamsError, ValueError):
         self.code = code
         self.reason = reason
         super().__init__(f"{code}: {reason}")
+
+
+class PlannerMismatch(StreamsError, ValueError):
+    """Plan inputs recomputed with another planner than the one on record."""
+
+    def __init__(self, inputs_id: str, reason: str) -> None:
+        self.inputs_id = inputs_id
+        self.reason = reason
+        super().__init__(f"plan inputs {inputs_id}: {reason}")

@@ -90,6 +90,9 @@ class ExpectedEffect(msgspec.Struct, frozen=True, kw_only=True):
     mean_delay_s_per_veh: float
     max_degree_of_saturation: float
     oversaturated: bool
+    active_plan_delay_s_per_veh: float | None = None
+    """Mean delay the junction's active plan is expected to give under the same demand (``None``:
+    no active plan, or one timing other phases): what approving this plan changes."""
 
 
 class LinkArrival(msgspec.Struct, frozen=True, kw_only=True):
@@ -140,11 +143,12 @@ class TransitionCycle(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PlanTransition(msgspec.Struct, frozen=True, kw_only=True):
-    """How the published plan moves from the running plan towards the recommendation.
+    """How the published plan moves from the active plan towards the recommendation.
 
-    The running plan is the last plan published for the junction (no approval topic yet). The
-    published plan is the first step; the recommendation is ``target_*``. Greens are in the order
-    of the plan's ``phases``."""
+    The running plan is the junction's *active* plan: the last one an operator (or an
+    auto-approval policy) approved, on ``aiguilleur.signal-plans.active.v1``. The published plan
+    is the first step; the recommendation is ``target_*``. Greens are in the order of the plan's
+    ``phases``."""
 
     running_cycle_s: int
     running_greens_s: tuple[int, ...]
@@ -164,6 +168,8 @@ class PlanTransition(msgspec.Struct, frozen=True, kw_only=True):
     """Bound on each green's change per cycle (0: unbounded)."""
     text_en: str
     text_fr: str
+    active_plan_id: str = ""
+    """``plan_id`` of the active plan the transition starts from."""
 
 
 class PlanExplanation(msgspec.Struct, frozen=True, kw_only=True):
@@ -183,7 +189,7 @@ class PlanExplanation(msgspec.Struct, frozen=True, kw_only=True):
     coordination: ZoneCoordination | None = None
     """Set when the plan comes from a zone planner (``AIGUILLEUR_PLANNER=coordinated``)."""
     transition: PlanTransition | None = None
-    """Set when guardrails bounded this plan against the junction's running plan."""
+    """Set when guardrails bounded this plan against the junction's active plan."""
 
 
 class SignalPlan(msgspec.Struct, frozen=True, kw_only=True):
@@ -207,6 +213,11 @@ class SignalPlan(msgspec.Struct, frozen=True, kw_only=True):
     strategy: str
     status: Literal["proposed"] = "proposed"
     schema_version: Literal[1] = 1
+    commune: str = ""
+    """The commune (tenant) whose worker made the plan (``AIGUILLEUR_COMMUNE``)."""
+    inputs_id: str = ""
+    """``inputs_id`` of the ``aiguilleur.plan-inputs.v1`` record the plan was computed from: what
+    ``aiguilleur audit replay`` recomputes it from."""
 
 
 DLQ_HEADER_REASON = "aiguilleur.error.reason"
@@ -340,5 +351,126 @@ class SignalDecision(msgspec.Struct, frozen=True, kw_only=True):
     controller: str
     envelope_id: str
     envelope_approved_by: str
+    model_version: str
+    schema_version: Literal[1] = 1
+
+
+# --- Operators decide: active plans, decisions, suspensions, the inputs of every plan ----------
+
+RecommendationKind = Literal["signal-plan", "signal-envelope", "reroute-advice"]
+"""What a recommendation is. Every kind goes through the same lifecycle (proposed, then approved,
+rejected, expired or superseded); only what an approval activates differs."""
+
+DecisionStatus = Literal["approved", "rejected", "expired", "superseded"]
+
+
+class ActivePlan(msgspec.Struct, frozen=True, kw_only=True):
+    """The plan a junction runs because someone approved it. Topic
+    ``aiguilleur.signal-plans.active.v1`` (compacted), key = junction id. The guardrails bound
+    every new recommendation for the junction from this plan."""
+
+    junction_id: str
+    zone_id: str
+    commune: str = ""
+    plan: SignalPlan
+    """The approved plan: the recommendation as proposed, or as an operator modified it."""
+    decision_id: str
+    """The decision on ``aiguilleur.recommendation-decisions.v1`` that made it active."""
+    approved_by: str
+    approved_at: datetime
+    auto: bool = False
+    """Approved by an administrator's auto-approval policy rather than by a person."""
+    schema_version: Literal[1] = 1
+
+
+class RecommendationDecision(msgspec.Struct, frozen=True, kw_only=True):
+    """What became of a recommendation: who decided, when, why. Topic
+    ``aiguilleur.recommendation-decisions.v1``, key = subject id (the junction)."""
+
+    decision_id: str
+    commune: str
+    kind: RecommendationKind
+    recommendation_id: str
+    subject_id: str
+    """The junction (or the zone, for kinds that apply to a zone)."""
+    zone_id: str
+    status: DecisionStatus
+    decided_by: str
+    """The person (the token's subject), ``system`` for expiry and supersession, or
+    ``policy:<scope>:<target>`` for an auto-approval."""
+    decided_at: datetime
+    reason: str = ""
+    auto: bool = False
+    modified: bool = False
+    """Approved as edited by the operator: ``approved_id`` is the edited plan's id."""
+    approved_id: str = ""
+    superseded_by: str = ""
+    schema_version: Literal[1] = 1
+
+
+SuspensionScope = Literal["junction", "zone", "commune"]
+
+
+class Suspension(msgspec.Struct, frozen=True, kw_only=True):
+    """An operator's stop. Topic ``aiguilleur.suspensions.v1`` (compacted), key =
+    ``<scope>:<target>``; a tombstone resumes. While it holds, the worker publishes no
+    recommendation (``recommendations``) and the control stage no live decision (``control``):
+    the junction falls back to the programme on record."""
+
+    scope: SuspensionScope
+    target: str
+    """Junction id, zone id, or the commune itself."""
+    commune: str = ""
+    recommendations: bool = True
+    control: bool = True
+    suspended_by: str
+    suspended_at: datetime
+    reason: str = ""
+    schema_version: Literal[1] = 1
+
+
+class PlanningParameters(msgspec.Struct, frozen=True, kw_only=True):
+    """The planning configuration a plan was computed with (every field changes plans)."""
+
+    period_s: int
+    window_s: int
+    cycle_min_s: int
+    cycle_max_s: int
+    min_coverage: float
+    pedestrian_flow_pph: float
+    guardrail_max_cycle_step_s: int | None = None
+    """``None``: guardrails off."""
+    guardrail_max_green_step_s: int | None = None
+
+
+class SiteInput(msgspec.Struct, frozen=True, array_like=True):
+    """A detector of the zone and the approach it measures (from the detector registry)."""
+
+    detector_id: str
+    approach_id: str
+    lanes: int
+
+
+class PlanInputs(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything one zone's plans for one period were computed from, as the worker held it:
+    the zone's readings, detector sites, active plans and the configuration. Topic
+    ``aiguilleur.plan-inputs.v1``, key = zone id. With the network file (by digest) and the same
+    model version, the plans are recomputed byte for byte (``aiguilleur audit replay``)."""
+
+    inputs_id: str
+    """sha256 prefix of the rest of the record."""
+    commune: str = ""
+    zone_id: str
+    period_end_ms: int
+    network_sha256: str
+    planner: str
+    """The per-junction planner, or the zone planner when ``zone_planner`` is true."""
+    zone_planner: bool = False
+    config: PlanningParameters
+    sites: tuple[SiteInput, ...]
+    readings: tuple[ZoneReading, ...]
+    """The zone's readings held at planning time, up to the end of the period."""
+    active: tuple[ActivePlan, ...] = ()
+    """Active plans of the zone's junctions at planning time."""
     model_version: str
     schema_version: Literal[1] = 1

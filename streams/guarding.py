@@ -1,11 +1,13 @@
 """Guardrails between periods: a published plan moves at most the configured bounds from the
-junction's running plan, and says how it reaches the recommendation.
+junction's *active* plan (the last one approved, :class:`streams.events.ActivePlan`), and says how
+it reaches the recommendation.
 
-"Running" is the last plan published for the junction: the pipeline has no operator-approval topic
-yet. When approvals exist, the approved plan replaces it here. The running plans live in the zone's
-state (:class:`streams.zone_state.ZoneState`), so they survive restarts like the counts do.
+The active plan is the one representation of "what the junction runs": the event an approval
+publishes on ``aiguilleur.signal-plans.active.v1``, held by every worker
+(:class:`streams.oversight.Oversight`). A junction with no approved plan has nothing to bound
+from: its recommendation is published as computed.
 
-Pure: a running plan, a recommendation and the junction's demand come in; the plan to publish and
+Pure: an active plan, a recommendation and the junction's demand come in; the plan to publish and
 its transition go out (the bounded steps are :func:`optimizer.guardrails.guard_transition`'s).
 """
 
@@ -13,36 +15,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import msgspec
-
-from optimizer.guardrails import GuardrailConfig, Transition, guard_transition
-from optimizer.model import Explanation, JunctionDemand, PhaseTiming, Plan
-from streams.events import PlanTransition, SignalPlan, TransitionCycle
+from optimizer.errors import InvalidDemand
+from optimizer.guardrails import (
+    GuardrailConfig,
+    Transition,
+    TransitionStep,
+    guard_transition,
+    timing_delay_s_per_veh,
+)
+from optimizer.model import JunctionDemand, Plan
+from streams.events import ActivePlan, PlanTransition, TransitionCycle
 
 UNBOUNDED_S = 100_000
 """A step no cycle can take: what a bound of 0 (unbounded) becomes for the optimiser."""
-
-
-class RunningPlan(msgspec.Struct, frozen=True, kw_only=True):
-    """What the guardrails need of the plan a junction runs (kept in the zone's state)."""
-
-    cycle_s: int
-    phase_indices: tuple[int, ...]
-    greens_s: tuple[int, ...]
-    offset_s: int = 0
-    valid_from_ms: int = 0
-    """Start of the period the plan was published for."""
-
-    @classmethod
-    def of(cls, event: SignalPlan) -> RunningPlan:
-        """The running plan a published ``SignalPlan`` becomes."""
-        return cls(
-            cycle_s=event.cycle_s,
-            phase_indices=tuple(p.index for p in event.phases),
-            greens_s=tuple(p.green_s for p in event.phases),
-            offset_s=event.offset_s,
-            valid_from_ms=int(event.valid_from.timestamp() * 1000),
-        )
 
 
 def guardrail_config(max_cycle_step_s: int, max_green_step_s: int) -> GuardrailConfig | None:
@@ -64,54 +49,50 @@ class Guarded:
     transition: PlanTransition
 
 
-def applies(running: RunningPlan | None, recommended: Plan) -> bool:
-    """Whether ``running`` can be guarded against: same phases, and its greens plus the
+def timing(active: ActivePlan) -> TransitionStep:
+    """The cycle and greens the junction runs (greens in the active plan's phase order)."""
+    return TransitionStep(
+        cycle_s=active.plan.cycle_s, greens_s=tuple(p.green_s for p in active.plan.phases)
+    )
+
+
+def applies(active: ActivePlan | None, recommended: Plan) -> bool:
+    """Whether ``active`` can be guarded against: same phases, and its greens plus the
     recommendation's intergreens fill its cycle (a network change breaks that: start afresh)."""
-    if running is None:
+    if active is None:
         return False
-    if running.phase_indices != tuple(p.index for p in recommended.phases):
+    if tuple(p.index for p in active.plan.phases) != tuple(p.index for p in recommended.phases):
         return False
     intergreens = sum(p.intergreen_s for p in recommended.phases)
-    return sum(running.greens_s) + intergreens == running.cycle_s
+    return sum(p.green_s for p in active.plan.phases) + intergreens == active.plan.cycle_s
+
+
+def active_delay(
+    active: ActivePlan | None, recommended: Plan, demand: JunctionDemand
+) -> float | None:
+    """The mean delay the active plan gives under ``demand`` (``None`` when it does not apply)."""
+    if not applies(active, recommended) or active is None:
+        return None
+    if [p.index for p in demand.phases] != [p.index for p in recommended.phases]:
+        return None
+    try:
+        return timing_delay_s_per_veh(timing(active), demand)
+    except InvalidDemand:
+        return None
 
 
 def guard(
-    running: RunningPlan | None,
+    active: ActivePlan | None,
     recommended: Plan,
     demand: JunctionDemand,
     config: GuardrailConfig | None,
 ) -> Guarded | None:
     """The bounded plan and its transition, or ``None`` when guardrails are off or do not apply
-    (no running plan, other phases)."""
-    if config is None or running is None or not applies(running, recommended):
+    (no active plan, other phases)."""
+    if config is None or active is None or not applies(active, recommended):
         return None
-    t = guard_transition(_as_plan(running, recommended), recommended, demand, config)
-    return Guarded(t.apply_now, _transition_event(t, running, recommended, config))
-
-
-def _as_plan(running: RunningPlan, like: Plan) -> Plan:
-    """The running plan in the optimiser's type (only cycle, phases and greens are read)."""
-    return Plan(
-        junction_id=like.junction_id,
-        cycle_s=running.cycle_s,
-        offset_s=running.offset_s,
-        phases=tuple(
-            PhaseTiming(
-                index=i,
-                green_s=g,
-                intergreen_s=p.intergreen_s,
-                flow_ratio=0.0,
-                degree_of_saturation=0.0,
-            )
-            for i, g, p in zip(running.phase_indices, running.greens_s, like.phases, strict=True)
-        ),
-        effects=(),
-        expected_delay_s_per_veh=0.0,
-        explanation=Explanation(
-            method="running", objective="", binding_constraints=(), solver_status="closed_form"
-        ),
-        strategy="running",
-    )
+    t = guard_transition(timing(active), recommended, demand, config)
+    return Guarded(t.apply_now, _transition_event(t, active, recommended, config))
 
 
 def _bound(v: int) -> int:
@@ -119,8 +100,9 @@ def _bound(v: int) -> int:
 
 
 def _transition_event(
-    t: Transition, running: RunningPlan, recommended: Plan, config: GuardrailConfig
+    t: Transition, active: ActivePlan, recommended: Plan, config: GuardrailConfig
 ) -> PlanTransition:
+    running = timing(active)
     return PlanTransition(
         running_cycle_s=running.cycle_s,
         running_greens_s=running.greens_s,
@@ -134,4 +116,5 @@ def _transition_event(
         max_green_step_s=_bound(config.max_green_step_s),
         text_en=t.text_en,
         text_fr=t.text_fr,
+        active_plan_id=active.plan.plan_id,
     )

@@ -18,6 +18,7 @@ from optimizer.guardrails import GuardrailConfig
 from optimizer.model import JunctionDemand, LaneGroup, PhaseDemand, Plan
 from optimizer.strategy import Planner
 from streams.events import (
+    ActivePlan,
     ApproachInput,
     ExpectedEffect,
     PhaseGreen,
@@ -25,7 +26,7 @@ from streams.events import (
     PlanTransition,
     SignalPlan,
 )
-from streams.guarding import guard
+from streams.guarding import active_delay, guard, timing
 from streams.zone_state import ZoneState
 
 MODEL_VERSION = "aiguilleur-0.1"
@@ -209,32 +210,47 @@ def plan_junction(
     cfg: PlanningConfig,
     planner: Planner,
     network_sha256: str,
+    active: ActivePlan | None = None,
 ) -> SignalPlan:
     """The plan to publish for one junction for the period that starts at ``period_end_ms``: the
-    planner's recommendation, bounded by the guardrails against the junction's running plan (kept
-    in ``state``) when there is one."""
+    planner's recommendation, bounded by the guardrails against the junction's ``active``
+    (approved) plan when there is one."""
     start_ms = period_end_ms - cfg.window_s * 1000
     measured = measure_approaches(junction, sites, state, start_ms, period_end_ms, cfg)
     flows = {m.approach_id: m.flow_vph for m in measured}
     demand = junction_demand(junction, flows, cfg)
     plan = planner.plan(demand)
-    running = state.running.get(junction.id)
-    guarded = guard(running, plan, demand, cfg.guardrails)
+    guarded = guard(active, plan, demand, cfg.guardrails)
     if guarded is None:
         digest = inputs_digest(network_sha256, demand, cfg, planner.name, period_end_ms)
-        return to_event(junction, plan, measured, period_end_ms, cfg, digest)
-    # The running plan and the bounds are inputs too: the same demand from another running plan
-    # publishes another step.
-    digest = digest_of(
-        network_sha256,
-        {"demand": demand, "running": running, "guardrails": cfg.guardrails},
-        cfg,
-        planner.name,
-        period_end_ms,
-    )
-    return to_event(
-        junction, guarded.plan, measured, period_end_ms, cfg, digest, guarded.transition
-    )
+        event = to_event(junction, plan, measured, period_end_ms, cfg, digest)
+    else:
+        assert active is not None
+        # The active plan and the bounds are inputs too: the same demand from another active
+        # plan publishes another step.
+        digest = digest_of(
+            network_sha256,
+            {
+                "demand": demand,
+                "active": {"plan_id": active.plan.plan_id, "timing": timing(active)},
+                "guardrails": cfg.guardrails,
+            },
+            cfg,
+            planner.name,
+            period_end_ms,
+        )
+        event = to_event(
+            junction, guarded.plan, measured, period_end_ms, cfg, digest, guarded.transition
+        )
+    return with_active_delay(event, active_delay(active, plan, demand))
+
+
+def with_active_delay(event: SignalPlan, delay: float | None) -> SignalPlan:
+    """``event`` with the active plan's expected delay under the same demand (when known)."""
+    if delay is None:
+        return event
+    effect = msgspec.structs.replace(event.expected_effect, active_plan_delay_s_per_veh=delay)
+    return msgspec.structs.replace(event, expected_effect=effect)
 
 
 def to_event(

@@ -9,19 +9,27 @@ import msgspec
 
 from streams.events import (
     DLQ_HEADERS,
+    ActivePlan,
     JunctionStateReport,
+    PlanInputs,
+    RecommendationDecision,
     SignalDecision,
     SignalEnvelope,
     SignalPlan,
+    Suspension,
     TrafficCount,
     ZoneReadings,
 )
 from streams.topics import (
+    ACTIVE_PLANS,
     JUNCTION_STATES,
     JUNCTION_STATES_DLQ,
+    PLAN_INPUTS,
+    RECOMMENDATION_DECISIONS,
     SIGNAL_DECISIONS,
     SIGNAL_ENVELOPES,
     SIGNAL_PLANS,
+    SUSPENSIONS,
     TRAFFIC_COUNTS,
     TRAFFIC_COUNTS_DLQ,
     ZONE_READINGS,
@@ -133,6 +141,33 @@ def schemas() -> dict[str, dict[str, Any]]:
             "key = junction id. The log of every live decision.",
         ),
         JUNCTION_STATES_DLQ: dead_letter_schema(JUNCTION_STATES_DLQ, JUNCTION_STATES),
+        ACTIVE_PLANS: topic_schema(
+            ActivePlan,
+            ACTIVE_PLANS,
+            "Output of the operator API, compacted. The plan each junction runs because a person "
+            "(or an administrator's auto-approval policy) approved it, JSON; key = junction id. "
+            "The guardrails bound every new recommendation from it.",
+        ),
+        RECOMMENDATION_DECISIONS: topic_schema(
+            RecommendationDecision,
+            RECOMMENDATION_DECISIONS,
+            "Output of the operator API. What became of each recommendation (approved, "
+            "rejected, expired, superseded), who decided, when and why, JSON; key = junction id.",
+        ),
+        SUSPENSIONS: topic_schema(
+            Suspension,
+            SUSPENSIONS,
+            "Output of the operator API, compacted. Operators' stops of recommendations or "
+            "live control for a junction, a zone or a commune, JSON; key = '<scope>:<target>'; "
+            "a tombstone resumes.",
+        ),
+        PLAN_INPUTS: topic_schema(
+            PlanInputs,
+            PLAN_INPUTS,
+            "Output. What one zone period's plans were computed from (readings, detector sites, "
+            "active plans, configuration), JSON; key = zone id. The audit trail keeps it, and "
+            "`aiguilleur audit replay` recomputes the plans from it.",
+        ),
     }
 
 
@@ -148,6 +183,10 @@ def asyncapi() -> dict[str, Any]:
         JUNCTION_STATES: "send",
         SIGNAL_DECISIONS: "receive",
         JUNCTION_STATES_DLQ: "receive",
+        ACTIVE_PLANS: "receive",
+        RECOMMENDATION_DECISIONS: "receive",
+        SUSPENSIONS: "receive",
+        PLAN_INPUTS: "receive",
     }
     for topic, schema in schemas().items():
         if topic not in roles:

@@ -12,6 +12,10 @@ SIGNAL_ENVELOPES = "aiguilleur.signal-envelopes.v1"
 JUNCTION_STATES = "aiguilleur.junction-states.v1"
 JUNCTION_STATES_DLQ = "aiguilleur.junction-states.dlq.v1"
 SIGNAL_DECISIONS = "aiguilleur.signal-decisions.v1"
+ACTIVE_PLANS = "aiguilleur.signal-plans.active.v1"
+RECOMMENDATION_DECISIONS = "aiguilleur.recommendation-decisions.v1"
+SUSPENSIONS = "aiguilleur.suspensions.v1"
+PLAN_INPUTS = "aiguilleur.plan-inputs.v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +67,24 @@ class TopicNames:
         """Output: live controllers' decisions, each checked against its envelope (key =
         junction id)."""
         return self._name(SIGNAL_DECISIONS)
+
+    @property
+    def active_plans(self) -> str:
+        """Compacted: the approved plan each junction runs (key = junction id)."""
+        return self._name(ACTIVE_PLANS)
+
+    @property
+    def recommendation_decisions(self) -> str:
+        """Output of the operator API: what became of each recommendation, who decided, why
+        (key = junction id)."""
+        return self._name(RECOMMENDATION_DECISIONS)
+
+    @property
+    def suspensions(self) -> str:
+        """Compacted: operators' stops (key = ``<scope>:<target>``; a tombstone resumes)."""
+        return self._name(SUSPENSIONS)
+
+    @property
+    def plan_inputs(self) -> str:
+        """Output: what each zone period's plans were computed from (key = zone id)."""
+        return self._name(PLAN_INPUTS)

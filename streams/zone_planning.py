@@ -30,7 +30,7 @@ from graph.model import Link as RoadLink
 from optimizer.coordination import Link, ZoneDemand, ZonePlan
 from optimizer.model import JunctionDemand
 from optimizer.strategy import ZonePlanner
-from streams.events import LinkArrival, SignalPlan, ZoneCoordination
+from streams.events import ActivePlan, LinkArrival, SignalPlan, ZoneCoordination
 from streams.planning import (
     MeasuredApproach,
     PlanningConfig,
@@ -132,11 +132,13 @@ def zone_links(
     return tuple(out)
 
 
-def running_common_cycle(state: ZoneState, junction_ids: Sequence[str]) -> int | None:
-    """The cycle the zone's junctions all run (their last published plans), or ``None`` when one of
-    them has no running plan, their cycles differ, or there is a single junction."""
-    running = [state.running.get(jid) for jid in junction_ids]
-    cycles = {r.cycle_s for r in running if r is not None}
+def running_common_cycle(
+    active: Mapping[str, ActivePlan], junction_ids: Sequence[str]
+) -> int | None:
+    """The cycle the zone's junctions all run (their active plans), or ``None`` when one of them
+    has no active plan, their cycles differ, or there is a single junction."""
+    running = [active.get(jid) for jid in junction_ids]
+    cycles = {r.plan.cycle_s for r in running if r is not None}
     if len(junction_ids) < 2 or None in running or len(cycles) != 1:
         return None
     return cycles.pop()
@@ -163,8 +165,10 @@ def plan_zone(
     cfg: PlanningConfig,
     planner: ZonePlanner,
     network_sha256: str,
+    active: Mapping[str, ActivePlan] | None = None,
 ) -> ZoneResult:
-    """Plans for the zone's measured junctions, timed together by ``planner``."""
+    """Plans for the zone's measured junctions, timed together by ``planner``; ``active`` holds
+    the junctions' active (approved) plans."""
     start_ms = period_end_ms - cfg.window_s * 1000
     measured: dict[str, list[MeasuredApproach]] = {}
     unmeasured: list[str] = []
@@ -183,7 +187,7 @@ def plan_zone(
         zone_id=zone_id,
         junctions=tuple(demands[jid] for jid in sorted(members)),
         links=zone_links(members, road_links, flows, demands),
-        running_cycle_s=running_common_cycle(state, sorted(members)),
+        running_cycle_s=running_common_cycle(active or {}, sorted(members)),
     )
     zp = planner.plan_zone(zone)
     digest = zone_inputs_digest(network_sha256, zone, cfg, planner.name, period_end_ms)

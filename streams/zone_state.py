@@ -20,7 +20,6 @@ from collections.abc import Iterable
 import msgspec
 
 from streams.events import ZoneReading
-from streams.guarding import RunningPlan
 
 
 class ZoneState(msgspec.Struct, kw_only=True):
@@ -31,10 +30,9 @@ class ZoneState(msgspec.Struct, kw_only=True):
     """detector id -> interval end (ms) -> (count, interval length s)."""
     watermark_ms: int = 0
     planned_until_ms: int = 0
-    """End of the last control period planned (0: none yet)."""
-    running: dict[str, RunningPlan] = msgspec.field(default_factory=dict)
-    """junction id -> the last plan published for it (what the guardrails bound the next one
-    against). Absent from state written before guardrails: decodes as empty."""
+    """End of the last control period planned (0: none yet). State written while it also held
+    the last published plans (``running``) still decodes: the field is ignored, the guardrails
+    bound from the approved plans now (:mod:`streams.oversight`)."""
 
     def upsert(self, readings: Iterable[ZoneReading]) -> int:
         """Store readings (last write wins per detector and interval); return how many were new."""

@@ -1,14 +1,16 @@
 """Guardrails on the real broker: a jump in demand between two periods is published as a bounded
-step from the plan published before, and a worker restart between the periods keeps that plan."""
+step from the plan an operator approved (the active-plans topic), a worker restart between the
+periods keeps that plan, and a junction with nothing approved is not bounded."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from aiguilleur.follow import decode_plan
-from streams.events import SignalPlan
+from streams.events import ActivePlan, SignalPlan
 from streams.topics import TopicNames
-from tests.integration.conftest import WorkerProcess, collect, feed
+from tests.integration.conftest import WorkerProcess, collect, feed, produce
 from tests.integration.streams.test_pipeline import PER_MINUTE, expected_webster, reading
 
 pytestmark = pytest.mark.integration
@@ -48,7 +50,24 @@ async def test_a_jump_in_demand_moves_the_plan_by_the_bounds_across_a_restart(
     for jid, plan in first.items():
         assert plan.explanation.transition is None  # nothing ran before
         assert (plan.cycle_s, greens(plan)) == low_target[jid]
-    # A restart between the periods: the running plans must come back with the zone state.
+    # An operator approves J1's and J2's plans (what the operator API publishes); J3's stays a
+    # proposal. A restart between the periods: the approvals must come back from their topic.
+    approvals = [
+        ActivePlan(
+            junction_id=jid,
+            zone_id=first[jid].zone_id,
+            plan=first[jid],
+            decision_id=f"d-{jid}",
+            approved_by="operator@test",
+            approved_at=first[jid].valid_from,
+        )
+        for jid in ("J1", "J2")
+    ]
+    await produce(
+        boot,
+        topics.active_plans,
+        [(a.junction_id.encode(), msgspec.json.encode(a)) for a in approvals],
+    )
     worker.stop()
     worker.start()
     await feed(env, readings(HIGH, range(7, 11)))
@@ -58,15 +77,21 @@ async def test_a_jump_in_demand_moves_the_plan_by_the_bounds_across_a_restart(
     second = {p.junction_id: p for p in plans if p.valid_from > first["J1"].valid_from}
     assert set(second) == {"J1", "J2", "J3"}, worker.log_text()[-3000:]
     high_target = expected_webster(flows(HIGH))
+    # Nothing approved for J3: its recommendation is published as computed.
+    assert second["J3"].explanation.transition is None
+    assert (second["J3"].cycle_s, greens(second["J3"])) == high_target["J3"]
     clamped = 0
     for jid, plan in second.items():
+        if jid == "J3":
+            continue
         prev = first[jid]
         assert abs(plan.cycle_s - prev.cycle_s) <= MAX_CYCLE_STEP_S
         for a, b in zip(greens(prev), greens(plan), strict=True):
             assert abs(a - b) <= MAX_GREEN_STEP_S
         assert sum(p.green_s + p.intergreen_s for p in plan.phases) == plan.cycle_s
         t = plan.explanation.transition
-        assert t is not None, f"{jid}: no transition (running plan lost in the restart?)"
+        assert t is not None, f"{jid}: no transition (approved plan lost in the restart?)"
+        assert t.active_plan_id == prev.plan_id
         assert (t.running_cycle_s, list(t.running_greens_s)) == (prev.cycle_s, greens(prev))
         assert (t.target_cycle_s, list(t.target_greens_s)) == high_target[jid]
         assert (t.steps[0].cycle_s, list(t.steps[0].greens_s)) == (plan.cycle_s, greens(plan))
@@ -75,4 +100,4 @@ async def test_a_jump_in_demand_moves_the_plan_by_the_bounds_across_a_restart(
         assert t.text_fr
         assert t.text_en
         clamped += t.clamped
-    assert clamped == 3  # every junction's cycle jumps by more than 10 s here
+    assert clamped == 2  # every approved junction's cycle jumps by more than 10 s here

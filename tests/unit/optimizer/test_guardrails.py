@@ -6,7 +6,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from optimizer import InvalidDemand, JunctionDemand, fixed_time_plan
-from optimizer.guardrails import GuardrailConfig, guard_transition
+from optimizer.guardrails import GuardrailConfig, TransitionStep, guard_transition
 from optimizer.isolated import optimize_junction
 from tests.unit.optimizer._gen import demands, junction_demands
 
@@ -28,7 +28,7 @@ def test_every_step_is_bounded_and_the_transition_reaches_the_recommendation(
         assume(False)
         return
     cfg = GuardrailConfig(max_cycle_step_s=cstep, max_green_step_s=gstep)
-    tr = guard_transition(running, recommended, demand, cfg)
+    tr = guard_transition(TransitionStep.of(running), recommended, demand, cfg)
     ig = sum(p.intergreen_s for p in running.phases)
     previous = (running.cycle_s, [p.green_s for p in running.phases])
     for step in tr.steps:
@@ -52,7 +52,7 @@ def test_a_small_change_is_applied_at_once_and_a_large_one_is_staged() -> None:
     demand = demands(2, [[500.0], [250.0]])
     recommended = optimize_junction(demand)
     near = guard_transition(
-        fixed_time_plan(demand, recommended.cycle_s),
+        TransitionStep.of(fixed_time_plan(demand, recommended.cycle_s)),
         recommended,
         demand,
         GuardrailConfig(max_cycle_step_s=10, max_green_step_s=30),
@@ -60,7 +60,7 @@ def test_a_small_change_is_applied_at_once_and_a_large_one_is_staged() -> None:
     assert not near.clamped
     assert near.apply_now == recommended
     far = guard_transition(
-        fixed_time_plan(demand, 120),
+        TransitionStep.of(fixed_time_plan(demand, 120)),
         recommended,
         demand,
         GuardrailConfig(max_cycle_step_s=5, max_green_step_s=5),

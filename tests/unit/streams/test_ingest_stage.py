@@ -53,7 +53,14 @@ def _stage() -> tuple[Ingest, Sink, Sink, CollectorRegistry]:
         TopicNames(),
     )
     zones, dlq = Sink(), Sink()
-    ch = Channels(counts=None, dead_letters=dlq, zone_readings=zones, plans=None, zone_state=None)
+    ch = Channels(
+        counts=None,
+        dead_letters=dlq,
+        zone_readings=zones,
+        plans=None,
+        zone_state=None,
+        plan_inputs=None,
+    )
     return Ingest(ch, ctx), zones, dlq, registry
 
 
@@ -108,7 +115,14 @@ STAGE_CFG = StreamsConfig(
 def _zones_stage() -> tuple[Zones, Sink, CollectorRegistry]:
     stage, _, _, registry = _stage()
     plans = Sink()
-    ch = Channels(counts=None, dead_letters=None, zone_readings=None, plans=plans, zone_state={})
+    ch = Channels(
+        counts=None,
+        dead_letters=None,
+        zone_readings=None,
+        plans=plans,
+        zone_state={},
+        plan_inputs=Sink(),
+    )
     return Zones(ch, STAGE_CFG, stage.ctx), plans, registry
 
 

@@ -244,7 +244,14 @@ async def test_the_zone_stage_publishes_the_zone_plans_and_counts_unmeasured_jun
         zone_planner=zone_planner("coordinated"),
     )
     sink = Sink()
-    ch = Channels(counts=None, dead_letters=None, zone_readings=None, plans=sink, zone_state={})
+    ch = Channels(
+        counts=None,
+        dead_letters=None,
+        zone_readings=None,
+        plans=sink,
+        zone_state={},
+        plan_inputs=Sink(),
+    )
     stage = Zones(ch, STAGE_CFG, ctx)
     # K1 and K2 report five minutes and one more (closing the period); K3 stays silent.
     readings = tuple(
