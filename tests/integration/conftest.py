@@ -221,3 +221,35 @@ async def wait_consumed(
     finally:
         await consumer.stop()
         await admin.close()
+
+
+PG = REPO / "scripts" / "postgres.sh"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """DSN of a running PostgreSQL: AIGUILLEUR_TEST_PG_DSN, or the project's local one
+    (scripts/postgres.sh), started here and stopped afterwards if it was not running."""
+    given = os.environ.get("AIGUILLEUR_TEST_PG_DSN")
+    if given:
+        yield given
+        return
+    running = subprocess.run(["bash", str(PG), "status"], capture_output=True, check=False)
+    if running.returncode != 0:
+        subprocess.run(["bash", str(PG), "start"], check=True)
+    dsn = subprocess.run(["bash", str(PG), "dsn"], check=True, capture_output=True, text=True)
+    yield dsn.stdout.strip()
+    if running.returncode != 0:
+        subprocess.run(["bash", str(PG), "stop"], check=True)
+
+
+@pytest.fixture
+def pg_dsn(postgres_server: str) -> str:
+    """A DSN whose tables live in a schema of their own (one per test)."""
+    import psycopg
+
+    schema = "t" + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")  # type: ignore[arg-type]  # generated name
+    sep = "&" if "?" in postgres_server else "?"
+    return f"{postgres_server}{sep}options=-csearch_path%3D{schema}"

@@ -1,0 +1,1 @@
+"""Operators decide: the recommendation lifecycle, auto-approval policies and stops."""
