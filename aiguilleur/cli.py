@@ -217,6 +217,10 @@ def decisions(
 def _mount_optional() -> None:
     # Sub-commands of other packages; each is optional so a partial install still runs the core.
     from aiguilleur.cli_envelopes import app as envelopes_app
+    from aiguilleur.cli_operator import audit_app, serve
+
+    app.command("api")(serve)
+    app.add_typer(audit_app, name="audit", help="The audit trail: verify, replay, keygen.")
 
     app.add_typer(envelopes_app, name="envelopes", help="Approve live-control envelopes.")
     from aiguilleur.cli_import import app as import_app

@@ -126,6 +126,32 @@ class Settings(BaseSettings):
         default=0, ge=0, le=65535, description="Faust's web server; 0 disables it."
     )
     session_timeout_s: float = Field(default=10.0, ge=6, le=300)
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL of the operator API: lifecycle and audit trail "
+        "(postgresql://user@host:port/db).",
+    )
+    oidc_issuer: str = Field(default="", description="Identity provider's issuer (iss claim).")
+    oidc_audience: str = Field(default="aiguilleur", description="Expected aud claim.")
+    oidc_jwks_file: Path | None = Field(
+        default=None, description="The provider's JWKS (public keys), read at start-up."
+    )
+    oidc_jwks: str = Field(default="", description="The JWKS itself, when not in a file.")
+    oidc_roles_claim: str = Field(
+        default="aiguilleur_roles",
+        description="Claim (dotted path) holding '<commune>:<role>' strings.",
+    )
+    audit_signing_key_file: Path | None = Field(
+        default=None, description="Ed25519 PEM key signing the audit checkpoints."
+    )
+    audit_checkpoint_s: float = Field(default=60.0, ge=1, le=3600)
+    communes_file: Path | None = Field(
+        default=None,
+        description="JSON list of the communes the API serves: id, name, namespace, "
+        "network_file. Default: one commune, this process's.",
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=1, le=65535)
     log_level: Literal["debug", "info", "warn", "error"] = "info"
 
     @field_validator("cycle_max_s")

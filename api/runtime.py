@@ -1,0 +1,153 @@
+"""The API's background work: record what the workers publish, ship the outbox to Kafka, expire
+proposals, sign checkpoints.
+
+- **Recorder**: a consumer group (``<app id>-oversight``) on every commune's plans and plan-inputs
+  topics; each record goes to :class:`oversight.service.Oversight` (idempotent: a redelivered
+  record changes nothing), then the offsets are committed.
+- **Publisher**: outbox rows (decisions, active plans, suspensions) are produced with acks=all and
+  marked published; a crash in between publishes them again (consumers key by junction and the
+  topics are compacted or carry ids).
+- **Expiry** every few seconds, **checkpoints** every ``checkpoint_s`` (the deployment's key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from audit import store as audit_store
+from oversight.service import Oversight
+from streams.context import StreamsConfig
+from streams.ingest import kafka_security
+
+log = logging.getLogger("aiguilleur.api")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def kafka_clients(
+    cfg: StreamsConfig, topics: list[str]
+) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
+    """The recorder's consumer and the publisher's producer (the one place they are made)."""
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=cfg.bootstrap,
+        group_id=f"{cfg.app_id}-oversight",
+        client_id=f"{cfg.app_id}-oversight",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **kafka_security(cfg),
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=cfg.bootstrap,
+        acks="all",
+        client_id=f"{cfg.app_id}-oversight",
+        **kafka_security(cfg),
+    )
+    return consumer, producer
+
+
+async def record(
+    service: Oversight,
+    consumer: AIOKafkaConsumer,
+    routes: dict[str, tuple[str, str]],
+    clock: Callable[[], datetime] = _now,
+) -> None:
+    """Consume proposals and plan inputs into the lifecycle until cancelled."""
+    while True:
+        batch = await consumer.getmany(timeout_ms=500, max_records=500)
+        for tp, msgs in batch.items():
+            commune, what = routes[tp.topic]
+            for m in msgs:
+                if m.value is None:
+                    continue
+                try:
+                    if what == "inputs":
+                        await asyncio.to_thread(service.record_inputs, commune, m.value, clock())
+                    else:
+                        await asyncio.to_thread(service.propose, commune, m.value, clock())
+                except Exception:  # a bad record must not stop the recorder; it is logged
+                    log.exception("event=record_failed topic=%s offset=%s", tp.topic, m.offset)
+        if batch:
+            await consumer.commit()
+
+
+async def publish(
+    service: Oversight, producer: AIOKafkaProducer, clock: Callable[[], datetime] = _now
+) -> None:
+    """Ship the outbox until cancelled."""
+    while True:
+        rows = await asyncio.to_thread(service.unpublished)
+        if rows:
+            futures = [
+                await producer.send(topic, key=key, value=value) for _, topic, key, value in rows
+            ]
+            for f in futures:
+                await f
+            await asyncio.to_thread(service.mark_published, [r[0] for r in rows], clock())
+        else:
+            await asyncio.sleep(0.3)
+
+
+async def housekeeping(
+    service: Oversight,
+    key: Ed25519PrivateKey | None,
+    checkpoint_s: float,
+    clock: Callable[[], datetime] = _now,
+) -> None:
+    """Expire proposals every 5 s; sign a checkpoint every ``checkpoint_s``."""
+    last_cp = 0.0
+    loop = asyncio.get_running_loop()
+    while True:
+        n = await asyncio.to_thread(service.expire, clock())
+        if n:
+            log.info("event=expired count=%d", n)
+        if key is not None and loop.time() - last_cp >= checkpoint_s:
+
+            def sign() -> Any:
+                with service.connect() as conn:
+                    return audit_store.checkpoint(conn, key, clock())
+
+            rec = await asyncio.to_thread(sign)
+            last_cp = loop.time()
+            log.info("event=checkpoint seq=%d", rec.seq)
+        await asyncio.sleep(min(5.0, checkpoint_s))
+
+
+async def run_background(
+    service: Oversight, cfg: StreamsConfig, key: Ed25519PrivateKey | None, checkpoint_s: float
+) -> None:
+    """All background work until cancelled."""
+    routes: dict[str, tuple[str, str]] = {}
+    for c in service.communes.values():
+        routes[c.topics.plans] = (c.id, "plans")
+        routes[c.topics.plan_inputs] = (c.id, "inputs")
+    consumer, producer = kafka_clients(cfg, sorted(routes))
+    await producer.start()
+    await consumer.start()
+    tasks = [
+        asyncio.create_task(record(service, consumer, routes)),
+        asyncio.create_task(publish(service, producer)),
+        asyncio.create_task(housekeeping(service, key, checkpoint_s)),
+    ]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for t in done:
+            t.result()
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        await consumer.stop()
+        await producer.stop()
