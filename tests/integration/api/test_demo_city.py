@@ -196,7 +196,8 @@ def test_an_operator_approves_and_rejects_in_a_real_browser(city: dict[str, str]
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#map polyline"))
         title = driver.find_element(By.ID, "d-title").text
         chosen = rows[0].get_attribute("data-id")
-        assert title and "osm-" not in title
+        assert title
+        assert "osm-" not in title
         assert driver.find_element(By.ID, "d-text").text
         assert "plan actif" in driver.find_element(By.TAG_NAME, "main").text
         driver.save_screenshot(str(SHOTS / "operator-detail.png"))
