@@ -8,12 +8,14 @@ itself is :class:`oversight.service.Oversight`'s; this module maps HTTP onto it.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import psycopg
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -30,6 +32,7 @@ from oversight.service import Oversight
 from streams.events import Suspension
 
 WEB = Path(__file__).resolve().parent / "web"
+log = logging.getLogger("aiguilleur.api")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,23 @@ def create_app(service: Oversight, verifier: TokenVerifier, config: ApiConfig) -
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(WEB / "index.html")
+
+    @app.get("/api/health", include_in_schema=False)
+    def health() -> dict[str, str]:
+        """Liveness: the process serves requests (no token, no database)."""
+        return {"status": "ok"}
+
+    @app.get("/api/ready", include_in_schema=False)
+    def ready() -> JSONResponse:
+        """Readiness: the database answers (no token)."""
+        try:
+            with service.connect() as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error as e:
+            # unauthenticated: the reason goes to the log, not to the caller
+            log.warning("event=not_ready reason=%r", str(e))
+            return JSONResponse({"status": "database unreachable"}, 503)
+        return JSONResponse({"status": "ok"})
 
     return app
 

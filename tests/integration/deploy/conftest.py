@@ -133,3 +133,15 @@ def render(helm: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[...,
         return Rendered(proc.returncode, proc.stderr, manifests)
 
     return _render
+
+
+def assert_restricted(pod: dict[str, Any], container: dict[str, Any]) -> None:
+    """A pod that fits the restricted Pod Security Standard: non-root, no API token, a read-only
+    root filesystem, no privilege escalation, no capability."""
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    assert pod["automountServiceAccountToken"] is False
+    sec = container["securityContext"]
+    assert sec["readOnlyRootFilesystem"] is True
+    assert sec["allowPrivilegeEscalation"] is False
+    assert sec["capabilities"]["drop"] == ["ALL"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import CHART, KUBE_FLOOR, KUBE_VERSION, RULES, Rendered, merge
+from .conftest import CHART, KUBE_FLOOR, KUBE_VERSION, RULES, Rendered, assert_restricted, merge
 
 kubernetes_validate = pytest.importorskip(
     "kubernetes_validate", reason="kubernetes-validate missing: run scripts/install_ops_tools.sh"
@@ -128,13 +128,7 @@ def test_pod_runs_non_root_on_a_read_only_root_filesystem(render: Render) -> Non
     sts = render().one("StatefulSet")
     pod = sts["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["runAsUser"] != 0
-    assert pod["automountServiceAccountToken"] is False
-    sec = container["securityContext"]
-    assert sec["readOnlyRootFilesystem"] is True
-    assert sec["allowPrivilegeEscalation"] is False
-    assert sec["capabilities"]["drop"] == ["ALL"]
+    assert_restricted(pod, container)
     # Every path the worker writes to is on an emptyDir: the state and cache dirs, and /tmp.
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
     volumes = volumes_of(sts)

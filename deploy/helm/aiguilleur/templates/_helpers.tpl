@@ -77,3 +77,50 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "aiguilleur.hasData" -}}
 {{- if or .Values.data.volume .Values.data.existingConfigMap .Values.data.files }}true{{- end }}
 {{- end }}
+
+{{/* Operator API: its own component label, so the worker's Services and PDB never select its pods. */}}
+{{- define "aiguilleur.api.fullname" -}}
+{{- printf "%s-api" (include "aiguilleur.fullname" .) }}
+{{- end }}
+
+{{- define "aiguilleur.api.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "aiguilleur.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: api
+{{- end }}
+
+{{- define "aiguilleur.api.labels" -}}
+helm.sh/chart: {{ include "aiguilleur.chart" . }}
+{{ include "aiguilleur.api.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/part-of: aiguilleur
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* The Secret the chart creates for the API's inline values (only those not taken from an existing Secret). */}}
+{{- define "aiguilleur.api.secretName" -}}
+{{- printf "%s-api" (include "aiguilleur.fullname" .) }}
+{{- end }}
+
+{{- define "aiguilleur.api.databaseSecret" -}}
+{{- .Values.api.database.existingSecret | default (include "aiguilleur.api.secretName" .) }}
+{{- end }}
+
+{{- define "aiguilleur.api.oidcSecret" -}}
+{{- .Values.api.oidc.existingSecret | default (include "aiguilleur.api.secretName" .) }}
+{{- end }}
+
+{{- define "aiguilleur.api.signingSecret" -}}
+{{- .Values.api.auditSigningKey.existingSecret | default (include "aiguilleur.api.secretName" .) }}
+{{- end }}
+
+{{/* True (non-empty) when the chart must create the API's Secret: some value is inline. */}}
+{{- define "aiguilleur.api.createSecret" -}}
+{{- if .Values.api.enabled }}
+{{- if or (not .Values.api.database.existingSecret) (not .Values.api.oidc.existingSecret) (and .Values.api.auditSigningKey.enabled (not .Values.api.auditSigningKey.existingSecret)) }}true{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "aiguilleur.api.oidcDir" -}}/etc/aiguilleur/oidc{{- end }}
+{{- define "aiguilleur.api.auditDir" -}}/etc/aiguilleur/audit{{- end }}
+{{- define "aiguilleur.api.communesDir" -}}/etc/aiguilleur/communes{{- end }}
