@@ -122,7 +122,7 @@ def build_api(settings: Settings, *, background: bool = True) -> FastAPI:
         @contextlib.asynccontextmanager
         async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
             for c in cs:
-                await ensure_topics(cfg, TopicNames(c.namespace))
+                await ensure_topics(cfg, TopicNames(c.namespace), control=True)
             task = asyncio.create_task(
                 run_background(service, cfg, key, settings.audit_checkpoint_s)
             )

@@ -26,9 +26,11 @@ from api.auth import Permission, Principal, TokenVerifier, Unauthenticated
 from audit import chain
 from audit import store as audit_store
 from graph.model import Network
+from optimizer.errors import InvalidEnvelope
+from oversight import envelopes
 from oversight.errors import InvalidEdit, NotPending, Suspended, UnknownRecommendation
 from oversight.lifecycle import AutoApproval
-from oversight.service import Oversight
+from oversight.service import ENVELOPE, Oversight, Recommendation
 from streams.events import Suspension
 
 WEB = Path(__file__).resolve().parent / "web"
@@ -193,30 +195,42 @@ def me(who: Caller, service: Service) -> dict[str, Any]:
     }
 
 
+Kind = Literal["signal-plan", "signal-envelope"]
+
+
 @router.get("/communes/{commune}/recommendations")
 def recommendations(
-    commune: str, who: Caller, service: Service, config: Config, status: str = "proposed"
+    commune: str,
+    who: Caller,
+    service: Service,
+    config: Config,
+    status: str = "proposed",
+    kind: Kind = "signal-plan",
 ) -> list[dict[str, Any]]:
-    """Pending recommendations, with explanation and what changes against the active plan."""
+    """Pending recommendations of a kind (signal plans by default), with their explanation and
+    what changes against what is active."""
     allowed(service, who, "read", commune)
     if status != "proposed":
         raise HTTPException(400, "status: only 'proposed' is listed; see a junction's history")
-    active = service.active(commune)
+    return [_view(service, config, commune, r) for r in service.pending(commune, kind)]
+
+
+def _view(service: Oversight, config: ApiConfig, commune: str, r: Recommendation) -> dict[str, Any]:
     net = config.networks[commune]
-    return [
-        views.recommendation(r, net, active.get(r.subject_id)) for r in service.pending(commune)
-    ]
+    if r.kind == ENVELOPE:
+        return views.envelope_recommendation(
+            r, net, service.active_envelopes(commune).get(r.subject_id)
+        )
+    return views.recommendation(r, net, service.active(commune).get(r.subject_id))
 
 
 @router.get("/communes/{commune}/recommendations/{rid}")
 def recommendation(
     commune: str, rid: str, who: Caller, service: Service, config: Config
 ) -> dict[str, Any]:
-    """One recommendation, whatever its status."""
+    """One recommendation, whatever its kind and status."""
     allowed(service, who, "read", commune)
-    r = service.get(commune, rid)
-    active = service.active(commune).get(r.subject_id)
-    return views.recommendation(r, config.networks[commune], active)
+    return _view(service, config, commune, service.get(commune, rid))
 
 
 @router.post("/communes/{commune}/recommendations/{rid}/approve")
@@ -252,6 +266,78 @@ def reject(
     return _json(service.decide(commune, rid, "rejected", who.subject, config.clock(), body.reason))
 
 
+class ProposeEnvelopes(BaseModel):
+    """Envelopes to propose from the commune's network model: its phases in order, their minimum
+    and maximum greens and intergreens, these cycle bounds."""
+
+    junctions: list[str] | None = Field(
+        default=None, max_length=10_000, description="Junction ids; default: every junction."
+    )
+    cycle_min_s: float = Field(default=40.0, gt=0, le=600)
+    cycle_max_s: float = Field(default=120.0, gt=0, le=600)
+    may_skip_phases: bool = True
+    note: str = Field(default="", max_length=2000)
+    valid_for_s: int = Field(default=envelopes.DEFAULT_VALID_S, ge=60, le=7 * 24 * 3600)
+
+
+@router.post("/communes/{commune}/envelopes/proposals")
+def propose_envelopes(
+    commune: str, body: ProposeEnvelopes, who: Caller, service: Service, config: Config
+) -> list[dict[str, Any]]:
+    """Propose live-control envelopes; each waits for an operator's approval like a plan."""
+    allowed(service, who, "decide", commune)
+    net = config.networks[commune]
+    known = {j.id: j for j in net.junctions}
+    ids = list(known) if body.junctions is None else body.junctions
+    missing = [j for j in ids if j not in known]
+    if missing:
+        raise HTTPException(404, f"junction(s) {', '.join(missing[:10])} not in {commune!r}")
+    now = config.clock()
+    try:
+        proposals = [
+            envelopes.propose(
+                known[j],
+                network_sha256=net.source_sha256,
+                proposed_by=who.subject,
+                now=now,
+                cycle_min_s=body.cycle_min_s,
+                cycle_max_s=body.cycle_max_s,
+                may_skip_phases=body.may_skip_phases,
+                note=body.note,
+                valid_s=body.valid_for_s,
+            )
+            for j in ids
+        ]
+    except InvalidEnvelope as e:
+        raise HTTPException(422, str(e)) from e
+    return [
+        _view(service, config, commune, service.propose_envelope(commune, p)) for p in proposals
+    ]
+
+
+@router.get("/communes/{commune}/envelopes")
+def active_envelopes(
+    commune: str, who: Caller, service: Service, config: Config
+) -> list[dict[str, Any]]:
+    """The approved envelope of each junction that has one: what the control stage follows."""
+    allowed(service, who, "read", commune)
+    net = config.networks[commune]
+    return [
+        views.envelope_view(e, net) for _, e in sorted(service.active_envelopes(commune).items())
+    ]
+
+
+@router.delete("/communes/{commune}/envelopes/{junction_id}")
+def withdraw_envelope(
+    commune: str, junction_id: str, who: Caller, service: Service, config: Config, reason: str = ""
+) -> dict[str, str]:
+    """Withdraw a junction's approved envelope: it gets no live decision any more."""
+    allowed(service, who, "decide", commune)
+    if not service.withdraw_envelope(commune, junction_id, who.subject, config.clock(), reason):
+        raise HTTPException(404, f"junction {junction_id!r} has no approved envelope")
+    return {"withdrawn": junction_id}
+
+
 @router.get("/communes/{commune}/active")
 def active(commune: str, who: Caller, service: Service, config: Config) -> list[dict[str, Any]]:
     """The active (approved) plan of each junction that has one."""
@@ -279,7 +365,8 @@ def history(
                 "id": r.id,
                 "status": r.status,
                 "proposed_at": r.proposed_at.isoformat(),
-                "cycle_s": r.plan.cycle_s,
+                "kind": r.kind,
+                "cycle_s": r.plan.cycle_s if r.kind != ENVELOPE else None,
                 "decision": None if r.decision is None else _json(r.decision),
             }
             for r in recs

@@ -14,7 +14,7 @@ import msgspec
 
 from graph.model import Junction, Network
 from oversight.service import Recommendation
-from streams.events import ActivePlan, SignalPlan
+from streams.events import ActivePlan, SignalEnvelope, SignalPlan
 
 COMPASS_EN = (
     "north",
@@ -167,6 +167,75 @@ def active_view(a: ActivePlan, network: Network) -> dict[str, Any]:
         "approved_by": a.approved_by,
         "approved_at": a.approved_at.isoformat(),
         "auto": a.auto,
+    }
+
+
+def _bounds(
+    phase_order: tuple[int, ...],
+    min_green_s: tuple[float, ...],
+    max_green_s: tuple[float, ...],
+    intergreen_s: tuple[float, ...],
+    j: Junction | None,
+) -> list[dict[str, Any]]:
+    names = approach_labels(j)
+    phases = {p.index: p for p in j.phases} if j is not None else {}
+    return [
+        {
+            "index": p,
+            "min_green_s": min_green_s[p],
+            "max_green_s": max_green_s[p],
+            "intergreen_s": intergreen_s[p],
+            "approaches": [
+                names.get(a, {"en": a, "fr": a})
+                for a in (phases[p].approach_ids if p in phases else ())
+            ],
+        }
+        for p in phase_order
+    ]
+
+
+def envelope_recommendation(
+    r: Recommendation, network: Network, active: SignalEnvelope | None
+) -> dict[str, Any]:
+    """An envelope proposal as the page and the CLI show it, with the envelope in force."""
+    j = _junction(network, r.subject_id)
+    p = r.envelope
+    e = p.envelope
+    return {
+        "id": r.id,
+        "kind": r.kind,
+        "commune": r.commune,
+        "status": r.status,
+        "junction_id": r.subject_id,
+        "junction": junction_label(j, r.subject_id),
+        "zone_id": r.zone_id,
+        "proposed_at": r.proposed_at.isoformat(),
+        "proposed_by": p.proposed_by,
+        "valid_until": r.valid_until.isoformat(),
+        "cycle_min_s": e.cycle_min_s,
+        "cycle_max_s": e.cycle_max_s,
+        "may_skip_phases": e.may_skip_phases,
+        "phases": _bounds(e.phase_order, e.min_green_s, e.max_green_s, e.intergreen_s, j),
+        "note": p.note,
+        "network_sha256": p.network_sha256,
+        "active_envelope_id": None if active is None else active.envelope_id,
+        "decision": None if r.decision is None else json.loads(msgspec.json.encode(r.decision)),
+    }
+
+
+def envelope_view(e: SignalEnvelope, network: Network) -> dict[str, Any]:
+    """An approved envelope as the page and the CLI show it."""
+    j = _junction(network, e.junction_id)
+    return {
+        "junction_id": e.junction_id,
+        "junction": junction_label(j, e.junction_id),
+        "envelope_id": e.envelope_id,
+        "cycle_min_s": e.cycle_min_s,
+        "cycle_max_s": e.cycle_max_s,
+        "may_skip_phases": e.may_skip_phases,
+        "phases": _bounds(e.phase_order, e.min_green_s, e.max_green_s, e.intergreen_s, j),
+        "approved_by": e.approved_by,
+        "approved_at": e.approved_at.isoformat(),
     }
 
 

@@ -24,14 +24,16 @@ import psycopg
 
 from audit import store as audit
 from graph.model import Junction
-from oversight import lifecycle
-from oversight.errors import NotPending, Suspended, UnknownRecommendation
+from oversight import envelopes, lifecycle
+from oversight.envelopes import EnvelopeProposal
+from oversight.errors import InvalidEdit, NotPending, Suspended, UnknownRecommendation
 from oversight.lifecycle import AutoApproval
 from streams.events import (
     ActivePlan,
     PlanInputs,
     RecommendationDecision,
     RecommendationKind,
+    SignalEnvelope,
     SignalPlan,
     Suspension,
 )
@@ -39,6 +41,7 @@ from streams.oversight import suspension_key
 from streams.topics import TopicNames
 
 KIND: RecommendationKind = "signal-plan"
+ENVELOPE: RecommendationKind = envelopes.KIND
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS recommendations (
@@ -58,6 +61,10 @@ CREATE TABLE IF NOT EXISTS recommendations (
 CREATE INDEX IF NOT EXISTS recommendations_pending
     ON recommendations (commune, status, subject_id);
 CREATE TABLE IF NOT EXISTS active_plans (
+    commune text NOT NULL, junction_id text NOT NULL, body text NOT NULL,
+    PRIMARY KEY (commune, junction_id)
+);
+CREATE TABLE IF NOT EXISTS active_envelopes (
     commune text NOT NULL, junction_id text NOT NULL, body text NOT NULL,
     PRIMARY KEY (commune, junction_id)
 );
@@ -86,6 +93,8 @@ _active_decoder = msgspec.json.Decoder(ActivePlan)
 _decision_decoder = msgspec.json.Decoder(RecommendationDecision)
 _suspension_decoder = msgspec.json.Decoder(Suspension)
 _policy_decoder = msgspec.json.Decoder(AutoApproval)
+_proposal_decoder = msgspec.json.Decoder(EnvelopeProposal)
+_envelope_decoder = msgspec.json.Decoder(SignalEnvelope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +115,7 @@ class Commune:
 
 @dataclass(frozen=True, slots=True)
 class Recommendation:
-    """A recommendation as the API shows it."""
+    """A recommendation as the API shows it: a signal plan or an envelope proposal."""
 
     id: str
     kind: str
@@ -117,8 +126,26 @@ class Recommendation:
     proposed_at: datetime
     valid_from: datetime
     valid_until: datetime
-    plan: SignalPlan
+    payload: SignalPlan | EnvelopeProposal
     decision: RecommendationDecision | None
+
+    @property
+    def plan(self) -> SignalPlan:
+        """The signal plan (``TypeError`` for another kind)."""
+        if not isinstance(self.payload, SignalPlan):
+            raise TypeError(f"recommendation {self.id} is a {self.kind}, not a signal plan")
+        return self.payload
+
+    @property
+    def envelope(self) -> EnvelopeProposal:
+        """The envelope proposal (``TypeError`` for another kind)."""
+        if not isinstance(self.payload, EnvelopeProposal):
+            raise TypeError(f"recommendation {self.id} is a {self.kind}, not an envelope")
+        return self.payload
+
+
+def _decode_payload(kind: str, text: str) -> SignalPlan | EnvelopeProposal:
+    return _proposal_decoder.decode(text) if kind == ENVELOPE else _plan_decoder.decode(text)
 
 
 def _to_jsonable(value: Any) -> Any:
@@ -208,24 +235,77 @@ class Oversight:
                     "plan_json": value.decode(),
                 },
             )
-            older = conn.execute(
-                "SELECT id FROM recommendations WHERE commune = %s AND subject_id = %s AND "
-                "kind = %s AND status = 'proposed' AND id <> %s FOR UPDATE",
-                (commune, plan.junction_id, KIND, plan.plan_id),
-            ).fetchall()
-            for (old_id,) in older:
-                self._decide(
-                    conn,
-                    c,
-                    old_id,
-                    "superseded",
-                    "system",
-                    now,
-                    "a newer proposal arrived",
-                    superseded_by=plan.plan_id,
-                )
+            self._supersede(conn, c, KIND, plan.junction_id, plan.plan_id, now)
             self._auto_approve(conn, c, plan, now)
         return self.get(commune, plan.plan_id)
+
+    def propose_envelope(self, commune: str, proposal: EnvelopeProposal) -> Recommendation:
+        """Record an envelope proposal (from the network model, asked for by an operator): it
+        supersedes the junction's pending envelope proposals and waits for a decision."""
+        c = self.communes[commune]
+        value = msgspec.json.encode(proposal).decode()
+        now = proposal.proposed_at
+        with self.connect() as conn, conn.transaction():
+            conn.execute(
+                "INSERT INTO recommendations (commune, id, kind, subject_id, zone_id, status, "
+                "proposed_at, valid_from, valid_until, payload) "
+                "VALUES (%s, %s, %s, %s, %s, 'proposed', %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (
+                    commune,
+                    proposal.proposal_id,
+                    ENVELOPE,
+                    proposal.junction_id,
+                    proposal.zone_id,
+                    now,
+                    now,
+                    proposal.valid_until,
+                    value,
+                ),
+            )
+            audit.append(
+                conn,
+                at=now,
+                kind="recommendation",
+                commune=commune,
+                subject=proposal.proposal_id,
+                actor=proposal.proposed_by,
+                body={
+                    "recommendation_kind": ENVELOPE,
+                    "junction_id": proposal.junction_id,
+                    "zone_id": proposal.zone_id,
+                    "network_sha256": proposal.network_sha256,
+                    "envelope_json": value,
+                },
+            )
+            self._supersede(conn, c, ENVELOPE, proposal.junction_id, proposal.proposal_id, now)
+        return self.get(commune, proposal.proposal_id)
+
+    def _supersede(
+        self,
+        conn: psycopg.Connection[Any],
+        c: Commune,
+        kind: str,
+        subject_id: str,
+        newer_id: str,
+        now: datetime,
+    ) -> None:
+        """A newer proposal of a kind supersedes the pending ones of that kind for the subject."""
+        older = conn.execute(
+            "SELECT id FROM recommendations WHERE commune = %s AND subject_id = %s AND "
+            "kind = %s AND status = 'proposed' AND id <> %s FOR UPDATE",
+            (c.id, subject_id, kind, newer_id),
+        ).fetchall()
+        for (old_id,) in older:
+            self._decide(
+                conn,
+                c,
+                old_id,
+                "superseded",
+                "system",
+                now,
+                "a newer proposal arrived",
+                superseded_by=newer_id,
+            )
 
     def _auto_approve(
         self, conn: psycopg.Connection[Any], c: Commune, plan: SignalPlan, now: datetime
@@ -280,12 +360,25 @@ class Oversight:
         edit: tuple[int, Sequence[int]] | None = None,
     ) -> RecommendationDecision:
         row = conn.execute(
-            "SELECT status, payload FROM recommendations WHERE commune = %s AND id = %s FOR UPDATE",
+            "SELECT status, payload, kind FROM recommendations WHERE commune = %s AND id = %s "
+            "FOR UPDATE",
             (c.id, recommendation_id),
         ).fetchone()
         if row is None:
             raise UnknownRecommendation(c.id, recommendation_id)
         lifecycle.transition(str(row[0]), status, recommendation_id)
+        if row[2] == ENVELOPE:
+            return self._decide_envelope(
+                conn,
+                c,
+                _proposal_decoder.decode(str(row[1])),
+                status,
+                by,
+                now,
+                reason,
+                edit=edit,
+                superseded_by=superseded_by,
+            )
         plan = _plan_decoder.decode(str(row[1]))
         approved = plan
         if status == "approved":
@@ -350,6 +443,96 @@ class Oversight:
             )
             self._outbox(conn, topics.active_plans, plan.junction_id, value)
         return decision
+
+    def _decide_envelope(
+        self,
+        conn: psycopg.Connection[Any],
+        c: Commune,
+        proposal: EnvelopeProposal,
+        status: str,
+        by: str,
+        now: datetime,
+        reason: str,
+        *,
+        edit: tuple[int, Sequence[int]] | None,
+        superseded_by: str,
+    ) -> RecommendationDecision:
+        """The decision on an envelope proposal; an approval publishes the envelope the control
+        stage follows (compacted envelopes topic, key = junction)."""
+        rid = proposal.proposal_id
+        event: SignalEnvelope | None = None
+        if status == "approved":
+            if edit is not None:
+                raise InvalidEdit(
+                    rid, ["an envelope is approved as proposed: propose another one to change it"]
+                )
+            stop = self._suspension(conn, c.id, proposal.junction_id, proposal.zone_id, "control")
+            if stop is not None:
+                raise Suspended(f"live control of {stop.scope} {stop.target}", stop.suspended_by)
+            event = envelopes.approved(proposal, c.junctions[proposal.junction_id], by, now)
+        decision = RecommendationDecision(
+            decision_id=_decision_id(c.id, rid, status),
+            commune=c.id,
+            kind=ENVELOPE,
+            recommendation_id=rid,
+            subject_id=proposal.junction_id,
+            zone_id=proposal.zone_id,
+            status=status,  # type: ignore[arg-type]  # checked by lifecycle.transition
+            decided_by=by,
+            decided_at=now,
+            reason=reason,
+            approved_id=event.envelope_id if event is not None else "",
+            superseded_by=superseded_by,
+        )
+        encoded = msgspec.json.encode(decision)
+        conn.execute(
+            "UPDATE recommendations SET status = %s, decision = %s WHERE commune = %s AND id = %s",
+            (status, encoded.decode(), c.id, rid),
+        )
+        body: dict[str, Any] = {
+            "decision": _to_jsonable(decision),
+            "junction_id": proposal.junction_id,
+        }
+        if event is not None:
+            body["approved_envelope_json"] = msgspec.json.encode(event).decode()
+        audit.append(conn, at=now, kind="decision", commune=c.id, subject=rid, actor=by, body=body)
+        self._outbox(conn, c.topics.recommendation_decisions, proposal.junction_id, encoded)
+        if event is not None:
+            value = msgspec.json.encode(event)
+            conn.execute(
+                "INSERT INTO active_envelopes VALUES (%s, %s, %s) ON CONFLICT "
+                "(commune, junction_id) DO UPDATE SET body = EXCLUDED.body",
+                (c.id, proposal.junction_id, value.decode()),
+            )
+            self._outbox(conn, c.topics.envelopes, proposal.junction_id, value)
+        return decision
+
+    def withdraw_envelope(
+        self, commune: str, junction_id: str, by: str, now: datetime, reason: str = ""
+    ) -> bool:
+        """Withdraw a junction's approved envelope (a tombstone on the envelopes topic): it gets
+        no live decision any more. False when it had none."""
+        c = self.communes[commune]
+        with self.connect() as conn, conn.transaction():
+            gone = conn.execute(
+                "DELETE FROM active_envelopes WHERE commune = %s AND junction_id = %s "
+                "RETURNING body",
+                (commune, junction_id),
+            ).fetchone()
+            if gone is None:
+                return False
+            envelope_id = _envelope_decoder.decode(gone[0]).envelope_id
+            audit.append(
+                conn,
+                at=now,
+                kind="envelope-withdrawn",
+                commune=commune,
+                subject=envelope_id,
+                actor=by,
+                body={"junction_id": junction_id, "envelope_id": envelope_id, "reason": reason},
+            )
+            self._outbox(conn, c.topics.envelopes, junction_id, None)
+        return True
 
     def expire(self, now: datetime) -> int:
         """Expire every proposal whose validity window has ended; returns how many."""
@@ -476,9 +659,9 @@ class Oversight:
 
     # --- reading --------------------------------------------------------------------------
 
-    def pending(self, commune: str) -> list[Recommendation]:
-        """Proposals awaiting a decision, newest first."""
-        return self._select(commune, "status = 'proposed'", ())
+    def pending(self, commune: str, kind: str = KIND) -> list[Recommendation]:
+        """Proposals of a kind awaiting a decision, newest first."""
+        return self._select(commune, "status = 'proposed' AND kind = %s", (kind,))
 
     def recent(self, commune: str, junction_id: str, limit: int = 50) -> list[Recommendation]:
         """The junction's recommendations, newest first."""
@@ -513,7 +696,7 @@ class Oversight:
                 proposed_at=r[5],
                 valid_from=r[6],
                 valid_until=r[7],
-                plan=_plan_decoder.decode(r[8]),
+                payload=_decode_payload(r[1], r[8]),
                 decision=None if r[9] is None else _decision_decoder.decode(r[9]),
             )
             for r in rows
@@ -526,6 +709,14 @@ class Oversight:
                 "SELECT junction_id, body FROM active_plans WHERE commune = %s", (commune,)
             ).fetchall()
         return {j: _active_decoder.decode(b) for j, b in rows}
+
+    def active_envelopes(self, commune: str) -> dict[str, SignalEnvelope]:
+        """Junction id -> approved envelope."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT junction_id, body FROM active_envelopes WHERE commune = %s", (commune,)
+            ).fetchall()
+        return {j: _envelope_decoder.decode(b) for j, b in rows}
 
     def suspensions(self, commune: str) -> list[Suspension]:
         """The stops in force."""
@@ -554,7 +745,12 @@ class Oversight:
         return None if row is None else _active_decoder.decode(row[0])
 
     def _suspension(
-        self, conn: psycopg.Connection[Any], commune: str, junction_id: str, zone_id: str
+        self,
+        conn: psycopg.Connection[Any],
+        commune: str,
+        junction_id: str,
+        zone_id: str,
+        what: str = "recommendations",
     ) -> Suspension | None:
         rows = conn.execute(
             "SELECT body FROM suspensions WHERE commune = %s AND ((scope = 'junction' AND "
@@ -563,7 +759,7 @@ class Oversight:
         ).fetchall()
         for (b,) in rows:
             s = _suspension_decoder.decode(b)
-            if s.recommendations:
+            if getattr(s, what):
                 return s
         return None
 
