@@ -223,6 +223,21 @@ def _mount_optional() -> None:
     app.add_typer(audit_app, name="audit", help="The audit trail: verify, replay, keygen.")
 
     app.add_typer(envelopes_app, name="envelopes", help="Approve live-control envelopes.")
+    from aiguilleur.cli_recommendations import app as recommendations_app
+    from aiguilleur.cli_recommendations import (
+        policies_app,
+        resume_cmd,
+        suspend_cmd,
+        suspensions_cmd,
+    )
+
+    app.add_typer(
+        recommendations_app, name="recommendations", help="Decide on pending recommendations."
+    )
+    app.command("suspend")(suspend_cmd)
+    app.command("resume")(resume_cmd)
+    app.command("suspensions")(suspensions_cmd)
+    app.add_typer(policies_app, name="policies", help="Administrators' auto-approval policies.")
     from aiguilleur.cli_import import app as import_app
 
     app.add_typer(import_app, name="import", help="Import counts from CSV exports and DATEX II.")

@@ -1,13 +1,17 @@
-"""``aiguilleur envelopes``: approve, list and withdraw live-control envelopes."""
+"""``aiguilleur envelopes``: propose, approve, list and withdraw live-control envelopes, through
+the operator API's lifecycle (an approval is an operator's decision on record, published by the
+API for the control stage); ``approve --dry-run`` prints what the network model gives."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from aiguilleur.operator_client import OperatorClient
 
 app = typer.Typer(
     help="Operator-approved envelopes for live control (the adaptive mode).",
@@ -21,40 +25,108 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _bounds_body(
+    junction: list[str] | None, cycle_min: float, cycle_max: float, skip: bool, note: str
+) -> dict[str, Any]:
+    return {
+        "junctions": junction,
+        "cycle_min_s": cycle_min,
+        "cycle_max_s": cycle_max,
+        "may_skip_phases": skip,
+        "note": note,
+    }
+
+
+JunctionOpt = Annotated[
+    list[str] | None, typer.Option(help="Junction id (repeatable); default: every junction.")
+]
+CycleMinOpt = Annotated[float, typer.Option(help="Shortest cycle allowed (s).")]
+CycleMaxOpt = Annotated[float, typer.Option(help="Longest cycle allowed (s).")]
+SkipOpt = Annotated[bool, typer.Option("--skip/--no-skip", help="May serve phases out of order.")]
+NoteOpt = Annotated[str, typer.Option(help="Why, for the record.")]
+CommuneOpt = Annotated[
+    str | None,
+    typer.Option(help="Commune (tenant); default AIGUILLEUR_COMMUNE, else the topic namespace."),
+]
+
+
 @app.command("approve")
 def approve_cmd(
-    by: Annotated[str, typer.Option("--by", help="Who approves (name on record).")],
-    junction: Annotated[
-        list[str] | None, typer.Option(help="Junction id (repeatable); default: every junction.")
-    ] = None,
-    cycle_min: Annotated[float, typer.Option(help="Shortest cycle allowed (s).")] = 40.0,
-    cycle_max: Annotated[float, typer.Option(help="Longest cycle allowed (s).")] = 120.0,
-    skip: Annotated[
-        bool, typer.Option("--skip/--no-skip", help="May serve phases out of order.")
-    ] = True,
-    note: Annotated[str, typer.Option(help="Why, for the record.")] = "",
-    dry_run: Annotated[bool, typer.Option(help="Print the envelopes, publish nothing.")] = False,
+    junction: JunctionOpt = None,
+    cycle_min: CycleMinOpt = 40.0,
+    cycle_max: CycleMaxOpt = 120.0,
+    skip: SkipOpt = True,
+    note: NoteOpt = "",
+    by: Annotated[
+        str, typer.Option("--by", help="With --dry-run only: the approver the events name.")
+    ] = "",
+    dry_run: Annotated[
+        bool, typer.Option(help="Print the envelopes the network model gives; decide nothing.")
+    ] = False,
+    commune: CommuneOpt = None,
 ) -> None:
-    """Approve envelopes built from the network model (AIGUILLEUR_NETWORK_FILE): its phases in
-    order, their minimum and maximum greens and intergreens, and these cycle bounds."""
+    """Propose envelopes built from the network model (its phases in order, their minimum and
+    maximum greens and intergreens, these cycle bounds) through the operator API, and approve
+    them: an operator's decision on record under the token's subject; the control stage follows
+    the approved envelope."""
+    if dry_run:
+        _dry_run(junction, cycle_min, cycle_max, skip, note, by or "(dry run)")
+        return
+    if by:
+        print(
+            "error: --by is for --dry-run: the approver on record is the token's subject",
+            file=sys.stderr,
+        )
+        raise typer.Exit(2)
+    from aiguilleur.cli_recommendations import call
+
+    body = _bounds_body(junction, cycle_min, cycle_max, skip, note)
+
+    def run(c: OperatorClient) -> list[dict[str, Any]]:
+        return [c.decide(p["id"], "approve", {"reason": note}) for p in c.propose_envelopes(body)]
+
+    decisions = call(commune, run)
+    for d in decisions:
+        print(f"approved {d['subject_id']} envelope {d['approved_id']}", file=sys.stderr)
+    who = decisions[0]["decided_by"] if decisions else "nobody"
+    print(f"{len(decisions)} envelope(s) approved by {who!r}")
+
+
+@app.command("propose")
+def propose_cmd(
+    junction: JunctionOpt = None,
+    cycle_min: CycleMinOpt = 40.0,
+    cycle_max: CycleMaxOpt = 120.0,
+    skip: SkipOpt = True,
+    note: NoteOpt = "",
+    commune: CommuneOpt = None,
+) -> None:
+    """Propose envelopes for another operator to approve (`aiguilleur recommendations list
+    --kind envelope`, then `approve ID`)."""
+    from aiguilleur.cli_recommendations import call
+
+    body = _bounds_body(junction, cycle_min, cycle_max, skip, note)
+    for p in call(commune, lambda c: c.propose_envelopes(body)):
+        print(f"proposed {p['junction_id']}: {p['id']}")
+
+
+def _dry_run(
+    junction: list[str] | None, cycle_min: float, cycle_max: float, skip: bool, note: str, by: str
+) -> None:
     import msgspec
 
-    from aiguilleur.approval import approvals, publish
+    from aiguilleur.approval import approvals
     from aiguilleur.cli import _settings
-    from aiguilleur.wiring import load_network, streams_config
-    from aiguilleur.worker import ensure_topics
+    from aiguilleur.wiring import load_network
     from optimizer.errors import InvalidEnvelope
-    from streams.topics import TopicNames
 
-    if not by.strip():
-        raise _fail("--by must name who approves")
     s = _settings()
     network = load_network(s.network_file, s.cache_dir)
     try:
         events = approvals(
             network,
             junction,
-            approved_by=by.strip(),
+            approved_by=by,
             approved_at=datetime.now(UTC),
             cycle_min_s=cycle_min,
             cycle_max_s=cycle_max,
@@ -63,51 +135,39 @@ def approve_cmd(
         )
     except (KeyError, InvalidEnvelope) as e:
         raise _fail(str(e)) from e
-    if dry_run:
-        for ev in events:
-            print(msgspec.json.encode(ev).decode())
-        return
-    cfg = streams_config(s)
-    topics = TopicNames(s.topic_namespace)
-    asyncio.run(ensure_topics(cfg, topics, control=True))
-    n = asyncio.run(publish(cfg, topics.envelopes, events))
     for ev in events:
-        print(f"approved {ev.junction_id} envelope {ev.envelope_id}", file=sys.stderr)
-    print(f"{n} envelope(s) approved by {by.strip()!r} on {topics.envelopes}")
+        print(msgspec.json.encode(ev).decode())
 
 
 @app.command("withdraw")
 def withdraw_cmd(
-    by: Annotated[str, typer.Option("--by", help="Who withdraws (name on record).")],
     junction: Annotated[list[str], typer.Option(help="Junction id (repeatable).")],
+    reason: Annotated[str, typer.Option(help="Why, for the record.")] = "",
+    commune: CommuneOpt = None,
 ) -> None:
     """Withdraw approvals: the junctions get no live decision any more."""
-    from aiguilleur.approval import publish
-    from aiguilleur.cli import _settings
-    from aiguilleur.wiring import streams_config
-    from streams.topics import TopicNames
+    from aiguilleur.cli_recommendations import call
 
-    s = _settings()
-    topic = TopicNames(s.topic_namespace).envelopes
-    n = asyncio.run(publish(streams_config(s), topic, withdraw=[(j, by) for j in junction]))
-    print(f"{n} approval(s) withdrawn by {by!r} on {topic}")
+    def run(c: OperatorClient) -> int:
+        for j in junction:
+            c.withdraw_envelope(j, reason)
+        return len(junction)
+
+    n = call(commune, run)
+    print(f"{n} approval(s) withdrawn")
 
 
 @app.command("list")
-def list_cmd() -> None:
-    """Print the approvals on record."""
-    from aiguilleur.approval import on_record
-    from aiguilleur.cli import _settings
-    from streams.topics import TopicNames
+def list_cmd(commune: CommuneOpt = None) -> None:
+    """Print the approved envelopes (what the control stage follows)."""
+    from aiguilleur.cli_recommendations import call
 
-    s = _settings()
-    found = asyncio.run(on_record(s.kafka_bootstrap, TopicNames(s.topic_namespace).envelopes))
-    for j, ev in sorted(found.items()):
+    for e in call(commune, lambda c: c.envelopes()):
         greens = " ".join(
-            f"P{p}:{ev.min_green_s[p]:g}-{ev.max_green_s[p]:g}s" for p in ev.phase_order
+            f"P{p['index']}:{p['min_green_s']:g}-{p['max_green_s']:g}s" for p in e["phases"]
         )
         print(
-            f"{j:<20} {ev.envelope_id}  cycle {ev.cycle_min_s:g}-{ev.cycle_max_s:g}s  {greens}  "
-            f"skip={'yes' if ev.may_skip_phases else 'no'}  by {ev.approved_by!r} "
-            f"at {ev.approved_at:%Y-%m-%d %H:%M}Z"
+            f"{e['junction_id']:<20} {e['envelope_id']}  cycle {e['cycle_min_s']:g}-"
+            f"{e['cycle_max_s']:g}s  {greens}  skip={'yes' if e['may_skip_phases'] else 'no'}  "
+            f"by {e['approved_by']!r} at {e['approved_at'][:16].replace('T', ' ')}Z"
         )

@@ -152,6 +152,19 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=1, le=65535)
+    api_url: str = Field(
+        default="",
+        pattern=r"^(https?://\S+)?$",
+        description="Where the operator CLI finds the API (http(s)://host:port). Empty: "
+        "http://<api_host>:<api_port>.",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        description="The operator CLI's bearer token (an access token of the identity provider).",
+    )
+    token_file: Path | None = Field(
+        default=None, description="A file holding the operator CLI's bearer token."
+    )
     log_level: Literal["debug", "info", "warn", "error"] = "info"
 
     @field_validator("cycle_max_s")
@@ -165,10 +178,23 @@ class Settings(BaseSettings):
             )
         return v
 
+    @field_validator("token_file", mode="before")
+    @classmethod
+    def _no_empty_path(cls, v: object) -> object:
+        return None if v == "" else v  # an empty variable means unset, not the current directory
+
     @property
     def effective_commune(self) -> str:
         """The commune, defaulting to the topic namespace, then ``default``."""
         return self.commune or self.topic_namespace or "default"
+
+    @property
+    def effective_api_url(self) -> str:
+        """Where the operator CLI finds the API."""
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::", "") else self.api_host
+        return f"http://{host}:{self.api_port}"
 
     @property
     def effective_window_s(self) -> int:

@@ -119,7 +119,18 @@ def allowed(service: Oversight, who: Principal, permission: Permission, commune:
     if commune not in service.communes:
         raise HTTPException(404, f"no commune {commune!r} here")
     if not who.may(permission, commune):
-        raise HTTPException(403, f"{who.subject} may not {permission} in commune {commune!r}")
+        raise HTTPException(
+            403, f"{who.subject} may not {_ACTS[permission]} in commune {commune!r}"
+        )
+
+
+_ACTS: dict[Permission, str] = {
+    "read": "read",
+    "decide": "decide",
+    "suspend": "suspend or resume",
+    "policy": "set auto-approval policies",
+    "audit": "verify the audit trail",
+}
 
 
 def create_app(service: Oversight, verifier: TokenVerifier, config: ApiConfig) -> FastAPI:
