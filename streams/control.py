@@ -17,13 +17,16 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from optimizer.fixed_time import FixedTimeController
 from optimizer.strategy import (
+    Controller,
     Decision,
     Envelope,
     JunctionState,
@@ -34,13 +37,15 @@ from streams.context import PipelineContext, StreamsConfig
 from streams.envelopes import Approved, EnvelopeTable
 from streams.errors import RejectedReading
 from streams.events import (
+    ActivePlan,
     JunctionStateReport,
     MovementObservation,
     PhaseObservation,
     SignalDecision,
+    Suspension,
 )
 from streams.ingest import consume_in_batches, kafka_security
-from streams.oversight import Oversight, follow_compacted, oversight_consumer
+from streams.oversight import Oversight, follow_compacted, oversight_consumer, suspension_key
 from streams.planning import MODEL_VERSION
 from streams.validation import dead_letter_headers
 
@@ -129,19 +134,59 @@ def to_decision(event: SignalDecision, time_s: float) -> Decision:
     )
 
 
-def decision_id(junction_id: str, observed_at: datetime, envelope_id: str) -> str:
-    """Same state, same envelope: same id (consumers may drop a redelivered decision)."""
-    key = f"{junction_id}|{observed_at.isoformat()}|{envelope_id}".encode()
-    return hashlib.sha256(key).hexdigest()[:20]
+def decision_id(
+    junction_id: str, observed_at: datetime, envelope_id: str, programme: str = ""
+) -> str:
+    """Same state, same envelope (and programme): same id (consumers may drop a redelivered
+    decision)."""
+    key = f"{junction_id}|{observed_at.isoformat()}|{envelope_id}"
+    if programme:
+        key += f"|programme:{programme}"
+    return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True, slots=True)
+class Programme:
+    """What plays instead of the live controller while an operator's stop holds."""
+
+    suspension: Suspension
+    plan: ActivePlan
+    controller: Controller
+
+
+def programme_on_record(envelope: Envelope, active: ActivePlan | None) -> Controller | None:
+    """A fixed-time controller playing the junction's approved plan inside its envelope, or
+    ``None`` when no approved plan times the envelope's phases (the junction then runs its own
+    programme and gets no decision)."""
+    if active is None:
+        return None
+    greens = {p.index: float(p.green_s) for p in active.plan.phases}
+    if set(greens) != set(envelope.phase_order):
+        return None
+    n = len(envelope.min_green_s)
+    return FixedTimeController(envelope, tuple(greens.get(i, 0.0) for i in range(n)))
 
 
 def decision_event(
-    report: JunctionStateReport, decision: Decision, approved: Approved
+    report: JunctionStateReport,
+    decision: Decision,
+    approved: Approved,
+    programme: Programme | None = None,
 ) -> SignalDecision:
-    """Wrap a controller's decision as the public ``SignalDecision`` event."""
+    """Wrap a controller's decision as the public ``SignalDecision`` event (with ``programme``:
+    the programme on record played during an operator's stop)."""
     env = approved.event
+    plan_id = programme.plan.plan.plan_id if programme is not None else ""
+    reason = decision.reason
+    if programme is not None:
+        stop = programme.suspension
+        reason = (
+            f"live control suspended ({suspension_key(stop.scope, stop.target)} by "
+            f"{stop.suspended_by}): the programme on record, plan {plan_id} approved by "
+            f"{programme.plan.approved_by}; {decision.reason}"
+        )
     return SignalDecision(
-        decision_id=decision_id(report.junction_id, report.observed_at, env.envelope_id),
+        decision_id=decision_id(report.junction_id, report.observed_at, env.envelope_id, plan_id),
         junction_id=report.junction_id,
         zone_id=report.zone_id,
         observed_at=report.observed_at,
@@ -149,11 +194,15 @@ def decision_event(
         phase_index=decision.phase_index,
         next_decision_in_s=decision.next_decision_in_s,
         next_decision_at=report.observed_at + timedelta(seconds=decision.next_decision_in_s),
-        reason=decision.reason,
-        controller=approved.controller.name,
+        reason=reason,
+        controller="programme" if programme is not None else approved.controller.name,
         envelope_id=env.envelope_id,
         envelope_approved_by=env.approved_by,
         model_version=MODEL_VERSION,
+        suspension=""
+        if programme is None
+        else suspension_key(programme.suspension.scope, programme.suspension.target),
+        programme_plan_id=plan_id,
     )
 
 
@@ -302,29 +351,25 @@ class Control:
         return report
 
     def decide(self, report: JunctionStateReport) -> SignalDecision | None:
-        """The checked decision for one state, or None (counted and logged) when there is none."""
+        """The checked decision for one state, or None (counted and logged) when there is none.
+
+        While an operator's stop of live control holds, the live controller is not asked: the
+        junction falls back to the programme on record (its approved plan, played inside the
+        envelope), or, with no approved plan, gets no decision and runs its own programme."""
         metrics = self.ctx.metrics
         stop = (
             None
             if self.oversight is None
             else self.oversight.suspended(report.junction_id, report.zone_id, "control")
         )
-        if stop is not None:
-            # An operator stopped live control: the junction runs its programme on record.
-            metrics.decisions_skipped.labels(reason="suspended").inc()
-            log.info(
-                "event=no_decision reason=suspended junction=%s scope=%s:%s by=%r",
-                report.junction_id,
-                stop.scope,
-                stop.target,
-                stop.suspended_by,
-            )
-            return None
         approved = self.table.get(report.junction_id)
         if approved is None:
-            metrics.decisions_skipped.labels(reason="no_envelope").inc()
+            metrics.decisions_skipped.labels(
+                reason="suspended" if stop is not None else "no_envelope"
+            ).inc()
             log.info(
-                "event=no_decision reason=no_envelope junction=%s observed_at=%s",
+                "event=no_decision reason=%s junction=%s observed_at=%s",
+                "suspended" if stop is not None else "no_envelope",
                 report.junction_id,
                 report.observed_at.isoformat(),
             )
@@ -334,9 +379,16 @@ class Control:
             raise RejectedReading(
                 "phase_mismatch", f"{mismatch} (envelope {approved.event.envelope_id})"
             )
+        programme = None
+        controller = approved.controller
+        if stop is not None:
+            programme = self._programme(report, approved, stop)
+            if programme is None:
+                return None
+            controller = programme.controller
         state = to_state(report)
         t0 = time.perf_counter()
-        decision = approved.controller.decide(state)
+        decision = controller.decide(state)
         metrics.decision_seconds.observe(time.perf_counter() - t0)
         broken = envelope_violations(approved.envelope, state, decision)
         if broken:
@@ -351,7 +403,34 @@ class Control:
                 decision.reason,
             )
             return None
-        return decision_event(report, decision, approved)
+        return decision_event(report, decision, approved, programme)
+
+    def _programme(
+        self, report: JunctionStateReport, approved: Approved, stop: Suspension
+    ) -> Programme | None:
+        """The programme on record for a junction whose live control an operator stopped."""
+        active = None if self.oversight is None else self.oversight.active.get(report.junction_id)
+        ctrl = programme_on_record(approved.envelope, active)
+        if ctrl is None or active is None:
+            # No approved plan to play: the junction runs its own programme on the street.
+            self.ctx.metrics.decisions_skipped.labels(reason="suspended").inc()
+            log.info(
+                "event=no_decision reason=suspended junction=%s scope=%s:%s by=%r programme=none",
+                report.junction_id,
+                stop.scope,
+                stop.target,
+                stop.suspended_by,
+            )
+            return None
+        log.info(
+            "event=programme_decision junction=%s scope=%s:%s by=%r plan_id=%s",
+            report.junction_id,
+            stop.scope,
+            stop.target,
+            stop.suspended_by,
+            active.plan.plan_id,
+        )
+        return Programme(stop, active, ctrl)
 
     async def handle(self, records: Sequence[Any]) -> int:
         """Process a batch; return once every record it sends is delivered (the caller may then

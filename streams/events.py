@@ -353,6 +353,11 @@ class SignalDecision(msgspec.Struct, frozen=True, kw_only=True):
     envelope_approved_by: str
     model_version: str
     schema_version: Literal[1] = 1
+    suspension: str = ""
+    """Set while an operator's stop of live control holds (``<scope>:<target>``): the decision
+    plays the programme on record (``controller`` ``programme``), not the live controller."""
+    programme_plan_id: str = ""
+    """The approved plan whose greens the programme on record plays (with ``suspension``)."""
 
 
 # --- Operators decide: active plans, decisions, suspensions, the inputs of every plan ----------

@@ -25,8 +25,15 @@ from optimizer.strategy import (
 from streams.context import DetectorIndex, PipelineContext
 from streams.control import Control, decode_state, envelope_violations, to_report, to_state
 from streams.envelopes import EnvelopeTable, approve, envelope_from_junction
-from streams.events import DLQ_HEADER_CODE, SignalDecision
+from streams.events import (
+    DLQ_HEADER_CODE,
+    ActivePlan,
+    JunctionStateReport,
+    SignalDecision,
+    Suspension,
+)
 from streams.metrics import create_metrics
+from streams.oversight import Oversight
 from streams.planning import PlanningConfig
 from streams.topics import TopicNames
 from tests.fixtures.networks import small_network
@@ -227,3 +234,134 @@ def test_stage_decides_skips_and_dead_letters() -> None:
     assert get("aiguilleur_decisions_skipped_total", {"reason": "no_envelope"}) == 1
     assert get("aiguilleur_decisions_published_total") == 2
     assert get("aiguilleur_state_dead_letters_total", {"reason": "zone_mismatch"}) == 1
+
+
+def _active_plan(junction: str, greens: tuple[int, int]) -> ActivePlan:
+    """An approved plan for a junction of the small network (its two phases)."""
+    from streams.planning import plan_junction
+    from streams.zone_state import ZoneState
+    from tests.unit.streams.test_guarding import CFG, LOW, SITES, WEBSTER, J, approved, period
+
+    state = ZoneState(zone_id="Z")
+    period(state, 300_000, LOW)
+    plan = plan_junction(J, SITES, state, 300_000, CFG, WEBSTER, "abc")
+    phases = tuple(
+        msgspec.structs.replace(p, green_s=g) for p, g in zip(plan.phases, greens, strict=True)
+    )
+    cycle = sum(greens) + sum(p.intergreen_s for p in phases)
+    return approved(
+        msgspec.structs.replace(
+            plan, junction_id=junction, zone_id="Z1", phases=phases, cycle_s=cycle
+        )
+    )
+
+
+def _suspension(scope: str, target: str) -> bytes:
+    return msgspec.json.encode(
+        Suspension(scope=scope, target=target, suspended_by="ada", suspended_at=T0, reason="works")
+    )
+
+
+def _report(
+    junction: str, phase: int, elapsed: float, t: float, cycle_elapsed: float = 0.0
+) -> JunctionStateReport:
+    st = JunctionState(
+        junction_id=junction,
+        time_s=T0.timestamp() + t,
+        current_phase=phase,
+        phase_elapsed_s=elapsed,
+        cycle_elapsed_s=cycle_elapsed,
+        phases=tuple(
+            PhaseState(index=k, movements=(MovementState(id=f"m{k}", queue_veh=30.0),))
+            for k in (0, 1)
+        ),
+    )
+    return to_report(st, "Z1", T0 + timedelta(seconds=t))
+
+
+def _play(
+    stage: Control, junction: str, seconds: float
+) -> tuple[list[SignalDecision], dict[int, list[float]]]:
+    """Run the junction under the stage's decisions: each hold advances the clock, each switch
+    ends a green and runs its intergreen (5 s). Returns the decisions and each phase's greens."""
+    phase, elapsed, t, cycle_start = 0, 0.0, 0.0, 0.0
+    decisions: list[SignalDecision] = []
+    greens: dict[int, list[float]] = {0: [], 1: []}
+    while t < seconds:
+        d = stage.decide(_report(junction, phase, elapsed, t, t - cycle_start))
+        assert d is not None
+        decisions.append(d)
+        if d.phase_index != phase:
+            greens[phase].append(elapsed)
+            phase, elapsed = d.phase_index, 0.0
+            t += 5.0
+            if phase == 0:
+                cycle_start = t
+            continue
+        elapsed += d.next_decision_in_s
+        t += d.next_decision_in_s
+    return decisions, greens
+
+
+def test_a_stop_of_live_control_falls_back_to_the_programme_on_record() -> None:
+    net = small_network()
+    registry = CollectorRegistry()
+    ctx = PipelineContext.create(
+        net,
+        DetectorIndex.build(net, []),
+        PlanningConfig(300, 300),
+        planner("webster"),
+        create_metrics(registry),
+        TopicNames(),
+        controller="adaptive",
+    )
+    table = EnvelopeTable("adaptive")
+    for j in ("J1", "J2"):
+        table.apply(j.encode(), _approved(j))
+    oversight = Oversight("lyon")
+    active = _active_plan("J1", (31, 17))
+    oversight.apply_active(b"J1", msgspec.json.encode(active))
+    stage = Control(ctx, table, Sink(), oversight)
+    # live: the adaptive controller decides, nothing about a stop
+    live, _ = _play(stage, "J1", 300)
+    assert {d.controller for d in live} == {"adaptive"}
+    assert {d.suspension for d in live} == {""}
+    # an operator stops live control for the zone: J1 plays its approved plan, second for second
+    assert oversight.apply_suspension(b"zone:Z1", _suspension("zone", "Z1")) == "suspended"
+    stopped, greens = _play(stage, "J1", 600)
+    assert {d.controller for d in stopped} == {"programme"}
+    assert {(d.suspension, d.programme_plan_id) for d in stopped} == {
+        ("zone:Z1", active.plan.plan_id)
+    }
+    assert greens[0]
+    assert greens[1]
+    assert set(greens[0]) == {31.0}
+    assert set(greens[1]) == {17.0}
+    assert "live control suspended (zone:Z1 by ada)" in stopped[0].reason
+    # the same state decided live and under the stop: two decisions, two ids
+    state = _report("J1", 0, 10.0, 5.0)
+    under_stop = stage.decide(state)
+    # J2 has no approved plan: under the stop it gets no decision (its own programme runs)
+    assert stage.decide(_report("J2", 0, 10.0, 5.0)) is None
+    get = registry.get_sample_value
+    assert get("aiguilleur_decisions_skipped_total", {"reason": "suspended"}) == 1
+    # resumed: the live controller again
+    assert oversight.apply_suspension(b"zone:Z1", None) == "resumed"
+    live_again = stage.decide(state)
+    assert under_stop is not None
+    assert live_again is not None
+    assert live_again.controller == "adaptive"
+    assert live_again.decision_id != under_stop.decision_id
+    # a stop of recommendations only leaves live control alone
+    rec_only = Suspension(
+        scope="commune",
+        target="lyon",
+        recommendations=True,
+        control=False,
+        suspended_by="ada",
+        suspended_at=T0,
+    )
+    oversight.apply_suspension(b"commune:lyon", msgspec.json.encode(rec_only))
+    after = stage.decide(state)
+    assert after is not None
+    assert after.controller == "adaptive"
