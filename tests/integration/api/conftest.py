@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -230,18 +231,30 @@ def stack_env(kafka_bootstrap: str, postgres_server: str, folder: Path) -> dict[
     }
 
 
-@pytest.fixture(scope="module")
-def operator_api(
-    kafka_bootstrap: str, postgres_server: str, tmp_path_factory: pytest.TempPathFactory
+@contextlib.contextmanager
+def running_stack(
+    kafka_bootstrap: str, postgres_server: str, folder: Path, **worker: str
 ) -> Iterator[Stack]:
-    """A running ``aiguilleur api`` for a test module."""
-    folder = tmp_path_factory.mktemp("stack")
+    """An API (and, given worker settings, a worker) until the block ends; their logs on stderr."""
     env = stack_env(kafka_bootstrap, postgres_server, folder)
     env["AIGUILLEUR_API_URL"] = f"http://127.0.0.1:{env['AIGUILLEUR_API_PORT']}"
     stack = Stack(env, folder)
     try:
         stack.start_api()
+        if worker:
+            stack.start_worker(**worker)
         yield stack
     finally:
         stack.stop()
         sys.stderr.write(stack.api_log()[-3000:])
+        for w in stack.workers:
+            sys.stderr.write(w.log_text()[-3000:])
+
+
+@pytest.fixture(scope="module")
+def operator_api(
+    kafka_bootstrap: str, postgres_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """A running ``aiguilleur api`` for a test module."""
+    with running_stack(kafka_bootstrap, postgres_server, tmp_path_factory.mktemp("stack")) as s:
+        yield s

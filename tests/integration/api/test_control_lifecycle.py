@@ -6,7 +6,6 @@ a withdrawn envelope means no decision."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,7 @@ from aiguilleur.follow import records
 from optimizer.strategy import JunctionState, MovementState, PhaseState
 from streams.control import to_report
 from streams.events import SignalDecision
-from tests.integration.api.conftest import Stack, plans, stack_env
+from tests.integration.api.conftest import Stack, plans, running_stack
 from tests.integration.conftest import produce
 
 pytestmark = pytest.mark.integration
@@ -32,17 +31,14 @@ def stack(
     kafka_bootstrap: str, postgres_server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     folder = tmp_path_factory.mktemp("control")
-    env = stack_env(kafka_bootstrap, postgres_server, folder)
-    env["AIGUILLEUR_API_URL"] = f"http://127.0.0.1:{env['AIGUILLEUR_API_PORT']}"
-    s = Stack(env, folder)
-    try:
-        s.start_api()
-        s.start_worker(AIGUILLEUR_CONTROLLER="adaptive", AIGUILLEUR_PLANNER="webster")
+    with running_stack(
+        kafka_bootstrap,
+        postgres_server,
+        folder,
+        AIGUILLEUR_CONTROLLER="adaptive",
+        AIGUILLEUR_PLANNER="webster",
+    ) as s:
         yield s
-    finally:
-        s.stop()
-        for w in s.workers:
-            sys.stderr.write(w.log_text()[-3000:])
 
 
 def _post(s: Stack, path: str, body: object) -> object:

@@ -188,10 +188,10 @@ class Sink:
         return fut
 
 
-def test_stage_decides_skips_and_dead_letters() -> None:
+def _context(registry: CollectorRegistry) -> PipelineContext:
+    """The small network's pipeline with the adaptive controller, metrics in ``registry``."""
     net = small_network()
-    registry = CollectorRegistry()
-    ctx = PipelineContext.create(
+    return PipelineContext.create(
         net,
         DetectorIndex.build(net, []),
         PlanningConfig(300, 300),
@@ -200,6 +200,11 @@ def test_stage_decides_skips_and_dead_letters() -> None:
         TopicNames(),
         controller="adaptive",
     )
+
+
+def test_stage_decides_skips_and_dead_letters() -> None:
+    registry = CollectorRegistry()
+    ctx = _context(registry)
     table = EnvelopeTable("adaptive")
     table.apply(b"J1", _approved("J1"))
     sink = Sink()
@@ -304,17 +309,8 @@ def _play(
 
 
 def test_a_stop_of_live_control_falls_back_to_the_programme_on_record() -> None:
-    net = small_network()
     registry = CollectorRegistry()
-    ctx = PipelineContext.create(
-        net,
-        DetectorIndex.build(net, []),
-        PlanningConfig(300, 300),
-        planner("webster"),
-        create_metrics(registry),
-        TopicNames(),
-        controller="adaptive",
-    )
+    ctx = _context(registry)
     table = EnvelopeTable("adaptive")
     for j in ("J1", "J2"):
         table.apply(j.encode(), _approved(j))
