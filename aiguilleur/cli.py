@@ -142,9 +142,16 @@ def demo(
             "SUMO twin, whose demand is fitted to them."
         ),
     ] = "counts",
+    operator: Annotated[
+        bool,
+        typer.Option(
+            "--operator/--no-operator",
+            help="Also run PostgreSQL and the operator API, and approve one plan as an operator.",
+        ),
+    ] = True,
 ) -> None:
     """Start the local broker and a worker, replay the demo city's counts, print plans as they
-    arrive."""
+    arrive; an operator approves one through the operator API and the active plan is published."""
     from aiguilleur.demo import run_demo
 
     if source not in ("counts", "twin"):
@@ -155,6 +162,7 @@ def demo(
         lambda line: print(line, flush=True),
         keep_broker,
         "twin" if source == "twin" else "counts",
+        operator,
     )
     if n < 0:
         raise typer.Exit(130)  # interrupted, as a shell reports Ctrl-C

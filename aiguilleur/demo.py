@@ -1,4 +1,6 @@
-"""The demo: local broker, a worker, the demo counts replayed, plans printed as they arrive."""
+"""The demo: local broker, a worker, the demo counts replayed, plans printed as they arrive; with
+the operator's side (PostgreSQL, the operator API), one plan approved and the active plan
+published."""
 
 from __future__ import annotations
 
@@ -13,13 +15,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from aiguilleur.demo_operator import OperatorSide, operator_round, summary
+from aiguilleur.demo_operator import start as start_operator
 from aiguilleur.follow import PLAN_HEADER, decode_plan, format_plan, records
+from aiguilleur.operator_client import OperatorClientError
 from aiguilleur.replay import BadRow, floor_now, read_counts, rebase, replay
 from aiguilleur.settings import DEMO_DIR, REPO_ROOT, Settings
-from aiguilleur.wiring import streams_config
+from aiguilleur.wiring import load_network, streams_config
 from aiguilleur.worker import ensure_topics
 
 KAFKA_SCRIPT = REPO_ROOT / "scripts" / "kafka.sh"
+COMMUNE = "villeurbanne"
+"""The demo city's commune: the operator's role is ``villeurbanne:operator``."""
 
 
 def kafka(command: str) -> str:
@@ -60,6 +67,7 @@ async def _run(
     out: Callable[[str], None],
     worker: subprocess.Popen[bytes],
     quiet_after_s: float,
+    operator: OperatorSide | None = None,
 ) -> int:
     bad: list[BadRow] = []
     readings = read_counts(counts, bad)
@@ -92,6 +100,11 @@ async def _run(
             last_report[0] = time.monotonic()
             out(f"  replayed {done}/{total} readings")
 
+    round_ = (
+        None
+        if operator is None
+        else asyncio.create_task(operator_round(operator, settings.kafka_bootstrap, topics, out))
+    )
     await replay(readings, settings.kafka_bootstrap, topics.counts, speed, progress)
     out("replay finished; waiting for the last plans ...")
     seen = -1
@@ -104,6 +117,8 @@ async def _run(
     follower.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await follower
+    if round_ is not None:
+        await round_  # its error, if any, ends the demo with it
     return n_plans
 
 
@@ -126,42 +141,64 @@ def twin_counts(path: Path, out: Callable[[str], None]) -> Path:
     return path
 
 
-def run_demo(
-    speed: float, out: Callable[[str], None], keep_broker: bool, source: DemoSource = "counts"
-) -> int:
-    """Start everything, replay, print plans; stop what we started on exit or Ctrl-C.
-
-    ``source`` is the feed replayed: the recorded demo counts, or a run of the demo city's twin
-    (``twin_counts``). Returns the number of plans printed, or -1 when interrupted."""
-    counts = DEMO_DIR / "counts.csv.gz"
-    if source == "twin":
-        (REPO_ROOT / ".cache").mkdir(exist_ok=True)
-        counts = twin_counts(REPO_ROOT / ".cache" / "demo-twin-counts.csv", out)
-    started_broker = False
+def ensure_broker(out: Callable[[str], None]) -> bool:
+    """Start the local broker unless it runs; True when this call started it."""
     status = subprocess.run(
         ["bash", str(KAFKA_SCRIPT), "status"], capture_output=True, text=True, check=False
     )
-    if status.returncode != 0:
-        out("starting the local Kafka broker (first run downloads it from Maven Central) ...")
-        kafka("start")
-        started_broker = True
-    bootstrap = kafka("bootstrap")
-    # Each run gets its own topics and consumer groups, so that the zone state of an earlier run
-    # (which may already have planned the same hour) does not hide this run's periods.
-    run = f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
-    env = {
+    if status.returncode == 0:
+        return False
+    out("starting the local Kafka broker (first run downloads it from Maven Central) ...")
+    kafka("start")
+    return True
+
+
+def run_env(bootstrap: str, run: str) -> dict[str, str]:
+    """The environment of the run's worker and API: its own topics, app id, the demo commune."""
+    return {
         **os.environ,
         "AIGUILLEUR_KAFKA_BOOTSTRAP": bootstrap,
         "AIGUILLEUR_APP_ID": f"aiguilleur-{run}",
         "AIGUILLEUR_TOPIC_NAMESPACE": run,
+        "AIGUILLEUR_COMMUNE": COMMUNE,
         "AIGUILLEUR_METRICS_PORT": os.environ.get("AIGUILLEUR_METRICS_PORT", "0"),
     }
+
+
+def run_demo(
+    speed: float,
+    out: Callable[[str], None],
+    keep_broker: bool,
+    source: DemoSource = "counts",
+    operator: bool = True,
+) -> int:
+    """Start everything, replay, print plans; stop what we started on exit or Ctrl-C.
+
+    ``source`` is the feed replayed: the recorded demo counts, or a run of the demo city's twin
+    (``twin_counts``). With ``operator``, PostgreSQL and the operator API run too, and a demo
+    operator approves one recommendation (:mod:`aiguilleur.demo_operator`). Returns the number of
+    plans printed, or -1 when interrupted."""
+    counts = DEMO_DIR / "counts.csv.gz"
+    if source == "twin":
+        (REPO_ROOT / ".cache").mkdir(exist_ok=True)
+        counts = twin_counts(REPO_ROOT / ".cache" / "demo-twin-counts.csv", out)
+    started_broker = ensure_broker(out)
+    bootstrap = kafka("bootstrap")
+    # Each run gets its own topics and consumer groups, so that the zone state of an earlier run
+    # (which may already have planned the same hour) does not hide this run's periods.
+    run = f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    env = run_env(bootstrap, run)
     settings = Settings(kafka_bootstrap=bootstrap, app_id=f"aiguilleur-{run}", topic_namespace=run)
     out(f"topics: {run}.aiguilleur.* (reset the local broker's data with `scripts/kafka.sh reset`)")
+    if operator:
+        # parsed once here, so that the worker and the API both find it in the cache
+        out("loading the demo city's network model ...")
+        load_network(settings.network_file, settings.cache_dir)
     log_path = REPO_ROOT / ".cache" / "demo-worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     out(f"starting a worker (log: {log_path.relative_to(REPO_ROOT)}) ...")
     worker = start_worker(env, log_path)
+    side: OperatorSide | None = None
     n = 0
 
     def terminate(_signum: int, _frame: object) -> None:
@@ -169,14 +206,27 @@ def run_demo(
 
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        n = asyncio.run(_run(settings, counts, speed, out, worker, quiet_after_s=8.0))
-        out(f"{n} plans received. Done.")
+        if operator:
+            side = start_operator(env, run, COMMUNE, out)
+        n = asyncio.run(
+            _run(settings, counts, speed, out, worker, quiet_after_s=8.0, operator=side)
+        )
+        out(f"{n} plans received.")
+        if side is not None:
+            for line in summary(side, n):
+                out(line)
+        out("Done.")
     except KeyboardInterrupt:
         out("interrupted: stopping ...")
         n = -1
+    except (OperatorClientError, RuntimeError, TimeoutError) as e:
+        out(f"error: {e}")
+        n = 0
     finally:
         signal.signal(signal.SIGTERM, previous)
         stop_process(worker)
+        if side is not None:
+            side.stop()
         if started_broker and not keep_broker:
             kafka("stop")
     return n

@@ -145,6 +145,7 @@ def recommendation(
                 "text_fr": named(ex.transition.text_fr, j, label),
                 "cycles_to_target": ex.transition.cycles_to_target,
                 "target_cycle_s": ex.transition.target_cycle_s,
+                "active_plan_id": ex.transition.active_plan_id,
             },
         },
         "changes": changes(plan, active),

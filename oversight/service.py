@@ -12,6 +12,7 @@ record.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ import psycopg
 from audit import store as audit
 from graph.model import Junction
 from oversight import envelopes, lifecycle
+from oversight._pool import Pool
 from oversight.envelopes import EnvelopeProposal
 from oversight.errors import InvalidEdit, NotPending, Suspended, UnknownRecommendation
 from oversight.lifecycle import AutoApproval
@@ -158,10 +160,12 @@ class Oversight:
     def __init__(self, dsn: str, communes: Sequence[Commune]) -> None:
         self.dsn = dsn
         self.communes = {c.id: c for c in communes}
+        self._pool = Pool(dsn)
 
-    def connect(self) -> psycopg.Connection[Any]:
-        """A new autocommit connection (each change opens its own transaction)."""
-        return psycopg.connect(self.dsn, autocommit=True)
+    def connect(self) -> contextlib.AbstractContextManager[psycopg.Connection[Any]]:
+        """An autocommit connection for a ``with`` block (each change opens its own
+        transaction); kept open for the next caller afterwards."""
+        return self._pool.connection()
 
     def create_schema(self) -> None:
         """Create every table (idempotent)."""
