@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import msgspec
 
-from graph.model import Junction, Network
+from graph.model import Approach, Junction, Network
 from oversight.service import Recommendation
 from streams.events import ActivePlan, SignalEnvelope, SignalPlan
+from streams.zone_planning import GUARDRAILS_SKIPPED
 
 COMPASS_EN = (
     "north",
@@ -26,7 +28,17 @@ COMPASS_EN = (
     "west",
     "north-west",
 )
-COMPASS_FR = ("nord", "nord-est", "est", "sud-est", "sud", "sud-ouest", "ouest", "nord-ouest")
+FROM_FR = (
+    "du nord",
+    "du nord-est",
+    "de l'est",
+    "du sud-est",
+    "du sud",
+    "du sud-ouest",
+    "de l'ouest",
+    "du nord-ouest",
+)
+"""The same eight sides, as French says where traffic comes from ("en venant de l'est")."""
 
 
 def junction_label(j: Junction | None, fallback: str) -> str:
@@ -40,24 +52,77 @@ def junction_label(j: Junction | None, fallback: str) -> str:
     return " × ".join(streets) if streets else fallback
 
 
-def _side(bearing_deg: float) -> int:
-    # the approach comes FROM the opposite of its direction of travel
-    return round(((bearing_deg + 180.0) % 360.0) / 45.0) % 8
+def side_of(a: Approach) -> int:
+    """The side traffic comes from, 0 (north) to 7 (north-west) by 45° steps: where the approach
+    meets the junction (``position_deg``, a bearing from the junction centre), else the opposite
+    of its direction of travel."""
+    where = a.position_deg if a.position_deg is not None else a.bearing_deg + 180.0
+    return round((where % 360.0) / 45.0) % 8
 
 
 def approach_labels(j: Junction | None) -> dict[str, dict[str, str]]:
-    """Approach id -> ``{"en": "Cours Émile Zola, from the north-east", "fr": ...}``."""
+    """Approach id -> ``{"en": "Cours Émile Zola, from the north-east",
+    "fr": "Cours Émile Zola, en venant du nord-est"}``."""
     if j is None:
         return {}
     out = {}
     for a in j.approaches:
         street = a.name or a.id
-        k = _side(a.bearing_deg if a.position_deg is None else a.position_deg + 180.0)
+        k = side_of(a)
         out[a.id] = {
             "en": f"{street}, from the {COMPASS_EN[k]}",
-            "fr": f"{street}, côté {COMPASS_FR[k]}",
+            "fr": f"{street}, en venant {FROM_FR[k]}",
         }
     return out
+
+
+_UNMEASURED = re.compile(
+    r"^approach (?P<a>\S+) has no detector data in the window: its flow is taken as 0$"
+)
+_PEDESTRIANS = re.compile(
+    r"^pedestrian demand is assumed, not measured: (?P<n>[\d.]+) pedestrians/h on each phase "
+    r"with a signalised crossing$"
+)
+_MODIFIED = re.compile(
+    r"^modified by (?P<by>.+): cycle (?P<a>\d+) -> (?P<b>\d+) s; the expected effect is the "
+    r"recommendation's, not recomputed for the edit$"
+)
+_GUARDRAILS_SKIPPED_FR = (
+    "les garde-fous ne s'appliquent pas aux zones planifiées ensemble : borner chaque carrefour "
+    "séparément romprait le cycle commun ; le plan est publié tel que recommandé"
+)
+
+
+def warning_texts(
+    warning: str, j: Junction | None, label: str, names: dict[str, dict[str, str]]
+) -> dict[str, str]:
+    """A plan's warning in English and French (the plans carry English only): the known ones are
+    translated, with approaches named by their streets; an unknown one stays as it is in both."""
+    m = _UNMEASURED.match(warning)
+    if m:
+        a = names.get(m["a"], {"en": m["a"], "fr": m["a"]})
+        return {
+            "en": f"{a['en']}: no detector data in the window, its flow is taken as 0",
+            "fr": f"{a['fr']} : aucune donnée de capteur sur la fenêtre, son débit est pris à 0",
+        }
+    m = _PEDESTRIANS.match(warning)
+    if m:
+        return {
+            "en": warning,
+            "fr": f"demande piétonne supposée, non mesurée : {m['n']} piétons/h sur chaque phase "
+            "avec une traversée signalisée",
+        }
+    m = _MODIFIED.match(warning)
+    if m:
+        return {
+            "en": warning,
+            "fr": f"modifié par {m['by']} : cycle {m['a']} -> {m['b']} s ; l'effet attendu est "
+            "celui de la recommandation, non recalculé pour la modification",
+        }
+    if warning == GUARDRAILS_SKIPPED:
+        return {"en": warning, "fr": _GUARDRAILS_SKIPPED_FR}
+    text = named(warning, j, label)
+    return {"en": text, "fr": text}
 
 
 def named(text: str, j: Junction | None, label: str) -> str:
@@ -126,7 +191,7 @@ def recommendation(
             "method": ex.method,
             "text_en": named(ex.text_en, j, label),
             "text_fr": named(ex.text_fr, j, label),
-            "warnings": [named(w, j, label) for w in ex.warnings],
+            "warnings": [warning_texts(w, j, label, names) for w in ex.warnings],
             "binding_constraints": list(ex.binding_constraints),
             "approaches": [
                 {
@@ -247,44 +312,73 @@ def _junction(network: Network, junction_id: str) -> Junction | None:
         return None
 
 
-def map_around(network: Network, junction_id: str, radius_m: float = 250.0) -> dict[str, Any]:
-    """The streets around a junction, from the OSM geometry of the network model's approaches:
-    GeoJSON-like lines with their names, the junction's point, no tile server."""
+EXIT_STUB_M = 60.0
+"""Length of the stub drawn for an exit (the model keeps no geometry for exits)."""
+
+
+def map_around(network: Network, junction_id: str, radius_m: float = 300.0) -> dict[str, Any]:
+    """The streets around a junction from the city's own OSM data in the network model (no tile
+    server): its approaches, short stubs for its exits, and the approaches of its neighbours (the
+    junctions it is linked to, and those within ``radius_m``), with their names; the bounds of it
+    all in ``bounds`` (lon, lat, lon, lat)."""
     j = network.junction(junction_id)
     cos = math.cos(math.radians(j.lat))
 
-    def near(lon: float, lat: float) -> bool:
-        dx = (lon - j.lon) * 111_320 * cos
-        dy = (lat - j.lat) * 110_540
-        return dx * dx + dy * dy <= radius_m * radius_m
+    def metres(lon: float, lat: float) -> float:
+        return math.hypot((lon - j.lon) * 111_320 * cos, (lat - j.lat) * 110_540)
 
-    lines = []
-    for other in network.junctions:
-        if not near(other.lon, other.lat) and not any(
-            near(*pt) for a in other.approaches for pt in a.geometry[:1]
-        ):
-            continue
-        for a in other.approaches:
-            if len(a.geometry) >= 2:
-                lines.append(
-                    {
-                        "name": a.name,
-                        "junction_id": other.id,
-                        "approach_id": a.id,
-                        "lanes": a.lanes,
-                        "coordinates": [list(p) for p in a.geometry],
-                    }
-                )
-    others = [
-        {"id": o.id, "lon": o.lon, "lat": o.lat, "label": junction_label(o, o.id)}
+    linked = {ln.to_junction for ln in network.links if ln.from_junction == j.id}
+    linked |= {ln.from_junction for ln in network.links if ln.to_junction == j.id}
+    neighbours = [
+        o
         for o in network.junctions
-        if near(o.lon, o.lat)
+        if o.id != j.id and (o.id in linked or metres(o.lon, o.lat) <= radius_m)
     ]
+    lines: list[dict[str, Any]] = [
+        {
+            "name": a.name,
+            "junction_id": o.id,
+            "approach_id": a.id,
+            "lanes": a.lanes,
+            "here": o.id == j.id,
+            "coordinates": [list(p) for p in a.geometry],
+        }
+        for o in (j, *neighbours)
+        for a in o.approaches
+        if len(a.geometry) >= 2
+    ]
+    street = {a.osm_way_id: a.name for o in network.junctions for a in o.approaches if a.name}
+    exits: list[dict[str, Any]] = []
+    for e in j.exits:
+        where = e.position_deg if e.position_deg is not None else e.bearing_deg
+        dx = EXIT_STUB_M * math.sin(math.radians(where)) / (111_320 * cos)
+        dy = EXIT_STUB_M * math.cos(math.radians(where)) / 110_540
+        exits.append(
+            {
+                "exit_id": e.id,
+                "name": street.get(e.osm_way_id, ""),
+                "lanes": e.lanes,
+                "coordinates": [[j.lon, j.lat], [j.lon + dx, j.lat + dy]],
+            }
+        )
+    points: list[list[float]] = [[j.lon, j.lat]]
+    for line in (*lines, *exits):
+        points += line["coordinates"]
     return {
         "center": [j.lon, j.lat],
         "radius_m": radius_m,
         "junction": {"id": j.id, "label": junction_label(j, j.id)},
         "lines": lines,
-        "junctions": others,
+        "exits": exits,
+        "junctions": [
+            {"id": o.id, "lon": o.lon, "lat": o.lat, "label": junction_label(o, o.id)}
+            for o in (j, *neighbours)
+        ],
+        "bounds": [
+            min(p[0] for p in points),
+            min(p[1] for p in points),
+            max(p[0] for p in points),
+            max(p[1] for p in points),
+        ],
         "attribution": network.attribution or "© OpenStreetMap contributors, ODbL 1.0",
     }

@@ -11,7 +11,11 @@ const T = {
     proposed: "proposé", phase: "Phase", green: "vert", delay_row: "Retard moyen (s/véh)",
     none_active: "aucun plan actif", approved: "Approuvé", rejected: "Rejeté",
     need_reason: "Un rejet demande un motif.", flow: "véh/h", unmeasured: "non mesuré",
-    other: "English" },
+    other: "English",
+    recommendation: "proposition", decision: "décision", suspension: "suspension", resume: "reprise",
+    policy: "politique", "envelope-withdrawn": "enveloppe retirée", configuration: "configuration",
+    "st-approved": "approuvée", "st-rejected": "rejetée", "st-superseded": "remplacée",
+    "st-expired": "expirée", "st-proposed": "proposée" },
   en: { pending: "Pending recommendations", junction: "Junction", cycle: "Cycle",
     delay: "Expected delay", validity: "Valid", none: "No pending recommendation.",
     why: "Why", changes: "What changes against the active plan", approaches: "Measured flows",
@@ -20,7 +24,11 @@ const T = {
     proposed: "proposed", phase: "Phase", green: "green", delay_row: "Mean delay (s/veh)",
     none_active: "no active plan", approved: "Approved", rejected: "Rejected",
     need_reason: "A rejection needs a reason.", flow: "veh/h", unmeasured: "not measured",
-    other: "Français" },
+    other: "Français",
+    recommendation: "proposal", decision: "decision", suspension: "suspension", resume: "resume",
+    policy: "policy", "envelope-withdrawn": "envelope withdrawn", configuration: "configuration",
+    "st-approved": "approved", "st-rejected": "rejected", "st-superseded": "superseded",
+    "st-expired": "expired", "st-proposed": "proposed" },
 };
 let lang = new URLSearchParams(location.search).get("lang") || localStorage.getItem("lang") || (navigator.language.startsWith("en") ? "en" : "fr");
 let token = sessionStorage.getItem("token") || "";
@@ -80,29 +88,59 @@ async function loadActive() {
 }
 
 function drawMap(map) {
+  // The city's own OSM geometry from the network model, projected on metres around the junction;
+  // the view fits the junction, its exits and its neighbours' approaches (no tile server).
   const svg = $("map");
   svg.replaceChildren();
   const [lon0, lat0] = map.center;
   const k = Math.cos(lat0 * Math.PI / 180);
   const xy = ([lon, lat]) => [(lon - lon0) * 111320 * k, -(lat - lat0) * 110540];
+  const [w, s, e, n] = map.bounds;
+  const [x0, y1] = xy([w, s]), [x1, y0] = xy([e, n]);
+  const half = Math.max(80, x1 - x0, y1 - y0) / 2 + 40;
+  const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+  svg.setAttribute("viewBox", `${cx - half} ${cy - half} ${2 * half} ${2 * half}`);
+  const font = (2 * half) / 40;
   const ns = "http://www.w3.org/2000/svg";
-  for (const line of map.lines) {
+  const line = (coords, cls, lanes) => {
     const p = document.createElementNS(ns, "polyline");
-    p.setAttribute("points", line.coordinates.map((c) => xy(c).join(",")).join(" "));
-    p.setAttribute("class", "street" + (line.junction_id === map.junction.id ? " here" : ""));
-    p.setAttribute("stroke-width", String(2 + 2 * line.lanes));
+    p.setAttribute("points", coords.map((c) => xy(c).join(",")).join(" "));
+    p.setAttribute("class", cls);
+    p.setAttribute("stroke-width", String(1.5 + 1.5 * lanes));
+    p.setAttribute("vector-effect", "non-scaling-stroke");
     svg.appendChild(p);
-    if (line.name && line.junction_id === map.junction.id) {
-      const [x, y] = xy(line.coordinates[0]);
-      const label = document.createElementNS(ns, "text");
-      label.setAttribute("x", String(Math.max(-250, Math.min(150, x))));
-      label.setAttribute("y", String(Math.max(-245, Math.min(250, y))));
-      label.textContent = line.name;
-      svg.appendChild(label);
-    }
+  };
+  const text = (x, y, label, cls) => {
+    const t = document.createElementNS(ns, "text");
+    t.setAttribute("x", String(x)); t.setAttribute("y", String(y));
+    t.setAttribute("font-size", String(cls === "here" ? font : 0.8 * font));
+    t.setAttribute("class", cls);
+    t.textContent = label;
+    svg.appendChild(t);
+  };
+  for (const l of map.lines.filter((l) => !l.here)) line(l.coordinates, "street", l.lanes);
+  for (const x of map.exits) line(x.coordinates, "street exit", x.lanes);
+  for (const l of map.lines.filter((l) => l.here)) line(l.coordinates, "street here", l.lanes);
+  for (const o of map.junctions) {
+    if (o.id === map.junction.id) continue;
+    const [x, y] = xy([o.lon, o.lat]);
+    const c = document.createElementNS(ns, "circle");
+    c.setAttribute("cx", String(x)); c.setAttribute("cy", String(y));
+    c.setAttribute("r", String(font / 3)); c.setAttribute("class", "neighbour");
+    svg.appendChild(c);
+  }
+  // street names: the junction's own at the upstream end of its approaches, the others once each
+  const named = new Set();
+  for (const l of map.lines.filter((l) => l.here && l.name)) {
+    const [x, y] = xy(l.coordinates[0]);
+    text(x, y, l.name, "here"); named.add(l.name);
+  }
+  for (const l of map.lines.filter((l) => !l.here && l.name && !named.has(l.name))) {
+    const [x, y] = xy(l.coordinates[Math.floor(l.coordinates.length / 2)]);
+    text(x, y, l.name, "other"); named.add(l.name);
   }
   const dot = document.createElementNS(ns, "circle");
-  dot.setAttribute("r", "9"); dot.setAttribute("fill", "#d2521d");
+  dot.setAttribute("r", String(font / 1.6)); dot.setAttribute("fill", "#d2521d");
   svg.appendChild(dot);
   $("attribution").textContent = map.attribution;
 }
@@ -115,7 +153,11 @@ async function show(r) {
   const ex = r.explanation;
   $("d-text").textContent = lang === "fr" ? ex.text_fr : ex.text_en;
   const w = $("d-warnings"); w.replaceChildren();
-  for (const x of ex.warnings) { const li = document.createElement("li"); li.textContent = x; w.appendChild(li); }
+  for (const x of ex.warnings) {
+    const li = document.createElement("li");
+    li.textContent = typeof x === "string" ? x : x[lang];
+    w.appendChild(li);
+  }
   const ch = r.changes, body = $("d-changes").tBodies[0];
   body.replaceChildren();
   const row = (label, [a, b], unit) => {
@@ -146,7 +188,8 @@ async function loadHistory(junction) {
   const body = $("history").tBodies[0]; body.replaceChildren();
   for (const x of h.trail.slice().reverse()) {
     const tr = body.insertRow();
-    cell(tr, x.at.slice(0, 19).replace("T", " ")); cell(tr, x.kind); cell(tr, x.status || "");
+    cell(tr, x.at.slice(0, 19).replace("T", " ")); cell(tr, t(x.kind));
+    cell(tr, x.status ? t("st-" + x.status) : "");
     cell(tr, x.actor + (x.auto ? " (auto)" : "")); cell(tr, x.reason || "");
   }
 }
