@@ -12,7 +12,7 @@ UV     := $(UVDIR)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: setup demo test test-unit lint lock lock-check bench image kafka-start kafka-stop clean
+.PHONY: setup demo test test-unit lint lock lock-check bench image kafka-start kafka-stop clean screenshots
 
 $(UV): scripts/uv-requirements.txt
 	rm -rf $(UVDIR)
@@ -33,6 +33,11 @@ demo: setup
 
 test: setup lock-check
 	bash scripts/test.sh
+
+# The operator's guides' screenshots (docs/img), taken by the browser test on the demo city: rerun it after
+# changing the page, and commit the images with the change.
+screenshots: setup
+	AIGUILLEUR_UPDATE_SCREENSHOTS=1 bash scripts/test.sh tests/integration/api/test_demo_city.py -k browser
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q

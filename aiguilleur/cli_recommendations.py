@@ -103,11 +103,16 @@ def _was(value: Any, unit: str = " s") -> str:
     return "none" if value is None else f"{value}{unit}"
 
 
+def _near(r: dict[str, Any], lang: str) -> str:
+    near = r.get("junction_near")
+    return f", {near[lang]}" if near else ""
+
+
 def format_plan(r: dict[str, Any], lang: str) -> list[str]:
     """A signal plan as an operator reads it: what changes, why, on which measurements."""
     ex, ch = r["explanation"], r["changes"]
     out = [
-        f"{r['junction']} ({r['junction_id']}, zone {r['zone_id']})",
+        f"{r['junction']}{_near(r, lang)} ({r['junction_id']}, zone {r['zone_id']})",
         f"  {r['status']}, valid {_hm(r['valid_from'])}-{_hm(r['valid_until'])} UTC, id {r['id']}",
     ]
     if ch["active_plan_id"] is None:
@@ -146,7 +151,8 @@ def format_plan(r: dict[str, Any], lang: str) -> list[str]:
 def format_envelope(r: dict[str, Any], lang: str) -> list[str]:
     """An envelope proposal: the bounds a live controller would decide within."""
     out = [
-        f"{r['junction']} ({r['junction_id']}, zone {r['zone_id']}): live-control envelope",
+        f"{r['junction']}{_near(r, lang)} ({r['junction_id']}, zone {r['zone_id']}): "
+        "live-control envelope",
         f"  {r['status']}, proposed by {r['proposed_by']}, valid until "
         f"{r['valid_until'][:16].replace('T', ' ')} UTC, id {r['id']}",
         f"  cycle {r['cycle_min_s']:g}-{r['cycle_max_s']:g} s, phases may "

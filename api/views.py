@@ -39,6 +39,17 @@ FROM_FR = (
     "du nord-ouest",
 )
 """The same eight sides, as French says where traffic comes from ("en venant de l'est")."""
+TOWARDS_FR = (
+    "au nord",
+    "au nord-est",
+    "à l'est",
+    "au sud-est",
+    "au sud",
+    "au sud-ouest",
+    "à l'ouest",
+    "au nord-ouest",
+)
+"""The same, as French says where a place lies ("à 80 m à l'est de ...")."""
 
 
 def junction_label(j: Junction | None, fallback: str) -> str:
@@ -50,6 +61,47 @@ def junction_label(j: Junction | None, fallback: str) -> str:
         if name and name not in streets:
             streets.append(name)
     return " × ".join(streets) if streets else fallback
+
+
+_NEAR: dict[str, dict[str, tuple[str, dict[str, str]]]] = {}
+
+
+def near_label(network: Network, junction_id: str) -> dict[str, str] | None:
+    """Where a junction named by one street only is ("Rue Dedieu" six times over): ``{"en": "80 m
+    east of Cours Émile Zola × Rue Dedieu", "fr": "à 80 m à l'est de Cours Émile Zola × Rue
+    Dedieu"}``, from the nearest junction named by two streets or more; ``None`` for one named by
+    its crossing."""
+    found = _near(network).get(junction_id)
+    return None if found is None else found[1]
+
+
+def _near(network: Network) -> dict[str, tuple[str, dict[str, str]]]:
+    """Junction id -> (the junction it is located from, the texts), computed once a network."""
+    if network.source_sha256 not in _NEAR:
+        crossings = [o for o in network.junctions if " × " in junction_label(o, o.id)]
+        found: dict[str, tuple[str, dict[str, str]]] = {}
+        for j in network.junctions:
+            if " × " in junction_label(j, j.id) or not crossings:
+                continue
+            cos = math.cos(math.radians(j.lat))
+
+            def metres(o: Junction, j: Junction = j, cos: float = cos) -> float:
+                return math.hypot((o.lon - j.lon) * 111_320 * cos, (o.lat - j.lat) * 110_540)
+
+            o = min(crossings, key=metres)
+            d = max(10, round(metres(o) / 10) * 10)
+            east, north = (j.lon - o.lon) * cos, j.lat - o.lat
+            k = round((math.degrees(math.atan2(east, north)) % 360.0) / 45.0) % 8
+            label = junction_label(o, o.id)
+            found[j.id] = (
+                o.id,
+                {
+                    "en": f"{d} m {COMPASS_EN[k]} of {label}",
+                    "fr": f"à {d} m {TOWARDS_FR[k]} de {label}",
+                },
+            )
+        _NEAR[network.source_sha256] = found
+    return _NEAR[network.source_sha256]
 
 
 def side_of(a: Approach) -> int:
@@ -171,6 +223,7 @@ def recommendation(
         "status": r.status,
         "junction_id": r.subject_id,
         "junction": label,
+        "junction_near": near_label(network, r.subject_id),
         "zone_id": r.zone_id,
         "proposed_at": r.proposed_at.isoformat(),
         "valid_from": r.valid_from.isoformat(),
@@ -227,6 +280,7 @@ def active_view(a: ActivePlan, network: Network) -> dict[str, Any]:
     return {
         "junction_id": a.junction_id,
         "junction": junction_label(j, a.junction_id),
+        "junction_near": near_label(network, a.junction_id),
         "plan_id": a.plan.plan_id,
         "cycle_s": a.plan.cycle_s,
         "greens_s": [p.green_s for p in a.plan.phases],
@@ -274,6 +328,7 @@ def envelope_recommendation(
         "status": r.status,
         "junction_id": r.subject_id,
         "junction": junction_label(j, r.subject_id),
+        "junction_near": near_label(network, r.subject_id),
         "zone_id": r.zone_id,
         "proposed_at": r.proposed_at.isoformat(),
         "proposed_by": p.proposed_by,
@@ -312,6 +367,8 @@ def _junction(network: Network, junction_id: str) -> Junction | None:
         return None
 
 
+NEAREST = 3
+"""Junctions always drawn around one, however far (besides those linked to it and those near)."""
 EXIT_STUB_M = 60.0
 """Length of the stub drawn for an exit (the model keeps no geometry for exits)."""
 
@@ -319,8 +376,8 @@ EXIT_STUB_M = 60.0
 def map_around(network: Network, junction_id: str, radius_m: float = 300.0) -> dict[str, Any]:
     """The streets around a junction from the city's own OSM data in the network model (no tile
     server): its approaches, short stubs for its exits, and the approaches of its neighbours (the
-    junctions it is linked to, and those within ``radius_m``), with their names; the bounds of it
-    all in ``bounds`` (lon, lat, lon, lat)."""
+    junctions it is linked to, those within ``radius_m`` and the :data:`NEAREST` nearest), with
+    their names; the bounds of it all in ``bounds`` (lon, lat, lon, lat)."""
     j = network.junction(junction_id)
     cos = math.cos(math.radians(j.lat))
 
@@ -329,10 +386,16 @@ def map_around(network: Network, junction_id: str, radius_m: float = 300.0) -> d
 
     linked = {ln.to_junction for ln in network.links if ln.from_junction == j.id}
     linked |= {ln.from_junction for ln in network.links if ln.to_junction == j.id}
+    others = sorted(
+        (o for o in network.junctions if o.id != j.id), key=lambda o: metres(o.lon, o.lat)
+    )
+    # the nearest few always, so that an isolated junction is still shown among streets, and the
+    # crossing its label locates it from
+    nearest = {o.id for o in others[:NEAREST]}
+    if j.id in _near(network):
+        nearest.add(_near(network)[j.id][0])
     neighbours = [
-        o
-        for o in network.junctions
-        if o.id != j.id and (o.id in linked or metres(o.lon, o.lat) <= radius_m)
+        o for o in others if o.id in linked or o.id in nearest or metres(o.lon, o.lat) <= radius_m
     ]
     lines: list[dict[str, Any]] = [
         {

@@ -55,6 +55,10 @@ function translate() {
   $("lang").textContent = t("other");
 }
 
+// "Rue Dedieu — 80 m from Cours Émile Zola × Rue Dedieu": a junction named by one street only is
+// told apart by where it is
+const named = (r) => r.junction + (r.junction_near ? ` — ${r.junction_near[lang]}` : "");
+
 function cell(tr, text, cls) { const td = tr.insertCell(); td.textContent = text; if (cls) td.className = cls; return td; }
 
 async function loadPending() {
@@ -66,7 +70,7 @@ async function loadPending() {
     const tr = body.insertRow();
     tr.className = "row" + (selected && selected.id === r.id ? " selected" : "");
     tr.dataset.id = r.id;
-    cell(tr, r.junction);
+    cell(tr, named(r));
     cell(tr, `${r.cycle_s} s`);
     cell(tr, `${r.expected_effect.mean_delay_s_per_veh.toFixed(1)} s`);
     cell(tr, `${hm(r.valid_from)}–${hm(r.valid_until)} UTC`);
@@ -82,7 +86,7 @@ async function loadActive() {
   for (const a of plans) {
     const tr = body.insertRow();
     tr.dataset.junction = a.junction_id;
-    cell(tr, a.junction); cell(tr, `${a.cycle_s} s`); cell(tr, a.greens_s.join(" / ") + " s");
+    cell(tr, named(a)); cell(tr, `${a.cycle_s} s`); cell(tr, a.greens_s.join(" / ") + " s");
     cell(tr, a.approved_by + (a.auto ? " (auto)" : ""));
   }
 }
@@ -114,7 +118,7 @@ function drawMap(map) {
     const t = document.createElementNS(ns, "text");
     t.setAttribute("x", String(x)); t.setAttribute("y", String(y));
     t.setAttribute("font-size", String(cls === "here" ? font : 0.8 * font));
-    t.setAttribute("class", cls);
+    t.setAttribute("class", "label-" + cls);
     t.textContent = label;
     svg.appendChild(t);
   };
@@ -132,10 +136,12 @@ function drawMap(map) {
   // street names: the junction's own at the upstream end of its approaches, the others once each
   const named = new Set();
   for (const l of map.lines.filter((l) => l.here && l.name)) {
+    if (named.has(l.name)) continue;
     const [x, y] = xy(l.coordinates[0]);
     text(x, y, l.name, "here"); named.add(l.name);
   }
-  for (const l of map.lines.filter((l) => !l.here && l.name && !named.has(l.name))) {
+  for (const l of map.lines.filter((l) => !l.here && l.name)) {
+    if (named.has(l.name)) continue;
     const [x, y] = xy(l.coordinates[Math.floor(l.coordinates.length / 2)]);
     text(x, y, l.name, "other"); named.add(l.name);
   }
@@ -149,7 +155,7 @@ async function show(r) {
   selected = r;
   $("detail").hidden = false;
   $("message").textContent = "";
-  $("d-title").textContent = r.junction;
+  $("d-title").textContent = named(r);
   const ex = r.explanation;
   $("d-text").textContent = lang === "fr" ? ex.text_fr : ex.text_en;
   const w = $("d-warnings"); w.replaceChildren();
@@ -209,7 +215,10 @@ async function decide(action) {
 
 async function start() {
   translate();
-  $("lang").onclick = () => { lang = lang === "fr" ? "en" : "fr"; localStorage.setItem("lang", lang); translate(); if (selected) show(selected); };
+  $("lang").onclick = async () => {
+    lang = lang === "fr" ? "en" : "fr"; localStorage.setItem("lang", lang); translate();
+    await refresh(); if (selected) await show(selected);
+  };
   $("approve").onclick = () => decide("approve");
   $("reject").onclick = () => decide("reject");
   try {

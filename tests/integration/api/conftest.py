@@ -193,8 +193,15 @@ class Stack:
             self.api.wait(30)
 
 
-def stack_env(kafka_bootstrap: str, postgres_server: str, folder: Path) -> dict[str, str]:
-    """Settings of an isolated API (and worker): own schema, namespace, keys, port."""
+def stack_env(
+    kafka_bootstrap: str,
+    postgres_server: str,
+    folder: Path,
+    network: Network | None = STACK_NETWORK,
+    commune: str = "alpha",
+) -> dict[str, str]:
+    """Settings of an isolated API (and worker): own schema, namespace, keys, port; ``network``
+    written to ``folder`` (``None``: the settings' default, the demo city)."""
     import psycopg
 
     from audit import signing
@@ -205,7 +212,10 @@ def stack_env(kafka_bootstrap: str, postgres_server: str, folder: Path) -> dict[
     key = signing.generate()
     (folder / "audit.pem").write_bytes(signing.private_pem(key))
     (folder / "jwks.json").write_text(msgspec.json.encode(identity.jwks()).decode())
-    net, reg, _ = write_city(STACK_NETWORK, folder)
+    files = {}
+    if network is not None:
+        net, reg, _ = write_city(network, folder)
+        files = {"AIGUILLEUR_NETWORK_FILE": str(net), "AIGUILLEUR_DETECTOR_REGISTRY": str(reg)}
     tag = "t" + uuid.uuid4().hex[:10]
     sep = "&" if "?" in postgres_server else "?"
     mine = {k: v for k, v in os.environ.items() if not k.startswith("AIGUILLEUR_TOKEN")}
@@ -214,10 +224,8 @@ def stack_env(kafka_bootstrap: str, postgres_server: str, folder: Path) -> dict[
         "AIGUILLEUR_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "AIGUILLEUR_APP_ID": tag,
         "AIGUILLEUR_TOPIC_NAMESPACE": tag,
-        "AIGUILLEUR_COMMUNE": "alpha",
-        "AIGUILLEUR_NETWORK_FILE": str(net),
-        "AIGUILLEUR_DETECTOR_REGISTRY": str(reg),
-        "AIGUILLEUR_CACHE_DIR": str(folder / "cache"),
+        "AIGUILLEUR_COMMUNE": commune,
+        **files,
         "AIGUILLEUR_METRICS_PORT": "0",
         "AIGUILLEUR_STATE_DIR": str(folder / "state"),
         "AIGUILLEUR_SESSION_TIMEOUT_S": "6",
@@ -233,10 +241,15 @@ def stack_env(kafka_bootstrap: str, postgres_server: str, folder: Path) -> dict[
 
 @contextlib.contextmanager
 def running_stack(
-    kafka_bootstrap: str, postgres_server: str, folder: Path, **worker: str
+    kafka_bootstrap: str,
+    postgres_server: str,
+    folder: Path,
+    network: Network | None = STACK_NETWORK,
+    commune: str = "alpha",
+    **worker: str,
 ) -> Iterator[Stack]:
     """An API (and, given worker settings, a worker) until the block ends; their logs on stderr."""
-    env = stack_env(kafka_bootstrap, postgres_server, folder)
+    env = stack_env(kafka_bootstrap, postgres_server, folder, network, commune)
     env["AIGUILLEUR_API_URL"] = f"http://127.0.0.1:{env['AIGUILLEUR_API_PORT']}"
     stack = Stack(env, folder)
     try:

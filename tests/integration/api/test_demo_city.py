@@ -7,11 +7,9 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,83 +20,45 @@ import pytest
 
 from aiguilleur.replay import floor_now, read_counts, rebase, replay
 from aiguilleur.settings import DEMO_DIR, Settings
-from audit import signing
 from audit.errors import RecordNotFound
 from streams.events import ActivePlan
 from streams.topics import TopicNames
 from tests.fixtures import identity
-from tests.integration.conftest import WorkerProcess, collect
+from tests.integration.api.conftest import running_stack
+from tests.integration.conftest import collect
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-SHOTS = Path(os.environ.get("AIGUILLEUR_SCREENSHOTS_DIR", REPO / ".cache" / "screenshots"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+SHOTS = (
+    REPO / "docs" / "img"
+    if os.environ.get("AIGUILLEUR_UPDATE_SCREENSHOTS") == "1"
+    else Path(os.environ.get("AIGUILLEUR_SCREENSHOTS_DIR", REPO / ".cache" / "screenshots"))
+)
+"""Where the browser test saves its screenshots: docs/img with AIGUILLEUR_UPDATE_SCREENSHOTS=1
+(`make screenshots`), so the operator's guides show the page as it is."""
 
 
 @pytest.fixture(scope="module")
 def city(
     kafka_bootstrap: str, postgres_server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
-    import psycopg
-
-    tmp = tmp_path_factory.mktemp("city")
-    schema = "t" + uuid.uuid4().hex[:12]
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")  # type: ignore[arg-type]  # generated name
-    key = signing.generate()
-    (tmp / "audit.pem").write_bytes(signing.private_pem(key))
-    (tmp / "jwks.json").write_text(msgspec.json.encode(identity.jwks()).decode())
-    tag = "t" + uuid.uuid4().hex[:10]
-    port = _free_port()
-    env = {
-        **os.environ,
-        "AIGUILLEUR_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "AIGUILLEUR_APP_ID": tag,
-        "AIGUILLEUR_TOPIC_NAMESPACE": tag,
-        "AIGUILLEUR_COMMUNE": "villeurbanne",
-        "AIGUILLEUR_METRICS_PORT": "0",
-        "AIGUILLEUR_STATE_DIR": str(tmp / "state"),
-        "AIGUILLEUR_SESSION_TIMEOUT_S": "6",
-        "AIGUILLEUR_DATABASE_URL": f"{postgres_server}?options=-csearch_path%3D{schema}",
-        "AIGUILLEUR_OIDC_ISSUER": identity.ISSUER,
-        "AIGUILLEUR_OIDC_JWKS_FILE": str(tmp / "jwks.json"),
-        "AIGUILLEUR_AUDIT_SIGNING_KEY_FILE": str(tmp / "audit.pem"),
-        "AIGUILLEUR_AUDIT_CHECKPOINT_S": "5",
-        "AIGUILLEUR_API_PORT": str(port),
-        "AIGUILLEUR_URL": f"http://127.0.0.1:{port}",
-    }
-    worker = WorkerProcess(env, tmp / "worker")
-    worker.start()
-    api_log = (tmp / "api.log").open("wb")
-    api = subprocess.Popen(
-        [sys.executable, "-m", "aiguilleur", "api"],
-        env=env,
-        stdout=api_log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    with running_stack(
+        kafka_bootstrap,
+        postgres_server,
+        tmp_path_factory.mktemp("city"),
+        network=None,  # the demo city
+        commune="villeurbanne",
+        AIGUILLEUR_LOG_LEVEL="info",
+    ) as stack:
         readings = read_counts(DEMO_DIR / "counts.csv.gz", [])
         readings = rebase(readings, floor_now(300))
         first = min(r.interval_end for r in readings)
         # 12 minutes of counts: the first period closes (its end + 60 s lateness), and the second
         readings = [r for r in readings if r.interval_end <= first + timedelta(minutes=11)]
-        asyncio.run(replay(readings, kafka_bootstrap, TopicNames(tag).counts, 0))
-        yield env
-    finally:
-        for p in (api,):
-            p.terminate()
-            p.wait(30)
-        worker.stop()
-        api_log.close()
-        sys.stderr.write((tmp / "api.log").read_text(errors="replace")[-3000:])
+        asyncio.run(replay(readings, kafka_bootstrap, stack.topics.counts, 0))
+        yield {**stack.env, "AIGUILLEUR_URL": stack.url}
 
 
 def _get(env: dict[str, str], path: str, role: str = "operator") -> httpx.Response:
@@ -107,14 +67,19 @@ def _get(env: dict[str, str], path: str, role: str = "operator") -> httpx.Respon
 
 
 def _wait_pending(env: dict[str, str], n: int, timeout_s: float = 240) -> list[dict[str, object]]:
+    """At least ``n`` pending recommendations, once the recorder has caught up (the same ids in
+    three polls in a row: both periods' plans recorded, the first ones superseded)."""
     deadline = time.monotonic() + timeout_s
     got: list[dict[str, object]] = []
+    seen: list[set[str]] = []
     while time.monotonic() < deadline:
         try:
             got = _get(env, "/api/communes/villeurbanne/recommendations").json()
         except httpx.HTTPError:
             got = []
-        if isinstance(got, list) and len(got) >= n:
+        ids = {str(r["id"]) for r in got} if isinstance(got, list) else set()
+        seen = [*seen[-2:], ids]
+        if len(ids) >= n and len(seen) == 3 and seen[0] == seen[1] == seen[2]:
             return got
         time.sleep(2)
     raise AssertionError(f"only {len(got)} pending recommendations after {timeout_s} s")
@@ -192,14 +157,29 @@ def test_an_operator_approves_and_rejects_in_a_real_browser(city: dict[str, str]
         assert any(" × " in r.text for r in rows)  # e.g. "Cours Émile Zola × Rue Dedieu"
         assert "osm-" not in driver.find_element(By.ID, "pending").text
         driver.save_screenshot(str(SHOTS / "operator-pending.png"))
-        rows[0].click()
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#map polyline"))
+        # one with warnings, to see them in French
+        warned = {
+            str(r["id"])
+            for r in _get(city, "/api/communes/villeurbanne/recommendations").json()
+            if r["explanation"]["warnings"]
+        }
+        row = next((r for r in rows if r.get_attribute("data-id") in warned), rows[0])
+        row.click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#map polyline")) > 1)
         title = driver.find_element(By.ID, "d-title").text
-        chosen = rows[0].get_attribute("data-id")
+        chosen = row.get_attribute("data-id")
         assert title
         assert "osm-" not in title
         assert driver.find_element(By.ID, "d-text").text
         assert "plan actif" in driver.find_element(By.TAG_NAME, "main").text
+        # the junction among its neighbours' streets, not a lone line
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#map polyline")) > 2
+        warnings = driver.find_element(By.ID, "d-warnings").text
+        if chosen in warned:
+            assert warnings
+            assert "pedestrian" not in warnings
+            assert "detector" not in warnings
+        assert "en venant d" in driver.find_element(By.ID, "d-approaches").text
         driver.save_screenshot(str(SHOTS / "operator-detail.png"))
         driver.find_element(By.ID, "reason").send_keys("conforme aux comptages")
         driver.find_element(By.ID, "approve").click()
@@ -228,6 +208,10 @@ def test_an_operator_approves_and_rejects_in_a_real_browser(city: dict[str, str]
             )
         )
         driver.save_screenshot(str(SHOTS / "operator-history-en.png"))
+        driver.find_elements(By.CSS_SELECTOR, "#pending tbody tr")[0].click()
+        wait.until(lambda d: "from the" in d.find_element(By.ID, "d-approaches").text)
+        assert "piétons" not in driver.find_element(By.ID, "d-warnings").text
+        driver.save_screenshot(str(SHOTS / "operator-detail-en.png"))
     finally:
         driver.quit()
     # the approval is on record: the API's active plan, and the active-plans topic

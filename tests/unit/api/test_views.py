@@ -122,26 +122,47 @@ def test_the_map_shows_the_junction_among_its_neighbours_streets() -> None:
     lone = msgspec.structs.replace(lone, approaches=lone.approaches[:1], exits=lone.exits[:2])
     near = _geometry(crossroads("B", "Z", 20, 45.002, 4.0))  # ~220 m north
     linked = _geometry(crossroads("C", "Z", 30, 45.0, 4.006))  # ~470 m east, linked
-    far = _geometry(crossroads("D", "Z", 40, 45.03, 4.0))  # 3 km away
+    third = _geometry(crossroads("D", "Z", 40, 45.03, 4.0))  # 3 km away, the third nearest
+    far = [_geometry(crossroads(k, "Z", 50 + i, 45.05 + i / 100, 4.0)) for i, k in enumerate("EF")]
     from graph.model import Link
 
     net = Network(
         source="t",
         source_sha256="0",
-        junctions=(lone, near, linked, far),
+        junctions=(lone, near, linked, third, *far),
         links=(Link(from_junction="A", to_junction="C", length_m=470, travel_time_s=34),),
     )
     m = map_around(net, "A")
     drawn = {ln["junction_id"] for ln in m["lines"]}
-    assert drawn == {"A", "B", "C"}
+    assert drawn == {"A", "B", "C", "D"}  # near, linked, or among the three nearest
     assert [ln["approach_id"] for ln in m["lines"] if ln["here"]] == ["A:N"]
     # the exits' ways, named from the approaches that share them (none for the second)
     assert [x["name"] for x in m["exits"]] == ["Rue N", ""]
     east = m["exits"][1]["coordinates"][1]
     assert east[0] > 4.0
     assert east[1] == pytest.approx(45.0)
-    assert {o["id"] for o in m["junctions"]} == {"A", "B", "C"}
+    assert {o["id"] for o in m["junctions"]} == {"A", "B", "C", "D"}
     lon_w, lat_s, lon_e, lat_n = m["bounds"]
     assert lon_w <= 4.0 <= lon_e
     assert lat_s <= 45.0 <= lat_n
     assert lon_e >= 4.006  # the linked neighbour is in view
+
+
+def test_a_junction_named_by_one_street_is_told_apart_by_where_it_is() -> None:
+    from api.views import near_label
+
+    crossing = _geometry(crossroads("X", "Z", 10, 45.0, 4.0))  # Rue N × Rue E × ...
+    one_street = []
+    for k, lon in enumerate((4.001, 3.999)):  # ~80 m east and west of it
+        j = _geometry(crossroads(f"S{k}", "Z", 20 + 10 * k, 45.0, lon))
+        named = tuple(msgspec.structs.replace(a, name="Rue Dedieu") for a in j.approaches)
+        one_street.append(msgspec.structs.replace(j, approaches=named))
+    net = Network(source="t", source_sha256="near-test", junctions=(crossing, *one_street))
+    assert near_label(net, "X") is None
+    east, west = near_label(net, "S0"), near_label(net, "S1")
+    assert east == {
+        "en": "80 m east of Rue N × Rue E × Rue S × Rue W",
+        "fr": "à 80 m à l'est de Rue N × Rue E × Rue S × Rue W",
+    }
+    assert west is not None
+    assert west["fr"].startswith("à 80 m à l'ouest de")
