@@ -1,6 +1,7 @@
 """The lifecycle on record: recommendations, decisions, policies and stops in PostgreSQL, each
 change in one transaction with its audit record and the Kafka records it publishes (an outbox,
-shipped by :mod:`oversight.publisher`).
+shipped by :func:`api.runtime.publish`). Signal plans and adaptive-control envelopes
+(:mod:`oversight.envelopes`) share the lifecycle; its tables are in :mod:`oversight.records`.
 
 A proposal arrives from the plans topic (:meth:`Oversight.propose`): it supersedes the pending
 proposals of its junction, goes on the audit trail with its plan's exact JSON, and an
@@ -13,10 +14,7 @@ record.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,134 +22,37 @@ import msgspec
 import psycopg
 
 from audit import store as audit
-from graph.model import Junction
 from oversight import envelopes, lifecycle
 from oversight._pool import Pool
 from oversight.envelopes import EnvelopeProposal
 from oversight.errors import InvalidEdit, NotPending, Suspended, UnknownRecommendation
 from oversight.lifecycle import AutoApproval
+from oversight.records import (
+    ENVELOPE,
+    KIND,
+    SCHEMA,
+    Commune,
+    Recommendation,
+    active_decoder,
+    decision_decoder,
+    decision_id,
+    decode_payload,
+    envelope_decoder,
+    plan_decoder,
+    policy_decoder,
+    proposal_decoder,
+    suspension_decoder,
+    to_jsonable,
+)
 from streams.events import (
     ActivePlan,
     PlanInputs,
     RecommendationDecision,
-    RecommendationKind,
     SignalEnvelope,
     SignalPlan,
     Suspension,
 )
 from streams.oversight import suspension_key
-from streams.topics import TopicNames
-
-KIND: RecommendationKind = "signal-plan"
-ENVELOPE: RecommendationKind = envelopes.KIND
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS recommendations (
-    commune text NOT NULL,
-    id text NOT NULL,
-    kind text NOT NULL,
-    subject_id text NOT NULL,
-    zone_id text NOT NULL,
-    status text NOT NULL,
-    proposed_at timestamptz NOT NULL,
-    valid_from timestamptz NOT NULL,
-    valid_until timestamptz NOT NULL,
-    payload text NOT NULL,
-    decision text,
-    PRIMARY KEY (commune, id)
-);
-CREATE INDEX IF NOT EXISTS recommendations_pending
-    ON recommendations (commune, status, subject_id);
-CREATE TABLE IF NOT EXISTS active_plans (
-    commune text NOT NULL, junction_id text NOT NULL, body text NOT NULL,
-    PRIMARY KEY (commune, junction_id)
-);
-CREATE TABLE IF NOT EXISTS active_envelopes (
-    commune text NOT NULL, junction_id text NOT NULL, body text NOT NULL,
-    PRIMARY KEY (commune, junction_id)
-);
-CREATE TABLE IF NOT EXISTS policies (
-    commune text NOT NULL, scope text NOT NULL, target text NOT NULL, body text NOT NULL,
-    PRIMARY KEY (commune, scope, target)
-);
-CREATE TABLE IF NOT EXISTS suspensions (
-    commune text NOT NULL, scope text NOT NULL, target text NOT NULL, body text NOT NULL,
-    PRIMARY KEY (commune, scope, target)
-);
-CREATE TABLE IF NOT EXISTS plan_inputs_seen (
-    commune text NOT NULL, inputs_id text NOT NULL, PRIMARY KEY (commune, inputs_id)
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    id bigserial PRIMARY KEY,
-    topic text NOT NULL,
-    key bytea,
-    value bytea,
-    published_at timestamptz
-);
-"""
-
-_plan_decoder = msgspec.json.Decoder(SignalPlan)
-_active_decoder = msgspec.json.Decoder(ActivePlan)
-_decision_decoder = msgspec.json.Decoder(RecommendationDecision)
-_suspension_decoder = msgspec.json.Decoder(Suspension)
-_policy_decoder = msgspec.json.Decoder(AutoApproval)
-_proposal_decoder = msgspec.json.Decoder(EnvelopeProposal)
-_envelope_decoder = msgspec.json.Decoder(SignalEnvelope)
-
-
-@dataclass(frozen=True, slots=True)
-class Commune:
-    """A tenant: its id, the topic namespace its worker uses, its network model."""
-
-    id: str
-    namespace: str
-    junctions: dict[str, Junction]
-    cycle_bounds: tuple[int, int] = (40, 120)
-    name: str = ""
-
-    @property
-    def topics(self) -> TopicNames:
-        """The commune's topics."""
-        return TopicNames(self.namespace)
-
-
-@dataclass(frozen=True, slots=True)
-class Recommendation:
-    """A recommendation as the API shows it: a signal plan or an envelope proposal."""
-
-    id: str
-    kind: str
-    commune: str
-    subject_id: str
-    zone_id: str
-    status: str
-    proposed_at: datetime
-    valid_from: datetime
-    valid_until: datetime
-    payload: SignalPlan | EnvelopeProposal
-    decision: RecommendationDecision | None
-
-    @property
-    def plan(self) -> SignalPlan:
-        """The signal plan (``TypeError`` for another kind)."""
-        if not isinstance(self.payload, SignalPlan):
-            raise TypeError(f"recommendation {self.id} is a {self.kind}, not a signal plan")
-        return self.payload
-
-    @property
-    def envelope(self) -> EnvelopeProposal:
-        """The envelope proposal (``TypeError`` for another kind)."""
-        if not isinstance(self.payload, EnvelopeProposal):
-            raise TypeError(f"recommendation {self.id} is a {self.kind}, not an envelope")
-        return self.payload
-
-
-def _decode_payload(kind: str, text: str) -> SignalPlan | EnvelopeProposal:
-    return _proposal_decoder.decode(text) if kind == ENVELOPE else _plan_decoder.decode(text)
-
-
-def _to_jsonable(value: Any) -> Any:
-    return json.loads(msgspec.json.encode(value))
 
 
 class Oversight:
@@ -201,7 +102,7 @@ class Oversight:
     def propose(self, commune: str, value: bytes, now: datetime) -> Recommendation | None:
         """Record a proposal from the plans topic: supersede the junction's pending ones, log
         it, let an auto-approval policy approve it. ``None`` when it was already recorded."""
-        plan = _plan_decoder.decode(value)
+        plan = plan_decoder.decode(value)
         c = self.communes[commune]
         with self.connect() as conn, conn.transaction():
             new = conn.execute(
@@ -375,7 +276,7 @@ class Oversight:
             return self._decide_envelope(
                 conn,
                 c,
-                _proposal_decoder.decode(str(row[1])),
+                proposal_decoder.decode(str(row[1])),
                 status,
                 by,
                 now,
@@ -383,7 +284,7 @@ class Oversight:
                 edit=edit,
                 superseded_by=superseded_by,
             )
-        plan = _plan_decoder.decode(str(row[1]))
+        plan = plan_decoder.decode(str(row[1]))
         approved = plan
         if status == "approved":
             stop = self._suspension(conn, c.id, plan.junction_id, plan.zone_id)
@@ -394,7 +295,7 @@ class Oversight:
                 lifecycle.check_edit(plan, edit[0], edit[1], junction, c.cycle_bounds)
                 approved = lifecycle.edited(plan, edit[0], edit[1], by)
         decision = RecommendationDecision(
-            decision_id=_decision_id(c.id, recommendation_id, status),
+            decision_id=decision_id(c.id, recommendation_id, status),
             commune=c.id,
             kind=KIND,
             recommendation_id=recommendation_id,
@@ -409,7 +310,7 @@ class Oversight:
             approved_id=approved.plan_id if status == "approved" else "",
             superseded_by=superseded_by,
         )
-        body: dict[str, Any] = {"decision": _to_jsonable(decision)}
+        body: dict[str, Any] = {"decision": to_jsonable(decision)}
         if approved is not plan:
             body["approved_plan_json"] = msgspec.json.encode(approved).decode()
         encoded = msgspec.json.encode(decision)
@@ -475,7 +376,7 @@ class Oversight:
                 raise Suspended(f"live control of {stop.scope} {stop.target}", stop.suspended_by)
             event = envelopes.approved(proposal, c.junctions[proposal.junction_id], by, now)
         decision = RecommendationDecision(
-            decision_id=_decision_id(c.id, rid, status),
+            decision_id=decision_id(c.id, rid, status),
             commune=c.id,
             kind=ENVELOPE,
             recommendation_id=rid,
@@ -494,7 +395,7 @@ class Oversight:
             (status, encoded.decode(), c.id, rid),
         )
         body: dict[str, Any] = {
-            "decision": _to_jsonable(decision),
+            "decision": to_jsonable(decision),
             "junction_id": proposal.junction_id,
         }
         if event is not None:
@@ -525,7 +426,7 @@ class Oversight:
             ).fetchone()
             if gone is None:
                 return False
-            envelope_id = _envelope_decoder.decode(gone[0]).envelope_id
+            envelope_id = envelope_decoder.decode(gone[0]).envelope_id
             audit.append(
                 conn,
                 at=now,
@@ -583,7 +484,7 @@ class Oversight:
                 commune=commune,
                 subject=suspension_key(event.scope, event.target),
                 actor=event.suspended_by,
-                body={"suspension": _to_jsonable(event)},
+                body={"suspension": to_jsonable(event)},
             )
             self._outbox(
                 conn, c.topics.suspensions, suspension_key(event.scope, event.target), value
@@ -643,7 +544,7 @@ class Oversight:
                 commune=commune,
                 subject=f"{scope}:{target}",
                 actor=by,
-                body={"policy": None if policy is None else _to_jsonable(policy)},
+                body={"policy": None if policy is None else to_jsonable(policy)},
             )
 
     def log_configuration(
@@ -700,8 +601,8 @@ class Oversight:
                 proposed_at=r[5],
                 valid_from=r[6],
                 valid_until=r[7],
-                payload=_decode_payload(r[1], r[8]),
-                decision=None if r[9] is None else _decision_decoder.decode(r[9]),
+                payload=decode_payload(r[1], r[8]),
+                decision=None if r[9] is None else decision_decoder.decode(r[9]),
             )
             for r in rows
         ]
@@ -712,7 +613,7 @@ class Oversight:
             rows = conn.execute(
                 "SELECT junction_id, body FROM active_plans WHERE commune = %s", (commune,)
             ).fetchall()
-        return {j: _active_decoder.decode(b) for j, b in rows}
+        return {j: active_decoder.decode(b) for j, b in rows}
 
     def active_envelopes(self, commune: str) -> dict[str, SignalEnvelope]:
         """Junction id -> approved envelope."""
@@ -720,7 +621,7 @@ class Oversight:
             rows = conn.execute(
                 "SELECT junction_id, body FROM active_envelopes WHERE commune = %s", (commune,)
             ).fetchall()
-        return {j: _envelope_decoder.decode(b) for j, b in rows}
+        return {j: envelope_decoder.decode(b) for j, b in rows}
 
     def suspensions(self, commune: str) -> list[Suspension]:
         """The stops in force."""
@@ -728,7 +629,7 @@ class Oversight:
             rows = conn.execute(
                 "SELECT body FROM suspensions WHERE commune = %s ORDER BY scope, target", (commune,)
             ).fetchall()
-        return [_suspension_decoder.decode(b) for (b,) in rows]
+        return [suspension_decoder.decode(b) for (b,) in rows]
 
     def policies(self, commune: str) -> list[AutoApproval]:
         """The auto-approval policies in force."""
@@ -737,7 +638,7 @@ class Oversight:
 
     def _policies(self, conn: psycopg.Connection[Any], commune: str) -> list[AutoApproval]:
         rows = conn.execute("SELECT body FROM policies WHERE commune = %s", (commune,)).fetchall()
-        return [_policy_decoder.decode(b) for (b,) in rows]
+        return [policy_decoder.decode(b) for (b,) in rows]
 
     def _active(
         self, conn: psycopg.Connection[Any], commune: str, junction_id: str
@@ -746,7 +647,7 @@ class Oversight:
             "SELECT body FROM active_plans WHERE commune = %s AND junction_id = %s",
             (commune, junction_id),
         ).fetchone()
-        return None if row is None else _active_decoder.decode(row[0])
+        return None if row is None else active_decoder.decode(row[0])
 
     def _suspension(
         self,
@@ -762,7 +663,7 @@ class Oversight:
             (commune, junction_id, zone_id),
         ).fetchall()
         for (b,) in rows:
-            s = _suspension_decoder.decode(b)
+            s = suspension_decoder.decode(b)
             if getattr(s, what):
                 return s
         return None
@@ -790,8 +691,4 @@ class Oversight:
             conn.execute("UPDATE outbox SET published_at = %s WHERE id = ANY(%s)", (now, list(ids)))
 
 
-def _decision_id(commune: str, recommendation_id: str, status: str) -> str:
-    return hashlib.sha256(f"{commune}|{recommendation_id}|{status}".encode()).hexdigest()[:20]
-
-
-Clock = Callable[[], datetime]
+__all__ = ["ENVELOPE", "KIND", "Commune", "Oversight", "Recommendation"]

@@ -191,6 +191,10 @@ def test_any_single_tampering_names_a_record_at_or_before_it(n: int, data: st.Da
         rec["subject"] = rec["subject"] + "x"
         rows[i] = dataclasses.replace(rows[i], text=chain.canonical(rec).decode())
     elif how == "delete":
+        # Deleting the final checkpoint leaves a trail that ends like one cut within the last
+        # checkpoint interval: the documented blind spot (docs/operators.md, "Checks"); the
+        # truncation tests cover the cut found once the previous checkpoint is too old.
+        i = min(i, len(rows) - 2)
         del rows[i]
     else:
         if i == len(rows) - 1:
