@@ -8,7 +8,6 @@ import asyncio
 import random
 import signal
 import socket
-import subprocess
 import sys
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from aiguilleur.approval import approvals
 from optimizer.strategy import Envelope, JunctionState, MovementState, PhaseState, controller
 from streams.events import DLQ_HEADER_CODE, DLQ_HEADER_REASON, SignalDecision, SignalEnvelope
 from streams.topics import TopicNames
@@ -95,12 +95,16 @@ def _metrics(port: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def _approve(env: dict[str, str], *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "aiguilleur", "envelopes", *args],
-        env=env,
-        check=True,
-        capture_output=True,
+def _approve(env: dict[str, str], *junctions: str) -> None:
+    """What the operator API publishes once an operator approved these junctions' envelopes
+    (the approval itself is tested in tests/integration/api/test_control_lifecycle.py)."""
+    events = approvals(small_network(), list(junctions), approved_by="Ada Operator", approved_at=T0)
+    asyncio.run(
+        produce(
+            env["AIGUILLEUR_KAFKA_BOOTSTRAP"],
+            TopicNames(env["AIGUILLEUR_TOPIC_NAMESPACE"]).envelopes,
+            [(ev.junction_id.encode(), msgspec.json.encode(ev)) for ev in events],
+        )
     )
 
 
@@ -192,7 +196,7 @@ async def _scenario(env: dict[str, str], w: WorkerProcess) -> None:
 
     # restart (SIGKILL): the approvals come back from the topic; a withdrawal is honoured
     w.stop(signal.SIGKILL)
-    _approve(env, "withdraw", "--by", "Ada Operator", "--junction", "J3")
+    await produce(boot, topics.envelopes, [(b"J3", None)])
     w.start()
     later = [_state(j, k, rng) for j in ("J1", "J3") for k in range(N_STATES, N_STATES + 4)]
     items = [(zone[s.junction_id].encode(), _report_json(s, zone[s.junction_id])) for s in later]
@@ -212,7 +216,7 @@ def test_decisions_inside_approved_envelopes(
     control_env: dict[str, str], tmp_path: Path, kafka_bootstrap: str
 ) -> None:
     del kafka_bootstrap
-    _approve(control_env, "approve", "--by", "Ada Operator", "--junction", "J1", "--junction", "J3")
+    _approve(control_env, "J1", "J3")
     w = WorkerProcess(control_env, tmp_path / "worker")
     w.start()
     try:
