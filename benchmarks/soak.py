@@ -236,6 +236,13 @@ def start_prometheus(folder: Path, target: str) -> tuple[subprocess.Popen[bytes]
 
 
 async def soak(args: argparse.Namespace, out: list[str]) -> bool:  # noqa: PLR0915  # one timeline
+    commit = subprocess.run(  # the code measured: read at the start, not 30 minutes later
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    ).stdout.strip()
     boot = _bootstrap()
     tag = "soak" + uuid.uuid4().hex[:6]
     folder = Path(tempfile.mkdtemp(prefix="aiguilleur-soak-"))
@@ -314,13 +321,6 @@ async def soak(args: argparse.Namespace, out: list[str]) -> bool:  # noqa: PLR09
     first = [s[1] for s in warm[: max(1, len(warm) // 5)]]
     last = [s[1] for s in warm[-max(1, len(warm) // 5) :]]
     rate = (samples[-1][4] - samples[0][4]) / (samples[-1][0] - samples[0][0])
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    ).stdout.strip()
     out.append(
         f"# soak, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}, {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.1f} at the end"

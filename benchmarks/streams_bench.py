@@ -325,6 +325,13 @@ def main() -> None:  # noqa: PLR0915  # one report, written in order
         print(line, flush=True)
         lines.append(line)
 
+    commit = subprocess.run(  # the code measured: read at the start
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    ).stdout.strip()
     boot = _bootstrap()
     tag = "bench" + uuid.uuid4().hex[:8]
     folder = Path(tempfile.mkdtemp())
@@ -376,13 +383,6 @@ def main() -> None:  # noqa: PLR0915  # one report, written in order
         ),
         platform.processor(),
     )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    ).stdout.strip()
     out(
         f"# streams benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}, "
         f"{os.cpu_count()} cores, {cpu}"
