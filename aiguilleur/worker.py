@@ -51,6 +51,10 @@ async def ensure_topics(cfg: StreamsConfig, topics: TopicNames, *, control: bool
             topics.recommendation_decisions,
             topics.count_batches,
             topics.late_readings,
+            # The zone-state table's changelog, which Faust would create itself: made here, it is
+            # led before the zone stage joins (seen under load: the table's first write failed
+            # with PartitionsMismatch, "the changelog topic has 0 partitions").
+            zone_state_changelog(cfg.app_id),
         ]
         if control:
             names += [
@@ -67,6 +71,7 @@ async def ensure_topics(cfg: StreamsConfig, topics: TopicNames, *, control: bool
             topics.active_plans: compacted,
             topics.suspensions: compacted,
             topics.recommendation_decisions: kept,
+            zone_state_changelog(cfg.app_id): compacted,
         }
         wanted = [
             NewTopic(t, cfg.partitions, cfg.replication_factor, topic_configs=configs.get(t))
@@ -80,6 +85,11 @@ async def ensure_topics(cfg: StreamsConfig, topics: TopicNames, *, control: bool
         await _wait_topics_ready(admin, names)
     finally:
         await admin.close()
+
+
+def zone_state_changelog(app_id: str) -> str:
+    """Name Faust gives the zone-state table's changelog topic (``<app id>-<table>-changelog``)."""
+    return f"{app_id}-zone-state-changelog"
 
 
 TOPICS_READY_TIMEOUT_S = 30.0

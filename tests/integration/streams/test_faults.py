@@ -2,7 +2,7 @@
 against a clean run, a broker restart under load, a worker stopping with its broker gone.
 
 Every worker is a real ``aiguilleur worker`` process. A stream is a synthetic city of 24
-crossroads in 3 zones (96 detectors) reporting every minute for 46 minutes, produced at 1 or 2
+crossroads in 8 zones (96 detectors) reporting every minute for 46 minutes, produced at 1 or 2
 event-minutes a second while the faults happen; every run must publish the same plans, with the same
 inputs digests, as a clean run, none missing and no period planned two different ways.
 """
@@ -71,7 +71,7 @@ def minute_of(dets: list[str], minute: int) -> list[tuple[bytes | None, bytes | 
 
 def city_env(pipeline_env: dict[str, str], folder: Path) -> tuple[dict[str, str], list[str]]:
     folder.mkdir(parents=True, exist_ok=True)
-    net, reg, mapping = write_city(city(JUNCTIONS), folder)
+    net, reg, mapping = write_city(city(JUNCTIONS, zone_size=3), folder)
     env = {
         **pipeline_env,
         "AIGUILLEUR_NETWORK_FILE": str(net),
@@ -82,10 +82,20 @@ def city_env(pipeline_env: dict[str, str], folder: Path) -> tuple[dict[str, str]
     return env, sorted(mapping)
 
 
-async def stream(env: dict[str, str], dets: list[str], pace_s: float = PACE_S) -> None:
-    """Produce the city's minutes one by one, ``pace_s`` apart."""
+HOLD_AFTER = 20
+"""The stream stops after this minute until the faults are under way: on a loaded machine a
+worker takes tens of seconds to start, and the stream must not be over before it has."""
+
+
+async def stream(
+    env: dict[str, str], dets: list[str], pace_s: float = PACE_S, go: asyncio.Event | None = None
+) -> None:
+    """Produce the city's minutes one by one, ``pace_s`` apart; after ``HOLD_AFTER``, only once
+    ``go`` is set."""
     topic = TopicNames(env["AIGUILLEUR_TOPIC_NAMESPACE"]).counts
     for minute in range(1, MINUTES + 1):
+        if minute > HOLD_AFTER and go is not None:
+            await go.wait()
         await produce(env["AIGUILLEUR_KAFKA_BOOTSTRAP"], topic, minute_of(dets, minute))
         await asyncio.sleep(pace_s)
 
@@ -164,18 +174,21 @@ async def run(
     env: dict[str, str],
     dets: list[str],
     folder: Path,
-    faults: Callable[[list[WorkerProcess]], Awaitable[None]] | None = None,
+    faults: Callable[[list[WorkerProcess], asyncio.Event], Awaitable[None]] | None = None,
     pace_s: float = PACE_S,
 ) -> tuple[dict[PlanKey, set[str]], int]:
-    """One run: a worker, the stream, ``faults`` played beside it; the plans it published."""
+    """One run: a worker, the stream, ``faults`` played beside it (they set the event to let the
+    stream's second part go); the plans it published."""
     async with workers(env, folder) as procs:
         await new_worker(env, folder, "w0", procs).wait_ready()
         # The first period is planned before any fault: a worker that starts on a backlog plans
         # from the last closed period it sees (docs/streams.md), by design.
-        first = asyncio.create_task(stream(env, dets, pace_s))
+        go = asyncio.Event()
+        first = asyncio.create_task(stream(env, dets, pace_s, go))
         await wait_first_plan(env)
         if faults is not None:
-            await faults(procs)
+            await faults(procs, go)
+        go.set()
         await first
         return await plans_of(env)
 
@@ -238,11 +251,12 @@ async def test_sigkill_mid_stream_changes_no_plan(
 ) -> None:
     env, dets = city_env(pipeline_env, tmp_path / "city")
 
-    async def kill_three_times(procs: list[WorkerProcess]) -> None:
+    async def kill_three_times(procs: list[WorkerProcess], go: asyncio.Event) -> None:
         for k in range(3):
             await asyncio.sleep(1.5)  # mid-stream: it consumes and plans meanwhile
             procs[-1].stop(signal.SIGKILL)
             await new_worker(env, tmp_path, f"w{k + 1}", procs).wait_ready()
+            go.set()  # the rest of the stream flows while the next kills happen
 
     plans, records = await run(env, dets, tmp_path, kill_three_times, pace_s=1.0)
     same_plans(plans, clean_run)
@@ -255,10 +269,15 @@ async def test_one_two_one_workers_lose_and_double_no_plan(
 ) -> None:
     env, dets = city_env(pipeline_env, tmp_path / "city")
 
-    async def scale_up_and_down(procs: list[WorkerProcess]) -> None:
+    async def scale_up_and_down(procs: list[WorkerProcess], go: asyncio.Event) -> None:
         second = new_worker(env, tmp_path, "w-second", procs)
         await second.wait_ready()
-        await asyncio.sleep(6)  # through the rebalance, both workers consume
+        go.set()
+        # Through the rebalance, both workers consume, until the second has planned a zone.
+        for _ in range(600):
+            if "event=zone_planned" in second.log_text():
+                break
+            await asyncio.sleep(0.1)
         second.stop(signal.SIGTERM)  # and back to one, through another rebalance
         assert "event=zone_planned" in second.log_text(), "the second worker planned no zone"
 
