@@ -17,6 +17,8 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -70,8 +72,9 @@ def _start(spec: PoolSpec) -> None:
 
 
 def _die_with_parent() -> None:
-    """Ask Linux to kill this process when the worker dies (a SIGKILLed worker leaves no
-    planning process behind); elsewhere, the closed pipe ends it at its next task."""
+    """End this process when the worker dies, even by SIGKILL: Linux's parent-death signal, and a
+    watcher thread that exits when the process is orphaned (seen: planning processes outliving a
+    SIGKILLed worker in the test runs, with the death signal alone)."""
     try:
         import ctypes
 
@@ -79,6 +82,17 @@ def _die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         pass
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="die-with-worker", daemon=True).start()
+
+
+ORPHAN_CHECK_S = 1.0
 
 
 PR_SET_PDEATHSIG = 1

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 from optimizer.guardrails import GuardrailConfig
 from optimizer.strategy import planner
 from streams.events import ZoneReading
@@ -11,6 +17,7 @@ from streams.planning import PlanningConfig, SiteRef
 from streams.zone_state import ZoneState
 from tests.fixtures.networks import small_network
 
+REPO = Path(__file__).resolve().parents[3]
 MIN = 60_000
 END = 1_000 * 5 * MIN
 
@@ -83,3 +90,47 @@ def _diff(a: object, b: object, path: str = "") -> list[str]:
 
     walk(da, db, path)
     return out
+
+
+def test_a_planning_process_does_not_outlive_a_killed_worker(tmp_path: Path) -> None:
+    """A SIGKILLed worker leaves no planning process behind (they were seen to, once)."""
+    script = tmp_path / "owner.py"
+    script.write_text(
+        "import asyncio, os, time\n"
+        "from streams.plan_pool import PlanPool, pool_spec\n"
+        "from tests.fixtures.networks import small_network\n"
+        "async def main():\n"
+        "    pool = PlanPool(pool_spec(small_network(), 'webster'), 1)\n"
+        "    loop = asyncio.get_running_loop()\n"
+        "    print(await loop.run_in_executor(pool._executor, os.getpid), flush=True)\n"
+        "    time.sleep(600)\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n"
+    )
+    owner = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert owner.stdout is not None
+        child = int(owner.stdout.readline())
+        assert Path(f"/proc/{child}").exists()
+    finally:
+        owner.kill()
+        owner.wait()
+        if owner.stdout is not None:
+            owner.stdout.close()
+    for _ in range(300):  # the watcher checks every second
+        if not Path(f"/proc/{child}").exists() or "Z" in _state_of(child):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"planning process {child} outlived its worker")
+
+
+def _state_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
+    except OSError:
+        return "gone"
