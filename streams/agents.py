@@ -38,6 +38,9 @@ _zone_decoder = msgspec.msgpack.Decoder(ZoneReadings)
 _plan_encoder = msgspec.json.Encoder()
 _reading_encoder = msgspec.json.Encoder()
 
+YIELD_EVERY = 256
+"""Records (or sends) between two turns given back to the event loop while a batch is handled."""
+
 T = TypeVar("T")
 
 
@@ -62,6 +65,8 @@ class Ingest:
         self.ctx = ctx
         self.bounds = event_time_bounds(cfg)
         self.batch_topic = ctx.topics.count_batches
+        self.rejected: dict[str, int] = {}
+        """Dead letters of the batch being handled, by code (for its summary line)."""
 
     def dead_letter(
         self,
@@ -75,7 +80,10 @@ class Ingest:
         headers = dead_letter_headers(message, err, index)
         self.ctx.metrics.readings.labels(outcome="rejected").inc()
         self.ctx.metrics.dead_letters.labels(reason=err.code).inc()
-        log.info(
+        self.rejected[err.code] = self.rejected.get(err.code, 0) + 1
+        # One line per record at debug; a summary per batch at info (a flood of bad records
+        # must not cost a log line each on the event loop).
+        log.debug(
             "event=dead_letter code=%s topic=%s partition=%s offset=%s index=%s reason=%r",
             err.code,
             message.topic,
@@ -114,7 +122,13 @@ class Ingest:
         now_ms = int(time.time() * 1000)
         by_zone: dict[str, list[ZoneReading]] = {}
         sends: list[Awaitable[Any]] = []
-        for record in records:
+        self.rejected = {}
+        for k, record in enumerate(records):
+            if k % YIELD_EVERY == YIELD_EVERY - 1:
+                # Let the consumers' heartbeats run: a long batch of bad records on a loaded
+                # machine held the loop past the session timeout (a rebalance, then the same
+                # batch again, and again).
+                await asyncio.sleep(0)
             if record.topic == self.batch_topic:
                 self._accept_batch(record, now_ms, by_zone, sends)
                 continue
@@ -129,9 +143,19 @@ class Ingest:
             sends.append(self.ch.zone_readings.send(key=zone.encode(), value=value))
             self.ctx.metrics.readings.labels(outcome="accepted").inc(len(readings))
         # Every send is queued first, then awaited: the producer batches them.
-        delivered = [await s for s in sends]
+        delivered = []
+        for k, send in enumerate(sends):
+            delivered.append(await send)
+            if k % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
         for fut in delivered:
             await fut
+        if self.rejected:
+            log.info(
+                "event=dead_letters records=%d %s",
+                sum(self.rejected.values()),
+                " ".join(f"{code}={n}" for code, n in sorted(self.rejected.items())),
+            )
 
     def _accept_batch(
         self,
