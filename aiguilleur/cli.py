@@ -48,11 +48,15 @@ def replay_cmd(
     ],
     speed: Annotated[float, typer.Option(help="Times real time; 0 = as fast as possible.")] = 60.0,
     rebase_now: Annotated[
-        bool, typer.Option("--rebase/--no-rebase", help="Move the file's times so it starts now.")
+        bool,
+        typer.Option(
+            "--rebase/--no-rebase",
+            help="Move the times so the file ends now (a worker refuses dates ahead of its clock).",
+        ),
     ] = True,
 ) -> None:
     """Replay a counts file onto the input topic."""
-    from aiguilleur.replay import BadRow, ReplayFileError, floor_now, read_counts, rebase, replay
+    from aiguilleur.replay import BadRow, ReplayFileError, read_counts, rebase_to_now, replay
 
     s = _settings()
     bad: list[BadRow] = []
@@ -64,7 +68,7 @@ def replay_cmd(
     for b in bad:
         print(f"skipped {file}:{b.line}: {b.reason}", file=sys.stderr)
     if rebase_now:
-        readings = rebase(readings, floor_now(s.control_period_s))
+        readings = rebase_to_now(readings, s.control_period_s)
     from aiguilleur.wiring import streams_config
     from aiguilleur.worker import ensure_topics
     from streams.topics import TopicNames

@@ -19,7 +19,7 @@ from aiguilleur.demo_operator import OperatorSide, operator_round, summary
 from aiguilleur.demo_operator import start as start_operator
 from aiguilleur.follow import PLAN_HEADER, decode_plan, format_plan, records
 from aiguilleur.operator_client import OperatorClientError
-from aiguilleur.replay import BadRow, floor_now, read_counts, rebase, replay
+from aiguilleur.replay import BadRow, read_counts, rebase_to_now, replay
 from aiguilleur.settings import DEMO_DIR, REPO_ROOT, Settings
 from aiguilleur.wiring import load_network, streams_config
 from aiguilleur.worker import ensure_topics
@@ -73,7 +73,7 @@ async def _run(
     readings = read_counts(counts, bad)
     for b in bad:
         out(f"skipped {counts}:{b.line}: {b.reason}")
-    readings = rebase(readings, floor_now(settings.control_period_s))
+    readings = rebase_to_now(readings, settings.control_period_s)
     from streams.topics import TopicNames
 
     topics = TopicNames(settings.topic_namespace)

@@ -121,6 +121,18 @@ async def replay(
     return sent
 
 
+def rebase_to_now(readings: list[TrafficCount], period_s: int) -> list[TrafficCount]:
+    """Move the readings by a whole number of periods so that the last one ends at or before the
+    current period boundary, the first on a boundary: the recorded hour reads as the hour just
+    gone, which a worker's event-time bounds accept (a feed dated ahead of its clock is refused
+    beyond ``AIGUILLEUR_EVENT_TIME_MAX_AHEAD_S``), whatever the replay speed."""
+    if not readings:
+        return readings
+    span_s = (readings[-1].interval_end - readings[0].interval_end).total_seconds()
+    periods = -(-int(span_s) // period_s)
+    return rebase(readings, floor_now(period_s) - timedelta(seconds=periods * period_s))
+
+
 def floor_now(period_s: int) -> datetime:
     """The current time rounded down to a multiple of ``period_s`` (UTC)."""
     now = datetime.now(UTC)

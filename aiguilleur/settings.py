@@ -165,6 +165,50 @@ class Settings(BaseSettings):
     token_file: Path | None = Field(
         default=None, description="A file holding the operator CLI's bearer token."
     )
+    event_time_max_ahead_s: int = Field(
+        default=900,
+        ge=0,
+        le=31 * 86_400,
+        description=(
+            "Readings dated more than this ahead of the worker's clock go to the dead letters "
+            "(event_time_ahead): a sensor with a wrong clock must not move a zone's time."
+        ),
+    )
+    event_time_max_behind_s: int = Field(
+        default=7 * 86_400,
+        ge=0,
+        le=3660 * 86_400,
+        description=(
+            "Readings dated more than this behind the worker's clock go to the dead letters "
+            "(event_time_behind)."
+        ),
+    )
+    event_time_replay: bool = Field(
+        default=False,
+        description=(
+            "Accept readings of any date: replays of recorded feeds at their own dates, the "
+            "twin's simulated clock. Each zone's clock still follows a quorum of its detectors."
+        ),
+    )
+    shutdown_timeout_s: float = Field(
+        default=10.0,
+        ge=1,
+        le=600,
+        description=(
+            "Most a worker takes to stop on SIGTERM/SIGINT, whatever the broker's state; what it "
+            "could not commit by then is logged and read again by the next start."
+        ),
+    )
+    planning_processes: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description=(
+            "Processes that compute plans beside the worker's event loop, at a lower CPU "
+            "priority, so that planning never starves ingest; 0: plans are computed in the "
+            "worker process itself."
+        ),
+    )
     log_level: Literal["debug", "info", "warn", "error"] = "info"
 
     @field_validator("cycle_max_s")

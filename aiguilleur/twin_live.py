@@ -421,6 +421,8 @@ def worker_env(settings: Settings, files: PipelineFiles, workdir: Path) -> dict[
         "AIGUILLEUR_STATE_DIR": str(workdir / "state"),
         "AIGUILLEUR_METRICS_PORT": "0",
         "AIGUILLEUR_CONTROLLER": settings.controller,
+        # Simulated time maps to fixed past dates (LIVE_EPOCH), so that runs are reproducible.
+        "AIGUILLEUR_EVENT_TIME_REPLAY": "true",
     }
 
 

@@ -84,6 +84,11 @@ def streams_config(settings: Settings) -> StreamsConfig:
         lateness_s=settings.lateness_s,
         session_timeout_s=settings.session_timeout_s,
         web_port=settings.web_port,
+        event_time_max_ahead_s=settings.event_time_max_ahead_s,
+        event_time_max_behind_s=settings.event_time_max_behind_s,
+        event_time_replay=settings.event_time_replay,
+        shutdown_timeout_s=settings.shutdown_timeout_s,
+        planning_processes=settings.planning_processes,
         sasl_username=settings.kafka_sasl_username,
         sasl_mechanism=settings.kafka_sasl_mechanism,
         sasl_password=settings.kafka_sasl_password.get_secret_value()

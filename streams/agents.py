@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -15,11 +15,19 @@ import msgspec
 from streams.app import Channels
 from streams.context import PipelineContext, StreamsConfig
 from streams.errors import RejectedReading
-from streams.events import ZoneReading, ZoneReadings
+from streams.events import LateReading, LateReadings, TrafficCount, ZoneReading, ZoneReadings
 from streams.ingest import run_ingest
 from streams.oversight import Oversight, follow_oversight
 from streams.plan_inputs import Computed, capture, compute
-from streams.validation import dead_letter_headers, decode_reading, to_zone_reading
+from streams.plan_pool import PlanPool, pool_spec
+from streams.validation import (
+    EventTimeBounds,
+    check_event_time,
+    dead_letter_headers,
+    decode_batch,
+    decode_reading,
+    to_zone_reading,
+)
 from streams.zone_planning import ZoneResult
 from streams.zone_state import ZoneState, decode_state, encode_state
 
@@ -28,6 +36,10 @@ log = logging.getLogger("aiguilleur.streams")
 _zone_encoder = msgspec.msgpack.Encoder()
 _zone_decoder = msgspec.msgpack.Decoder(ZoneReadings)
 _plan_encoder = msgspec.json.Encoder()
+_reading_encoder = msgspec.json.Encoder()
+
+YIELD_EVERY = 256
+"""Records (or sends) between two turns given back to the event loop while a batch is handled."""
 
 T = TypeVar("T")
 
@@ -46,27 +58,52 @@ def _ready_oversight(commune: str) -> Oversight:
 class Ingest:
     """Stage 1: validation, dead letters, regrouping by zone."""
 
-    def __init__(self, ch: Channels, ctx: PipelineContext) -> None:
+    def __init__(
+        self, ch: Channels, ctx: PipelineContext, cfg: StreamsConfig | None = None
+    ) -> None:
         self.ch = ch
         self.ctx = ctx
+        self.bounds = event_time_bounds(cfg)
+        self.batch_topic = ctx.topics.count_batches
+        self.rejected: dict[str, int] = {}
+        """Dead letters of the batch being handled, by code (for its summary line)."""
 
-    async def dead_letter(self, message: Any, err: RejectedReading) -> None:
-        """Send the original record to the dead-letter topic, the reason in its headers."""
-        headers = dead_letter_headers(message, err)
-        await self.ch.dead_letters.send(key=message.key, value=message.value, headers=headers)
+    def dead_letter(
+        self,
+        message: Any,
+        err: RejectedReading,
+        value: bytes | None = None,
+        index: int | None = None,
+    ) -> Awaitable[Any]:
+        """Send the original record (or a batch's rejected reading, with its index) to the
+        dead-letter topic, the reason in its headers; return the send (awaited before commit)."""
+        headers = dead_letter_headers(message, err, index)
         self.ctx.metrics.readings.labels(outcome="rejected").inc()
         self.ctx.metrics.dead_letters.labels(reason=err.code).inc()
-        log.info(
-            "event=dead_letter code=%s partition=%s offset=%s reason=%r",
+        self.rejected[err.code] = self.rejected.get(err.code, 0) + 1
+        # One line per record at debug; a summary per batch at info (a flood of bad records
+        # must not cost a log line each on the event loop).
+        log.debug(
+            "event=dead_letter code=%s topic=%s partition=%s offset=%s index=%s reason=%r",
             err.code,
+            message.topic,
             message.partition,
             message.offset,
+            "" if index is None else index,
             err.reason,
         )
+        send: Awaitable[Any] = self.ch.dead_letters.send(
+            key=message.key, value=message.value if index is None else value, headers=headers
+        )
+        return send
 
-    def accept(self, message: Any) -> tuple[str, ZoneReading]:
+    def accept(self, message: Any, now_ms: int = 0) -> tuple[str, ZoneReading]:
         """The zone and compact reading of a valid record; ``RejectedReading`` otherwise."""
-        reading = decode_reading(message.key, message.value)
+        return self.accept_reading(decode_reading(message.key, message.value), now_ms)
+
+    def accept_reading(self, reading: TrafficCount, now_ms: int) -> tuple[str, ZoneReading]:
+        """The zone and compact form of a decoded reading; ``RejectedReading`` if its detector is
+        unknown or its time out of bounds."""
         zone = self.ctx.detectors.zone_of.get(reading.detector_id)
         if zone is None:
             raise RejectedReading(
@@ -74,26 +111,85 @@ class Ingest:
                 f"detector {reading.detector_id!r} is not in the detector registry "
                 f"{self.ctx.registry_source}; add it there or fix the id",
             )
-        return zone, to_zone_reading(reading)
+        compact = to_zone_reading(reading)
+        check_event_time(compact, now_ms or int(time.time() * 1000), self.bounds)
+        return zone, compact
 
     async def handle(self, records: list[Any]) -> None:
         """Process a batch of Kafka records (key, value, topic, partition, offset); return once the
-        zone records are delivered, so that the caller may then commit the batch's offsets."""
+        zone records and dead letters are delivered, so that the caller may then commit the
+        batch's offsets."""
+        now_ms = int(time.time() * 1000)
         by_zone: dict[str, list[ZoneReading]] = {}
-        for record in records:
+        sends: list[Awaitable[Any]] = []
+        self.rejected = {}
+        for k, record in enumerate(records):
+            if k % YIELD_EVERY == YIELD_EVERY - 1:
+                # Let the consumers' heartbeats run: a long batch of bad records on a loaded
+                # machine held the loop past the session timeout (a rebalance, then the same
+                # batch again, and again).
+                await asyncio.sleep(0)
+            if record.topic == self.batch_topic:
+                self._accept_batch(record, now_ms, by_zone, sends)
+                continue
             try:
-                zone, reading = self.accept(record)
+                zone, reading = self.accept(record, now_ms)
             except RejectedReading as err:
-                await self.dead_letter(record, err)
+                sends.append(self.dead_letter(record, err))
                 continue
             by_zone.setdefault(zone, []).append(reading)
-        sent = []
         for zone, readings in by_zone.items():
             value = _zone_encoder.encode(ZoneReadings(zone_id=zone, readings=tuple(readings)))
-            sent.append(await self.ch.zone_readings.send(key=zone.encode(), value=value))
+            sends.append(self.ch.zone_readings.send(key=zone.encode(), value=value))
             self.ctx.metrics.readings.labels(outcome="accepted").inc(len(readings))
-        for fut in sent:
+        # Every send is queued first, then awaited: the producer batches them.
+        delivered = []
+        for k, send in enumerate(sends):
+            delivered.append(await send)
+            if k % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+        for fut in delivered:
             await fut
+        if self.rejected:
+            log.info(
+                "event=dead_letters records=%d %s",
+                sum(self.rejected.values()),
+                " ".join(f"{code}={n}" for code, n in sorted(self.rejected.items())),
+            )
+
+    def _accept_batch(
+        self,
+        record: Any,
+        now_ms: int,
+        by_zone: dict[str, list[ZoneReading]],
+        sends: list[Awaitable[Any]],
+    ) -> None:
+        """Accept a gateway batch's good readings; dead-letter the bad ones (or the whole record
+        when the batch itself is unusable)."""
+        try:
+            _, parts = decode_batch(record.key, record.value)
+        except RejectedReading as err:
+            sends.append(self.dead_letter(record, err))
+            return
+        for part in parts:
+            if part.reading is None:
+                assert part.error is not None
+                sends.append(self.dead_letter(record, part.error, part.raw, part.index))
+                continue
+            try:
+                zone, reading = self.accept_reading(part.reading, now_ms)
+            except RejectedReading as err:
+                raw = part.raw or _reading_encoder.encode(part.reading)
+                sends.append(self.dead_letter(record, err, raw, part.index))
+                continue
+            by_zone.setdefault(zone, []).append(reading)
+
+
+def event_time_bounds(cfg: StreamsConfig | None) -> EventTimeBounds | None:
+    """The bounds of the configuration (``None`` when replays are allowed or no config)."""
+    if cfg is None or cfg.event_time_replay:
+        return None
+    return EventTimeBounds(cfg.event_time_max_ahead_s * 1000, cfg.event_time_max_behind_s * 1000)
 
 
 class Zones:
@@ -111,8 +207,25 @@ class Zones:
         self.period_ms = ctx.planning.period_s * 1000
         self.window_ms = ctx.planning.window_s * 1000
         self.lateness_ms = cfg.lateness_s * 1000
+        self.horizon_ms = self.window_ms + self.lateness_ms + self.period_ms
         self.watermarks: dict[str, int] = {}
         self.oversight = oversight or _ready_oversight(ctx.commune)
+        self.quorum = {
+            zone: min(2, len({s.detector_id for s in sites}))
+            for zone, sites in ctx.detectors.sites_by_zone.items()
+        }
+        """Detectors whose clocks must agree before a zone's time moves: two, so that no single
+        detector moves it (one in a zone of one detector)."""
+        self.pool: PlanPool | None = None
+        if cfg.planning_processes > 0:
+            self.pool = PlanPool(
+                pool_spec(
+                    ctx.network,
+                    ctx.planner.name,
+                    ctx.zone_planner.name if ctx.zone_planner else "",
+                ),
+                cfg.planning_processes,
+            )
 
     async def handle(self, value: bytes) -> None:
         """Apply one zone batch; plan every control period it closes."""
@@ -120,15 +233,63 @@ class Zones:
         key = batch.zone_id.encode()
         raw = self.ch.zone_state.get(key)
         state = decode_state(raw) if raw else ZoneState(zone_id=batch.zone_id)
-        state.upsert(batch.readings)
+        late = state.late(batch.readings)
+        if late:
+            await self.keep_late(state, late)
+        state.upsert(
+            batch.readings, quorum=self.quorum.get(batch.zone_id, 1), horizon_ms=self.horizon_ms
+        )
         self.ctx.metrics.zone_batches.inc()
-        for end_ms in state.due_periods(self.period_ms, self.lateness_ms):
+        closable = state.closable_periods(self.period_ms, self.lateness_ms)
+        due = state.due_periods(self.period_ms, self.lateness_ms, self.window_ms)
+        if closable > len(due):
+            # Periods with no reading at all in their window (a feed that stopped): no plan.
+            junctions = len(self.ctx.junctions_by_zone.get(batch.zone_id, ()))
+            self.ctx.metrics.plans_skipped.labels(reason="no_data").inc(
+                (closable - len(due)) * junctions
+            )
+            log.info(
+                "event=zone_periods_empty zone=%s periods=%d", batch.zone_id, closable - len(due)
+            )
+        for end_ms in due:
             await self.publish_plans(state, end_ms)
             state.planned_until_ms = end_ms
+        if closable:
+            state.planned_until_ms = max(
+                state.planned_until_ms,
+                ((state.watermark_ms - self.lateness_ms) // self.period_ms) * self.period_ms,
+            )
         if state.planned_until_ms:
             state.prune(state.planned_until_ms + self.period_ms - self.window_ms)
         self.ch.zone_state[key] = encode_state(state)
         self.watermarks[batch.zone_id] = state.watermark_ms
+
+    async def keep_late(self, state: ZoneState, late: list[ZoneReading]) -> None:
+        """Count readings that came after their period was planned and keep them on the
+        late-readings topic (a longer window may still use them: they are stored too)."""
+        self.ctx.metrics.late_readings.inc(len(late))
+        log.info(
+            "event=late_readings zone=%s readings=%d planned_until=%s",
+            state.zone_id,
+            len(late),
+            _ms_to_iso(state.planned_until_ms),
+        )
+        event = LateReadings(
+            zone_id=state.zone_id,
+            planned_until=datetime.fromtimestamp(state.planned_until_ms / 1000, tz=UTC),
+            readings=tuple(
+                LateReading(
+                    detector_id=r.detector_id,
+                    interval_end=_ms_to_dt(r.interval_end_ms),
+                    interval_s=r.interval_s,
+                    count=r.count,
+                )
+                for r in late
+            ),
+        )
+        await self.ch.late_readings.send(
+            key=state.zone_id.encode(), value=_plan_encoder.encode(event)
+        )
 
     async def publish_plans(self, state: ZoneState, end_ms: int) -> None:
         """Plan and publish every junction of the zone for the period starting at ``end_ms``:
@@ -153,18 +314,24 @@ class Zones:
             key=state.zone_id.encode(), value=_plan_encoder.encode(inputs)
         )
         t0 = time.perf_counter()
-        # A zone's offset search takes seconds (docs/streams.md): in a thread, so that the event
-        # loop keeps the consumers' heartbeats and the ingest stage going.
-        run = asyncio.to_thread if zone_planner is not None else _call
-        computed = await run(
-            compute,
-            inputs,
-            junctions,
-            ctx.network.links,
-            ctx.planner,
-            zone_planner,
-            ctx.metrics.plan_seconds.observe,
-        )
+        if self.pool is not None:
+            # In a planning process: planning cannot hold the event loop, and so ingest, back.
+            computed, seconds = await self.pool.compute(inputs)
+            for s in seconds:
+                ctx.metrics.plan_seconds.observe(s)
+        else:
+            # A zone's offset search takes seconds (docs/streams.md): in a thread, so that the
+            # event loop keeps the consumers' heartbeats and the ingest stage going.
+            run = asyncio.to_thread if zone_planner is not None else _call
+            computed = await run(
+                compute,
+                inputs,
+                junctions,
+                ctx.network.links,
+                ctx.planner,
+                zone_planner,
+                ctx.metrics.plan_seconds.observe,
+            )
         if computed.unmeasured:
             ctx.metrics.plans_skipped.labels(reason="no_data").inc(len(computed.unmeasured))
         self._log_zone(state.zone_id, computed, time.perf_counter() - t0)
@@ -209,27 +376,59 @@ class Zones:
         return time.time() - min(self.watermarks.values()) / 1000
 
 
+def _ms_to_dt(ms: int) -> datetime:
+    """A UTC datetime, clamped to what ``datetime`` can hold (a wrong clock may say year 9999)."""
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return datetime.max.replace(tzinfo=UTC) if ms > 0 else datetime.min.replace(tzinfo=UTC)
+
+
+def _ms_to_iso(ms: int) -> str:
+    return _ms_to_dt(ms).isoformat()
+
+
+def _faust_ingest(app: faust.App, ch: Channels, cfg: StreamsConfig, ingest_stage: Ingest) -> None:
+    """Stage 1 as Faust agents (``AIGUILLEUR_INGEST_ENGINE=faust``, kept for benchmarks)."""
+
+    @app.agent(ch.count_batches, name="ingest-batches")
+    async def ingest_batches(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        batches = stream.take_events(  # type: ignore[attr-defined]  # faust-streaming API
+            max(1, cfg.ingest_batch // 100), within=cfg.ingest_within_s
+        )
+        async for events in batches:
+            await ingest_stage.handle([ev.message for ev in events])
+            yield None
+
+    @app.agent(ch.counts, name="ingest")
+    async def ingest(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        batches = stream.take_events(  # type: ignore[attr-defined]  # faust-streaming API
+            cfg.ingest_batch, within=cfg.ingest_within_s
+        )
+        async for events in batches:
+            await ingest_stage.handle([ev.message for ev in events])
+            yield None
+
+
 def register_agents(app: faust.App, ch: Channels, cfg: StreamsConfig, ctx: PipelineContext) -> None:
     """Attach the two agents and the lag timer to ``app``."""
-    ingest_stage = Ingest(ch, ctx)
+    ingest_stage = Ingest(ch, ctx, cfg)
     oversight = Oversight(ctx.commune)
     zones_stage = Zones(ch, cfg, ctx, oversight)
+
+    async def forget_zones(_app: Any, *_args: Any, **_kw: Any) -> None:
+        # Zones moved to another worker must not show here as lagging forever: the watermarks
+        # come back with the zones' next batches.
+        zones_stage.watermarks.clear()
+
+    app.on_partitions_revoked.connect(forget_zones)  # type: ignore[arg-type]  # mode types its receivers with a keyword-only signal argument it passes in **kwargs
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
     async def oversight_loop() -> None:
         await follow_oversight(cfg, ctx.topics, oversight)
 
     if cfg.ingest_engine == "faust":
-
-        @app.agent(ch.counts, name="ingest")
-        async def ingest(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-            batches = stream.take_events(  # type: ignore[attr-defined]  # faust-streaming API
-                cfg.ingest_batch, within=cfg.ingest_within_s
-            )
-            async for events in batches:
-                await ingest_stage.handle([ev.message for ev in events])
-                yield None
-
+        _faust_ingest(app, ch, cfg, ingest_stage)
     else:
 
         @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped

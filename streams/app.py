@@ -35,6 +35,8 @@ class Channels:
     plans: Any
     zone_state: Any
     plan_inputs: Any
+    count_batches: Any = None
+    late_readings: Any = None
 
 
 def create_faust_app(cfg: StreamsConfig) -> faust.App:
@@ -79,6 +81,8 @@ def declare_channels(app: faust.App, cfg: StreamsConfig, ctx: PipelineContext) -
         plans=app.topic(t.plans, key_type=bytes, value_type=bytes, partitions=n),
         plan_inputs=app.topic(t.plan_inputs, key_type=bytes, value_type=bytes, partitions=n),
         zone_state=app.Table("zone-state", key_type=bytes, value_type=bytes, partitions=n),
+        count_batches=app.topic(t.count_batches, key_type=bytes, value_type=bytes, partitions=n),
+        late_readings=app.topic(t.late_readings, key_type=bytes, value_type=bytes, partitions=n),
     )
 
 

@@ -9,6 +9,7 @@ from graph.model import Junction, Network
 from optimizer.strategy import Planner, ZonePlanner
 from streams.metrics import Metrics
 from streams.planning import PlanningConfig, SiteRef
+from streams.progress import OffsetProgress
 from streams.topics import TopicNames
 
 
@@ -52,6 +53,16 @@ class StreamsConfig:
     sasl_username: str | None = None
     sasl_password: str | None = None
     sasl_mechanism: str = "SCRAM-SHA-512"
+    event_time_max_ahead_s: int = 900
+    """How far ahead of the worker's clock a reading's interval end may lie."""
+    event_time_max_behind_s: int = 7 * 86_400
+    """How far behind the worker's clock a reading's interval end may lie."""
+    event_time_replay: bool = False
+    """Accept readings of any date (replays of recorded feeds, the twin's simulated time)."""
+    shutdown_timeout_s: float = 10.0
+    """Most a worker takes to stop on SIGTERM, whatever the broker's state."""
+    planning_processes: int = 0
+    """Processes that compute plans beside the worker's event loop (0: in the worker's thread)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +84,8 @@ class PipelineContext:
     offsets); ``planner`` is then unused by the zone stage."""
     commune: str = ""
     """The commune (tenant) this worker plans for: on every plan and inputs record."""
+    progress: OffsetProgress = field(default_factory=OffsetProgress)
+    """The ingest stage's handled and committed offsets (logged if a stop times out)."""
 
     @classmethod
     def create(

@@ -43,6 +43,52 @@ class TrafficCount(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     schema_version: Literal[1] = 1
 
 
+class TrafficCountBatch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Many readings sent together by one field gateway or controller (all its detectors for an
+    interval, or a backlog after a link outage). Topic ``aiguilleur.traffic-counts-batch.v1``, key =
+    gateway id. Each reading is checked on its own: a bad one goes to the dead-letter topic with its
+    index in the batch, the others are accepted."""
+
+    gateway_id: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1, max_length=128, description="Field gateway or controller id (the key)."
+        ),
+    ]
+    readings: Annotated[
+        tuple[TrafficCount, ...],
+        msgspec.Meta(
+            min_length=1,
+            max_length=10_000,
+            description="The readings, each a traffic-counts.v1 reading.",
+        ),
+    ]
+    schema_version: Literal[1] = 1
+
+
+class LateReading(msgspec.Struct, frozen=True, kw_only=True):
+    """A reading that reached its zone after its control period was planned."""
+
+    detector_id: str
+    """Detector id, ``detector#class`` for a count of one vehicle class."""
+    interval_end: datetime
+    interval_s: int
+    count: int
+
+
+class LateReadings(msgspec.Struct, frozen=True, kw_only=True):
+    """Readings kept because they came too late for their plan. Topic
+    ``aiguilleur.late-readings.v1``, key = zone id. They are counted in
+    ``aiguilleur_readings_late_total``; a window that still covers them (a window longer than the
+    period) uses them too."""
+
+    zone_id: str
+    planned_until: datetime
+    """End of the last control period already planned in the zone when they arrived."""
+    readings: tuple[LateReading, ...]
+    schema_version: Literal[1] = 1
+
+
 class ZoneReading(msgspec.Struct, frozen=True, array_like=True):
     """A validated count, reduced to what zone aggregation needs (compact: sent in batches)."""
 
@@ -226,6 +272,8 @@ DLQ_HEADER_TOPIC = "aiguilleur.source.topic"
 DLQ_HEADER_PARTITION = "aiguilleur.source.partition"
 DLQ_HEADER_OFFSET = "aiguilleur.source.offset"
 DLQ_HEADER_TIME = "aiguilleur.error.time"
+DLQ_HEADER_INDEX = "aiguilleur.source.index"
+"""Only on a reading rejected from a batch: its position in the batch's ``readings`` (from 0)."""
 DLQ_HEADERS = (
     DLQ_HEADER_REASON,
     DLQ_HEADER_CODE,

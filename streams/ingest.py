@@ -10,17 +10,22 @@ partitioning stay in Faust.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, KafkaError
 
 from streams.context import PipelineContext, StreamsConfig
+from streams.progress import OffsetProgress
 
 log = logging.getLogger("aiguilleur.streams")
+
+RETRY_AFTER_S = 1.0
+"""Pause before a batch whose output could not be delivered is read again."""
 
 
 def kafka_security(cfg: StreamsConfig) -> dict[str, Any]:
@@ -36,11 +41,11 @@ def kafka_security(cfg: StreamsConfig) -> dict[str, Any]:
     }
 
 
-def consumer_for(cfg: StreamsConfig, topic: str) -> AIOKafkaConsumer:
-    """The ingest group's consumer for ``topic``."""
+def consumer_for(cfg: StreamsConfig, *topics: str) -> AIOKafkaConsumer:
+    """The ingest group's consumer for ``topics``."""
     session_ms = int(cfg.session_timeout_s * 1000)
     return AIOKafkaConsumer(
-        topic,
+        *topics,
         bootstrap_servers=cfg.bootstrap,
         group_id=f"{cfg.app_id}-ingest",
         client_id=f"{cfg.app_id}-ingest",
@@ -55,9 +60,14 @@ def consumer_for(cfg: StreamsConfig, topic: str) -> AIOKafkaConsumer:
 
 async def run_ingest(cfg: StreamsConfig, ctx: PipelineContext, stage: Any) -> None:
     """Consume, validate, forward and commit until cancelled (the worker's shutdown cancels it)."""
-    consumer = consumer_for(cfg, ctx.topics.counts)
+    consumer = consumer_for(cfg, ctx.topics.counts, ctx.topics.count_batches)
     await consumer.start()
-    log.info("event=ingest_started group=%s-ingest topic=%s", cfg.app_id, ctx.topics.counts)
+    log.info(
+        "event=ingest_started group=%s-ingest topics=%s,%s",
+        cfg.app_id,
+        ctx.topics.counts,
+        ctx.topics.count_batches,
+    )
     try:
         await consume_in_batches(
             consumer,
@@ -65,6 +75,7 @@ async def run_ingest(cfg: StreamsConfig, ctx: PipelineContext, stage: Any) -> No
             max_records=cfg.ingest_batch,
             timeout_ms=int(cfg.ingest_within_s * 1000),
             stage="ingest",
+            progress=ctx.progress,
         )
     finally:
         await consumer.stop()
@@ -78,18 +89,38 @@ async def consume_in_batches(
     timeout_ms: int,
     stage: str,
     check: Callable[[], None] = lambda: None,
+    progress: OffsetProgress | None = None,
 ) -> None:
     """Fetch, ``handle`` (which returns once its output is delivered), then commit the batch's
-    offsets; forever. ``check`` runs before each fetch and may raise to stop."""
+    offsets; forever. ``check`` runs before each fetch and may raise to stop. ``progress`` learns
+    what was handled and what committed (logged by a worker that cannot stop cleanly)."""
+    progress = progress or OffsetProgress()
     while True:
         check()
         batch = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
         if not batch:
             continue
-        await handle([m for msgs in batch.values() for m in msgs])
         try:
-            await consumer.commit({tp: msgs[-1].offset + 1 for tp, msgs in batch.items()})
+            await handle([m for msgs in batch.values() for m in msgs])
+        except KafkaError as e:
+            # The output could not be delivered (broker unreachable, timed out): read the batch
+            # again from its first record once the broker answers; nothing is committed past it.
+            log.warning("event=%s_send_failed records_again=%d reason=%r", stage, len(batch), e)
+            for tp, msgs in batch.items():
+                consumer.seek(tp, msgs[0].offset)
+            await asyncio.sleep(RETRY_AFTER_S)
+            continue
+        offsets = {tp: msgs[-1].offset + 1 for tp, msgs in batch.items()}
+        progress.mark_handled(offsets)
+        try:
+            await consumer.commit(offsets)
+            progress.mark_committed(offsets)
         except CommitFailedError as e:
             # The group rebalanced meanwhile: the new owner re-reads the batch (idempotent
             # downstream).
             log.warning("event=%s_commit_failed reason=%r", stage, str(e))
+            progress.forget()
+        except KafkaError as e:
+            # Broker or coordinator unreachable: the next batch's commit covers these offsets;
+            # if the worker stops first, the next start reads them again.
+            log.warning("event=%s_commit_deferred reason=%r", stage, e)

@@ -18,6 +18,7 @@ class Metrics:
     plan_seconds: Histogram
     watermark_lag: Gauge
     zone_batches: Counter
+    late_readings: Counter
     junction_states: Counter
     state_dead_letters: Counter
     decisions: Counter
@@ -27,8 +28,32 @@ class Metrics:
     envelopes_held: Gauge
 
 
+DEAD_LETTER_CODES = (
+    "malformed",
+    "invalid",
+    "empty",
+    "too_large",
+    "key_mismatch",
+    "unknown_detector",
+    "event_time_ahead",
+    "event_time_behind",
+)
+"""Every reason code of the counts' dead letters (a bounded label set)."""
+
+
 def create_metrics(registry: CollectorRegistry = REGISTRY) -> Metrics:
-    """Register the pipeline's metrics in ``registry``."""
+    """Register the pipeline's metrics in ``registry``, every known label value at zero: a
+    dashboard's rejected-readings panel then shows 0 rather than no data."""
+    metrics = _create(registry)
+    for outcome in ("accepted", "rejected"):
+        metrics.readings.labels(outcome=outcome)
+    for code in DEAD_LETTER_CODES:
+        metrics.dead_letters.labels(reason=code)
+    metrics.plans_skipped.labels(reason="no_data")
+    return metrics
+
+
+def _create(registry: CollectorRegistry) -> Metrics:
     return Metrics(
         readings=Counter(
             "aiguilleur_readings", "Input readings by outcome.", ["outcome"], registry=registry
@@ -60,6 +85,12 @@ def create_metrics(registry: CollectorRegistry = REGISTRY) -> Metrics:
         zone_batches=Counter(
             "aiguilleur_zone_batches",
             "Zone reading batches applied to zone state.",
+            registry=registry,
+        ),
+        late_readings=Counter(
+            "aiguilleur_readings_late",
+            "Readings that reached their zone after their control period was planned; kept on "
+            "the late-readings topic.",
             registry=registry,
         ),
         junction_states=Counter(

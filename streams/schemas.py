@@ -8,9 +8,11 @@ from typing import Any
 import msgspec
 
 from streams.events import (
+    DLQ_HEADER_INDEX,
     DLQ_HEADERS,
     ActivePlan,
     JunctionStateReport,
+    LateReadings,
     PlanInputs,
     RecommendationDecision,
     SignalDecision,
@@ -18,12 +20,14 @@ from streams.events import (
     SignalPlan,
     Suspension,
     TrafficCount,
+    TrafficCountBatch,
     ZoneReadings,
 )
 from streams.topics import (
     ACTIVE_PLANS,
     JUNCTION_STATES,
     JUNCTION_STATES_DLQ,
+    LATE_READINGS,
     PLAN_INPUTS,
     RECOMMENDATION_DECISIONS,
     SIGNAL_DECISIONS,
@@ -31,6 +35,7 @@ from streams.topics import (
     SIGNAL_PLANS,
     SUSPENSIONS,
     TRAFFIC_COUNTS,
+    TRAFFIC_COUNTS_BATCH,
     TRAFFIC_COUNTS_DLQ,
     ZONE_READINGS,
 )
@@ -92,7 +97,14 @@ def dead_letter_schema(
             "headers": {
                 "type": "object",
                 "required": list(DLQ_HEADERS),
-                "properties": {h: {"type": "string"} for h in DLQ_HEADERS},
+                "properties": {
+                    **{h: {"type": "string"} for h in DLQ_HEADERS},
+                    DLQ_HEADER_INDEX: {
+                        "type": "string",
+                        "description": "only on a reading rejected from a batch: its index in "
+                        "the batch's readings, from 0 (the value is then that reading's bytes)",
+                    },
+                },
             },
             "key": {"description": "original key bytes"},
             "value": {"description": "original value bytes"},
@@ -107,6 +119,18 @@ def schemas() -> dict[str, dict[str, Any]]:
             TrafficCount,
             TRAFFIC_COUNTS,
             "Input. One reading per detector per interval, JSON; key = detector id.",
+        ),
+        TRAFFIC_COUNTS_BATCH: topic_schema(
+            TrafficCountBatch,
+            TRAFFIC_COUNTS_BATCH,
+            "Input. Many readings from one field gateway or controller, JSON; key = gateway id. "
+            "Each reading is checked alone: a bad one goes to the dead letters with its index.",
+        ),
+        LATE_READINGS: topic_schema(
+            LateReadings,
+            LATE_READINGS,
+            "Output. Readings that reached their zone after their control period was planned, "
+            "kept rather than dropped, JSON; key = zone id.",
         ),
         SIGNAL_PLANS: topic_schema(
             SignalPlan,
@@ -177,6 +201,8 @@ def asyncapi() -> dict[str, Any]:
     operations: dict[str, Any] = {}
     roles = {
         TRAFFIC_COUNTS: "send",
+        TRAFFIC_COUNTS_BATCH: "send",
+        LATE_READINGS: "receive",
         SIGNAL_PLANS: "receive",
         TRAFFIC_COUNTS_DLQ: "receive",
         SIGNAL_ENVELOPES: "send",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 TRAFFIC_COUNTS = "aiguilleur.traffic-counts.v1"
+TRAFFIC_COUNTS_BATCH = "aiguilleur.traffic-counts-batch.v1"
+LATE_READINGS = "aiguilleur.late-readings.v1"
 TRAFFIC_COUNTS_DLQ = "aiguilleur.traffic-counts.dlq.v1"
 ZONE_READINGS = "aiguilleur.zone-readings.v1"
 SIGNAL_PLANS = "aiguilleur.signal-plans.v1"
@@ -31,6 +33,16 @@ class TopicNames:
     def counts(self) -> str:
         """Input: one reading per detector per interval (key = detector id)."""
         return self._name(TRAFFIC_COUNTS)
+
+    @property
+    def count_batches(self) -> str:
+        """Input: many readings from one field gateway per record (key = gateway id)."""
+        return self._name(TRAFFIC_COUNTS_BATCH)
+
+    @property
+    def late_readings(self) -> str:
+        """Readings that reached their zone after their period was planned (key = zone id)."""
+        return self._name(LATE_READINGS)
 
     @property
     def dead_letters(self) -> str:

@@ -6,11 +6,12 @@ interval, so a reading replayed after a worker restart (Kafka's at-least-once de
 nothing. That makes
 restarts lose no count and double no count, without transactions.
 
-Time is event time: the zone's watermark is the latest interval end it has seen. A control period
-closes when
-the watermark passes its end plus the allowed lateness; replayed or simulated feeds therefore behave
-exactly like
-live ones (Faust's own windowed tables expire windows on the wall clock, which breaks replays).
+Time is event time. Each detector has its own clock, the latest interval end it reported; the
+zone's watermark is the lower median of the clocks of its detectors that still report, and it
+never goes back. One detector with a wrong clock (a reading dated 9999, or 1970) therefore cannot
+move its zone's time, nor hold it back. A control period closes when the watermark passes its end
+plus the allowed lateness; replayed or simulated feeds therefore behave exactly like live ones
+(Faust's own windowed tables expire windows on the wall clock, which breaks replays).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from collections.abc import Iterable
 import msgspec
 
 from streams.events import ZoneReading
+
+DEFAULT_HORIZON_MS = 3_600_000
+"""How far behind the second most advanced detector a detector's clock may be and still count in
+its zone's watermark (the zone stage passes window + lateness + period)."""
 
 
 class ZoneState(msgspec.Struct, kw_only=True):
@@ -33,21 +38,63 @@ class ZoneState(msgspec.Struct, kw_only=True):
     """End of the last control period planned (0: none yet). State written while it also held
     the last published plans (``running``) still decodes: the field is ignored, the guardrails
     bound from the approved plans now (:mod:`streams.oversight`)."""
+    clocks: dict[str, int] = msgspec.field(default_factory=dict)
+    """detector id (vehicle classes merged) -> the latest interval end it reported (ms). Absent
+    from state written before per-detector clocks: decodes as empty, and the watermark kept."""
 
-    def upsert(self, readings: Iterable[ZoneReading]) -> int:
-        """Store readings (last write wins per detector and interval); return how many were new."""
+    def upsert(
+        self,
+        readings: Iterable[ZoneReading],
+        *,
+        quorum: int = 1,
+        horizon_ms: int = DEFAULT_HORIZON_MS,
+    ) -> int:
+        """Store readings (last write wins per detector and interval), move the detectors' clocks
+        and the watermark (see :meth:`advance`); return how many readings were new."""
         new = 0
         for r in readings:
             per = self.counts.setdefault(r.detector_id, {})
             if r.interval_end_ms not in per:
                 new += 1
             per[r.interval_end_ms] = (r.count, r.interval_s)
-            self.watermark_ms = max(self.watermark_ms, r.interval_end_ms)
+            det = r.detector_id.split("#", 1)[0]
+            if r.interval_end_ms > self.clocks.get(det, 0):
+                self.clocks[det] = r.interval_end_ms
+        self.advance(quorum, horizon_ms)
         return new
 
-    def due_periods(self, period_ms: int, lateness_ms: int) -> list[int]:
+    def late(self, readings: Iterable[ZoneReading]) -> list[ZoneReading]:
+        """The readings whose interval ends in a control period already planned: too late for it."""
+        if self.planned_until_ms == 0:
+            return []
+        return [r for r in readings if r.interval_end_ms <= self.planned_until_ms]
+
+    def advance(self, quorum: int = 1, horizon_ms: int = DEFAULT_HORIZON_MS) -> int:
+        """Move the watermark to the lower median of the clocks of the detectors still reporting;
+        return it.
+
+        A detector still reports when its clock is within ``horizon_ms`` of the second most
+        advanced clock: one clock far ahead cannot make every other detector look silent, and a
+        detector that stopped (or whose clock is stuck in the past) drops out instead of holding
+        the zone back. Nothing moves while fewer than ``quorum`` detectors report (the zone stage
+        asks for two when the zone has two or more detectors), so no single detector moves its
+        zone's clock. The watermark never goes back.
+        """
+        if not self.clocks:
+            return self.watermark_ms
+        ordered = sorted(self.clocks.values())
+        reference = ordered[-2] if len(ordered) > 1 else ordered[-1]
+        active = [t for t in ordered if t >= reference - horizon_ms]
+        if len(active) >= max(1, quorum):
+            self.watermark_ms = max(self.watermark_ms, active[(len(active) - 1) // 2])
+        return self.watermark_ms
+
+    def due_periods(
+        self, period_ms: int, lateness_ms: int, window_ms: int | None = None
+    ) -> list[int]:
         """Ends of the control periods that can be planned now (closed and not planned yet), oldest
-        first."""
+        first. With ``window_ms``, only periods whose window holds a reading: after a long gap
+        (a feed that stopped for a day) the empty periods are not enumerated one by one."""
         if self.watermark_ms == 0:
             return []
         closed_until = ((self.watermark_ms - lateness_ms) // period_ms) * period_ms
@@ -56,7 +103,26 @@ class ZoneState(msgspec.Struct, kw_only=True):
             return (
                 [closed_until] if closed_until > 0 and self._has_data_before(closed_until) else []
             )
-        return list(range(self.planned_until_ms + period_ms, closed_until + 1, period_ms))
+        first = self.planned_until_ms + period_ms
+        if window_ms is None:
+            return list(range(first, closed_until + 1, period_ms))
+        ends: set[int] = set()
+        for per in self.counts.values():
+            for t in per:
+                # period ends e (multiples of the period) with t in (e - window, e]
+                e = -(-t // period_ms) * period_ms
+                while e < t + window_ms:
+                    if first <= e <= closed_until:
+                        ends.add(e)
+                    e += period_ms
+        return sorted(ends)
+
+    def closable_periods(self, period_ms: int, lateness_ms: int) -> int:
+        """How many control periods closed since the last planned one (with data or not)."""
+        if self.watermark_ms == 0 or self.planned_until_ms == 0:
+            return 0
+        closed_until = ((self.watermark_ms - lateness_ms) // period_ms) * period_ms
+        return max(0, (closed_until - self.planned_until_ms) // period_ms)
 
     def _has_data_before(self, end_ms: int) -> bool:
         return any(t <= end_ms for per in self.counts.values() for t in per)

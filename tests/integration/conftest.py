@@ -85,6 +85,18 @@ class WorkerProcess:
     def log_text(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())
 
+    async def wait_ready(self, timeout_s: float = 120) -> None:
+        """Until this start's log says the worker is ready and its ingest group has joined."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            text = self.logs[-1].read_text(errors="replace") if self.logs[-1].exists() else ""
+            if "]: Ready" in text and "event=ingest_started" in text:
+                return
+            if not self.alive():
+                raise RuntimeError(f"worker exited: {text[-2000:]}")
+            await asyncio.sleep(0.2)
+        raise TimeoutError(f"worker not ready after {timeout_s:g} s")
+
 
 @pytest.fixture(params=["aiokafka", "faust"])
 def ingest_engine(request: pytest.FixtureRequest) -> str:
@@ -116,6 +128,8 @@ def pipeline_env(kafka_bootstrap: str, tmp_path: Path, ingest_engine: str) -> di
         "AIGUILLEUR_INGEST_ENGINE": ingest_engine,
         "AIGUILLEUR_LOG_LEVEL": "info",
         "AIGUILLEUR_PLANNER": "webster",  # the tests recompute Webster independently
+        # Fixed past dates make the expected plans reproducible; tests of the bounds unset it.
+        "AIGUILLEUR_EVENT_TIME_REPLAY": "true",
     }
 
 
@@ -253,3 +267,67 @@ def pg_dsn(postgres_server: str) -> str:
         conn.execute(f"CREATE SCHEMA {schema}")  # type: ignore[arg-type]  # generated name
     sep = "&" if "?" in postgres_server else "?"
     return f"{postgres_server}{sep}options=-csearch_path%3D{schema}"
+
+
+@dataclass
+class OwnBroker:
+    """A broker of the test's own (scripts/kafka.sh with its own home and port), so that the test
+    may stop and start it without disturbing the session's broker. The jars are shared."""
+
+    home: Path
+    port: int
+
+    def _run(self, command: str) -> None:
+        env = {
+            **os.environ,
+            "AIGUILLEUR_KAFKA_HOME": str(self.home),
+            "AIGUILLEUR_KAFKA_PORT": str(self.port),
+        }
+        subprocess.run(["bash", str(KAFKA), command], env=env, check=True, capture_output=True)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._run("start")
+
+    def stop(self) -> None:
+        self._run("stop")
+
+
+def _free_port_pair() -> int:
+    """A port p with p and p + 1 free on 127.0.0.1 (the broker's and its controller's)."""
+    import socket
+
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            p = int(s.getsockname()[1])
+        if p >= 65535:
+            continue
+        with socket.socket() as s2:
+            try:
+                s2.bind(("127.0.0.1", p + 1))
+            except OSError:
+                continue
+        return p
+    raise RuntimeError("no free pair of ports")
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path, kafka_bootstrap: str) -> Iterator[OwnBroker]:
+    """A started broker of this test's own; stopped at the end."""
+    version = next(
+        line.split(">")[1].split("<")[0]
+        for line in (REPO / "scripts" / "kafka" / "pom.xml").read_text().splitlines()
+        if "<kafka.version>" in line
+    )
+    shared_home = Path(os.environ.get("AIGUILLEUR_KAFKA_HOME", REPO / ".cache" / "kafka"))
+    home = tmp_path / "kafka"
+    home.mkdir()
+    (home / f"libs-{version}").symlink_to(shared_home / f"libs-{version}")
+    broker = OwnBroker(home, _free_port_pair())
+    broker.start()
+    yield broker
+    broker.stop()

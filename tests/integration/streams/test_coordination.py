@@ -120,8 +120,17 @@ async def test_worker_publishes_the_coordinated_plans_of_a_zone(
             for arm, count in counts.items()
         ]
         await feed(env, items)
-        # One reading a minute into the next period, in each zone, closes the period.
-        await produce(boot, topics.counts, [reading("D-K1-N", 6, 0), reading("D-K4-N", 6, 0)])
+        # Every detector's reading a minute into the next period closes it (a zone's time moves
+        # with a quorum of its detectors).
+        await produce(
+            boot,
+            topics.counts,
+            [
+                reading(f"D-{jid}-{arm}", 6, 0)
+                for jid, counts in PER_MINUTE.items()
+                for arm in counts
+            ],
+        )
         recs = await collect(boot, topics.plans, 4)
         plans = {p.junction_id: p for p in (decode_plan(r.value) for r in recs if r.value)}
         assert set(plans) == {"K1", "K2", "K3", "K4"}, worker.log_text()[-3000:]

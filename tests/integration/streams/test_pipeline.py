@@ -84,13 +84,14 @@ def all_readings(minutes: range) -> list[tuple[bytes | None, bytes | None]]:
 
 
 async def close_period(env: dict[str, str]) -> None:
-    """A reading one minute into the next period in every zone: with the allowed lateness (60 s),
-    it closes the period once every earlier reading is in, whatever partition it came by."""
+    """Every detector's reading one minute into the next period: with the allowed lateness (60 s),
+    it closes the period once every earlier reading is in, whatever partition it came by. (A zone's
+    time moves with a quorum of its detectors' clocks, not with one detector's.)"""
     topics = TopicNames(env["AIGUILLEUR_TOPIC_NAMESPACE"])
     await produce(
         env["AIGUILLEUR_KAFKA_BOOTSTRAP"],
         topics.counts,
-        [reading("D-J1-N", 6, 0), reading("D-J3-N", 6, 0)],
+        [reading(det, 6, 0) for det in PER_MINUTE],
     )
 
 

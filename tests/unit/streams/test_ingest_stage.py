@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 from prometheus_client import CollectorRegistry
 
 from optimizer.strategy import planner
-from streams.agents import Ingest, Zones
+from streams.agents import Ingest, Zones, event_time_bounds
 from streams.app import Channels
 from streams.context import DetectorIndex, PipelineContext, StreamsConfig
-from streams.events import DLQ_HEADER_CODE, ZoneReading, ZoneReadings
+from streams.events import (
+    DLQ_HEADER_CODE,
+    DLQ_HEADER_INDEX,
+    LateReadings,
+    ZoneReading,
+    ZoneReadings,
+)
 from streams.metrics import create_metrics
 from streams.planning import PlanningConfig
 from streams.topics import TopicNames
@@ -71,6 +78,16 @@ def _reading(det: str, count: int = 5) -> Record:
         "interval_s": 60,
         "count": count,
     }
+    return Record(det.encode(), msgspec.json.encode(value))
+
+
+def _bytes(record: Record) -> bytes:
+    assert record.value is not None
+    return record.value
+
+
+def _reading_at(det: str, end: datetime) -> Record:
+    value = {"detector_id": det, "interval_end": end.isoformat(), "interval_s": 60, "count": 2}
     return Record(det.encode(), msgspec.json.encode(value))
 
 
@@ -141,3 +158,67 @@ async def test_a_junction_without_data_gets_no_plan() -> None:
     await zones.handle(_zone_batch("Z2", ["D-J3:N", "D-J3:E"], range(6, 11)))
     assert [s["key"] for s in plans.sent] == [b"J3"]
     assert registry.get_sample_value("aiguilleur_plans_published_total") == 1
+
+
+async def test_readings_out_of_the_clock_bounds_go_to_dead_letters() -> None:
+    stage, zones, dlq, registry = _stage()
+    stage.bounds = event_time_bounds(STAGE_CFG)  # live: 15 min ahead, 7 days behind
+    now = datetime.now(UTC)
+    records = [
+        _reading_at("D-J1:N", now),
+        _reading_at("D-J1:S", now + timedelta(days=3000)),
+        _reading_at("D-J1:E", datetime(1970, 1, 1, 0, 1, tzinfo=UTC)),
+    ]
+    await stage.handle(records)
+    assert (
+        sum(len(msgspec.msgpack.decode(s["value"], type=ZoneReadings).readings) for s in zones.sent)
+        == 1
+    )
+    codes = [dict(s["headers"])[DLQ_HEADER_CODE] for s in dlq.sent]
+    assert codes == [b"event_time_ahead", b"event_time_behind"]
+    assert (
+        registry.get_sample_value("aiguilleur_dead_letters_total", {"reason": "event_time_ahead"})
+        == 1
+    )
+
+
+async def test_a_gateway_batch_is_regrouped_and_its_bad_readings_dead_lettered() -> None:
+    stage, zones, dlq, registry = _stage()
+    good = [_bytes(_reading("D-J1:N")), _bytes(_reading("D-J3:S"))]
+    bad = _bytes(_reading("D-J1:S", count=-4))
+    unknown = _bytes(_reading("D-nowhere"))
+    value = b'{"gateway_id":"G7","readings":[%s]}' % b",".join([good[0], bad, good[1], unknown])
+    await stage.handle([Record(b"G7", value, topic=stage.batch_topic, offset=3)])
+    by_zone = {s["key"]: msgspec.msgpack.decode(s["value"], type=ZoneReadings) for s in zones.sent}
+    assert {k: len(v.readings) for k, v in by_zone.items()} == {b"Z1": 1, b"Z2": 1}
+    headers = [dict(s["headers"]) for s in dlq.sent]
+    assert [(h[DLQ_HEADER_CODE], h[DLQ_HEADER_INDEX]) for h in headers] == [
+        (b"invalid", b"1"),
+        (b"unknown_detector", b"3"),
+    ]
+    assert [s["value"] for s in dlq.sent] == [bad, unknown], "each part's own bytes are kept"
+    assert registry.get_sample_value("aiguilleur_readings_total", {"outcome": "accepted"}) == 2
+    assert registry.get_sample_value("aiguilleur_readings_total", {"outcome": "rejected"}) == 2
+
+
+async def test_readings_after_their_period_was_planned_are_counted_and_kept() -> None:
+    stage, _, _, registry = _stage()
+    plans, late = Sink(), Sink()
+    ch = Channels(
+        counts=None,
+        dead_letters=None,
+        zone_readings=None,
+        plans=plans,
+        zone_state={},
+        plan_inputs=Sink(),
+        late_readings=late,
+    )
+    zones = Zones(ch, STAGE_CFG, stage.ctx)
+    dets = ["D-J3:N", "D-J3:E", "D-J3:S", "D-J3:W"]
+    await zones.handle(_zone_batch("Z2", dets, range(6, 12)))  # closes the period ending at 10
+    assert [s["key"] for s in plans.sent] == [b"J3"]
+    await zones.handle(_zone_batch("Z2", ["D-J3:N"], range(9, 10)))  # minute 9: too late
+    assert registry.get_sample_value("aiguilleur_readings_late_total") == 1
+    kept = msgspec.json.decode(late.sent[0]["value"], type=LateReadings)
+    assert [r.detector_id for r in kept.readings] == ["D-J3:N"]
+    assert kept.planned_until == datetime.fromtimestamp(610 * 60, tz=UTC)
