@@ -22,6 +22,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 SEED = 11
@@ -369,6 +370,168 @@ def multi_programme(out: Path, end_s: float) -> Path:
         end_s,
         ["programmes.add.xml"],
     )
+
+
+# --- Evaluation networks: corridors, grids and regions at several demand levels -----------------
+#
+# Unlike the scenarios above (does every control run?), these measure delay: corridors of 5-10
+# signals, grids and regions of 10-25, each at a light, medium, saturated or oversaturated
+# demand. Demand is randomTrips from the fringe (``--fringe-factor max``) at a rate per entry
+# edge, so that a level means about the same on a small and a large network. Which half is used
+# to choose designs is declared by ``EvalNetwork.design``; every one is reported.
+
+EVAL_END_S = 1800.0
+DEMAND_VPH_PER_ENTRY = {"light": 60.0, "medium": 110.0, "saturated": 160.0, "oversaturated": 220.0}
+
+
+@dataclass(frozen=True)
+class EvalNetwork:
+    """One generated evaluation network: how to build it, at which demand level."""
+
+    name: str
+    kind: str
+    """corridor, grid or region"""
+    net_args: tuple[str, ...]
+    level: str
+    design: bool
+    """True: in the half designs were chosen on; False: held out (reported only)."""
+    post_args: tuple[str, ...] = ()
+    """netconvert options applied after netgenerate (joined clusters and signals)."""
+
+    @property
+    def rate_per_entry_vph(self) -> float:
+        """Demand per entry edge. A corridor's side streets all feed its one main road, so the
+        same rate per entry loads it about twice as much as a grid's: corridors get half."""
+        return DEMAND_VPH_PER_ENTRY[self.level] * (0.5 if self.kind == "corridor" else 1.0)
+
+
+def _corridor(n: int, spacing: int) -> tuple[str, ...]:
+    return (
+        "--grid",
+        f"--grid.x-number={n}",
+        "--grid.y-number=1",
+        f"--grid.x-length={spacing}",
+        "--grid.attach-length=200",
+        "-L",
+        "2",
+        "--turn-lanes",
+        "1",
+        "--tls.guess",
+    )
+
+
+def _grid(nx: int, ny: int, spacing: int, lanes: int = 1) -> tuple[str, ...]:
+    return (
+        "--grid",
+        f"--grid.x-number={nx}",
+        f"--grid.y-number={ny}",
+        f"--grid.length={spacing}",
+        "--grid.attach-length=150",
+        "-L",
+        str(lanes),
+        "--tls.guess",
+        "--tls.guess.threshold",
+        "0",
+        "--tls.layout",
+        "incoming",
+    )
+
+
+_REGION = (
+    "--rand",
+    "--rand.iterations=50",
+    "--rand.min-distance=60",
+    "--rand.max-distance=250",
+    "--rand.min-angle=60",
+    "-L",
+    "2",
+    "--random-lanenumber",
+    "--tls.guess",
+    "--tls.guess.threshold",
+    "40",
+)
+_JOIN = ("--junctions.join", "--junctions.join-dist", "25", "--tls.join", "--tls.join-dist", "40")
+
+EVAL_NETWORKS: tuple[EvalNetwork, ...] = (
+    EvalNetwork("corridor5-light", "corridor", _corridor(5, 200), "light", True),
+    EvalNetwork("corridor5-saturated", "corridor", _corridor(5, 200), "saturated", False),
+    EvalNetwork("corridor7-medium", "corridor", _corridor(7, 150), "medium", False),
+    EvalNetwork("corridor7-saturated", "corridor", _corridor(7, 150), "saturated", True),
+    EvalNetwork("corridor10-medium", "corridor", _corridor(10, 120), "medium", True),
+    EvalNetwork("corridor10-saturated", "corridor", _corridor(10, 120), "saturated", False),
+    EvalNetwork("grid3x4-light", "grid", _grid(3, 4, 150, 2), "light", False),
+    EvalNetwork("grid3x4-saturated", "grid", _grid(3, 4, 150, 2), "saturated", True),
+    EvalNetwork("grid4x4-medium", "grid", _grid(4, 4, 100), "medium", True),
+    EvalNetwork("grid4x4-saturated", "grid", _grid(4, 4, 100), "saturated", False),
+    EvalNetwork("grid5x5-medium", "grid", _grid(5, 5, 120), "medium", False),
+    EvalNetwork("grid5x5-saturated", "grid", _grid(5, 5, 120), "saturated", True),
+    EvalNetwork("region-medium", "region", _REGION, "medium", False, _JOIN),
+    EvalNetwork("region-saturated", "region", _REGION, "saturated", True, _JOIN),
+    EvalNetwork("corridor7-oversaturated", "corridor", _corridor(7, 150), "oversaturated", True),
+    EvalNetwork("corridor10-oversaturated", "corridor", _corridor(10, 120), "oversaturated", False),
+    EvalNetwork("grid4x4-oversaturated", "grid", _grid(4, 4, 100), "oversaturated", False),
+    EvalNetwork("grid5x5-oversaturated", "grid", _grid(5, 5, 120), "oversaturated", True),
+    EvalNetwork("region-oversaturated", "region", _REGION, "oversaturated", False, _JOIN),
+)
+
+
+def _entry_edges(net: Path) -> int:
+    import sumolib
+
+    n = sumolib.net.readNet(str(net))
+    # an entry edge starts at a dead end: its node has no other way in or out
+    return sum(
+        1
+        for e in n.getEdges()
+        if e.allows("passenger")
+        and len(e.getFromNode().getOutgoing()) == 1
+        and len(e.getFromNode().getIncoming()) <= 1
+    )
+
+
+def generate_eval(out: Path, spec: EvalNetwork, end_s: float = EVAL_END_S) -> Path:
+    """Build one evaluation network and its demand under ``out``; returns its .sumocfg."""
+    d = out / spec.name
+    cfg = d / f"{spec.name}.sumocfg"
+    if cfg.is_file():
+        return cfg
+    d.mkdir(parents=True, exist_ok=True)
+    net = d / "net.net.xml"
+    if spec.post_args:
+        raw = d / "raw.net.xml"
+        _netgenerate(raw, *spec.net_args)
+        _, _, netconvert = _tools()
+        _run([netconvert, "-s", str(raw), *spec.post_args, "--no-warnings", "-o", str(net)])
+        raw.unlink()
+    else:
+        _netgenerate(net, *spec.net_args)
+    rate = spec.rate_per_entry_vph * _entry_edges(net)
+    tools, _, _ = _tools()
+    _run(
+        [
+            sys.executable,
+            str(tools / "randomTrips.py"),
+            "-n",
+            str(net),
+            "-b",
+            "0",
+            "-e",
+            f"{end_s:g}",
+            "--insertion-rate",
+            f"{rate:g}",
+            "--fringe-factor",
+            "max",
+            "--seed",
+            str(SEED),
+            "-o",
+            str(d / "trips.xml"),
+            "-r",
+            str(d / "routes.rou.xml"),
+            "--validate",
+        ],
+        cwd=d,
+    )
+    return _cfg(cfg, "net.net.xml", ["routes.rou.xml"], end_s)
 
 
 GENERATORS: dict[str, Callable[[Path, float], Path]] = {

@@ -18,6 +18,7 @@ from optimizer.strategy import (
 )
 from optimizer.strategy import controller as make_controller
 from twin.driver import SignalDriver
+from twin.loop_states import VEH_SPACING_M, LiveInputs, LoopStates
 from twin.policy import PolicyOutcome
 
 _EPS = 1e-6
@@ -28,8 +29,9 @@ DecisionSource = Callable[[Sequence[JunctionState]], Mapping[str, Decision]]
 """Decisions from outside the process (the Kafka closed loop): the states of the junctions due at
 one simulation step in, a decision for each of them out. It may block."""
 
-_LaneView = dict[str, tuple[int, list[float]]]
-"""Per next edge: (halting vehicles, arrival times in s of the moving ones)."""
+_LaneView = dict[str, tuple[int, list[float], float]]
+"""Per next edge: (halting vehicles, arrival times in s of the moving ones, longest wait in s of
+the halting ones)."""
 
 
 def envelope_for(
@@ -59,9 +61,17 @@ class LivePolicy:
         *,
         may_skip: bool = True,
         decision_source: DecisionSource | None = None,
+        inputs: LiveInputs = "full",
+        loops: LoopStates | None = None,
     ) -> None:
+        if inputs != "full" and loops is None:
+            raise ValueError(f"live inputs {inputs!r} need the run's control loops")
         self.name = name
         self._api = api
+        self._inputs = inputs
+        self._loops = loops
+        self._last_tick: float | None = None
+        self._storage: dict[str, float] = {}
         self._junctions = junctions
         self._drivers = drivers
         self.applied: list[Decision] = []
@@ -93,6 +103,22 @@ class LivePolicy:
                     [(m, sorted(a), sorted(b), len(a)) for m, (a, b) in sorted(mv.items())]
                 )
             self._movements[j.id] = per_phase
+        # Loops see lanes, not movements: a lane's queue is shared by the movements using it.
+        self._lane_users: dict[str, int] = {}
+        for per_phase in self._movements.values():
+            uses = {m: lanes for mvs in per_phase for m, lanes, _, _ in mvs}
+            for lanes in uses.values():
+                for ln in lanes:
+                    self._lane_users[ln] = self._lane_users.get(ln, 0) + 1
+
+    def _exit_storage(self, lanes: list[str]) -> float:
+        """Vehicles the exit lanes hold (their length over the road a queued car takes)."""
+        total = 0.0
+        for ln in lanes:
+            if ln not in self._storage:
+                self._storage[ln] = float(self._api.lane.getLength(ln)) / VEH_SPACING_M
+            total += self._storage[ln]
+        return total
 
     def _halting(self, lanes: list[str], cache: dict[str, int]) -> int:
         total = 0
@@ -112,10 +138,10 @@ class LivePolicy:
             for v in self._api.lane.getLastStepVehicleIDs(lane):
                 route, idx = veh.getRoute(v), veh.getRouteIndex(v)
                 nxt = route[idx + 1] if 0 <= idx < len(route) - 1 else ""
-                halting, etas = view.setdefault(nxt, (0, []))
+                halting, etas, waited = view.setdefault(nxt, (0, [], 0.0))
                 speed = float(veh.getSpeed(v))
                 if speed < HALTING_SPEED_MPS:
-                    view[nxt] = (halting + 1, etas)
+                    view[nxt] = (halting + 1, etas, max(waited, float(veh.getWaitingTime(v))))
                 else:
                     etas.append(max(0.0, length - float(veh.getLanePosition(v))) / speed)
             cache[lane] = view
@@ -130,19 +156,59 @@ class LivePolicy:
         cache: dict[str, int],
         views: dict[str, _LaneView],
     ) -> MovementState:
+        if self._loops is not None:
+            return self._loop_movement(mid, ins, outs, n_lanes)
         exit_edge = mid.split(">", 1)[1]
         queue = 0
+        waited = 0.0
         etas: list[float] = []
         for ln in ins:
-            halting, arriving = self._lane_view(ln, views).get(exit_edge, (0, []))
+            halting, arriving, wait = self._lane_view(ln, views).get(exit_edge, (0, [], 0.0))
             queue += halting
             etas += arriving
+            waited = max(waited, wait)
         return MovementState(
             id=mid,
             queue_veh=float(queue),
             downstream_queue_veh=float(self._halting(outs, cache)),
             saturation_flow_vph=1800.0 * n_lanes,
             approaching_veh=tuple(sorted(round(t, 1) for t in etas)),
+            downstream_capacity_veh=round(self._exit_storage(outs), 1),
+            waiting_s=round(waited, 1),
+        )
+
+    def _loop_movement(
+        self, mid: str, ins: list[str], outs: list[str], n_lanes: int
+    ) -> MovementState:
+        """A movement as stop-line, advance and exit loops see it (``twin.loop_states``)."""
+        loops = self._loops
+        assert loops is not None
+        gap = min(loops.gap_s(ln) for ln in ins)
+        waited = max(loops.waiting_s(ln) for ln in ins)
+        if self._inputs == "gaps":
+            return MovementState(
+                id=mid,
+                queue_veh=0.0,
+                saturation_flow_vph=1800.0 * n_lanes,
+                waiting_s=round(waited, 1),
+                detector_gap_s=round(gap, 1),
+                queue_age_s=None,
+            )
+        queue = 0.0
+        etas: list[float] = []
+        for ln in ins:
+            share = self._lane_users.get(ln, 1)
+            queue += loops.queue(ln) / share
+            etas += loops.arrivals(ln)[::share]
+        return MovementState(
+            id=mid,
+            queue_veh=round(queue, 2),
+            downstream_queue_veh=round(sum(loops.on_exit(o) for o in outs), 2),
+            saturation_flow_vph=1800.0 * n_lanes,
+            approaching_veh=tuple(sorted(round(t, 1) for t in etas)),
+            downstream_capacity_veh=round(sum(loops.exit_storage(o) for o in outs), 1),
+            waiting_s=round(waited, 1),
+            detector_gap_s=round(gap, 1),
         )
 
     def step(self, now: float) -> None:
@@ -150,6 +216,10 @@ class LivePolicy:
 
         With a decision source, the states of every junction due at this step go to it at once
         and its decisions are applied instead of asking the controllers in process."""
+        if self._loops is not None:
+            step = now - self._last_tick if self._last_tick is not None else 1.0
+            self._loops.tick(now, step)
+            self._last_tick = now
         cache: dict[str, int] = {}
         views: dict[str, _LaneView] = {}
         due: list[JunctionState] = []

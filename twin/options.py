@@ -15,6 +15,7 @@ from twin.detectors import (
     DetectorSpec,
 )
 from twin.live_policy import DecisionSource
+from twin.loop_states import LiveInputs
 from twin.metrics import RunMetrics
 
 DEFAULT_BASE_DATE = datetime(2026, 1, 5, tzinfo=UTC)
@@ -52,11 +53,15 @@ class RunOptions:
     workdir: Path | None = None
     extra_sumo_args: tuple[str, ...] = ()
     may_skip_phases: bool = True
+    """Live controllers may serve phases in any order (Varaiya's and RESCO's max-pressure do)."""
     sumo_binary: str | None = None
     """Another ``sumo`` binary (TraCI only), e.g. an older SUMO to compare versions."""
     audit: bool = True
     """Read back the states SUMO shows and check them against the control (``twin.audit``)."""
-    """Live controllers may serve phases in any order (Varaiya's and RESCO's max-pressure do)."""
+    live_inputs: LiveInputs = "full"
+    """What live controllers are given (``twin.loop_states``): SUMO's halting vehicles and arrival
+    times (``full``), states from stop-line, advance and exit loops only (``loops``), or only
+    the loops' gaps, queues not measured (``gaps``: the controllers' fall-back)."""
 
 
 @dataclass(kw_only=True)
