@@ -506,31 +506,8 @@ def generate_eval(out: Path, spec: EvalNetwork, end_s: float = EVAL_END_S) -> Pa
     else:
         _netgenerate(net, *spec.net_args)
     rate = spec.rate_per_entry_vph * _entry_edges(net)
-    tools, _, _ = _tools()
-    _run(
-        [
-            sys.executable,
-            str(tools / "randomTrips.py"),
-            "-n",
-            str(net),
-            "-b",
-            "0",
-            "-e",
-            f"{end_s:g}",
-            "--insertion-rate",
-            f"{rate:g}",
-            "--fringe-factor",
-            "max",
-            "--seed",
-            str(SEED),
-            "-o",
-            str(d / "trips.xml"),
-            "-r",
-            str(d / "routes.rou.xml"),
-            "--validate",
-        ],
-        cwd=d,
-    )
+    # every trip from one fringe edge to another (the later --fringe-factor wins)
+    _trips(net, d / "routes.rou.xml", end_s, 3600.0 / rate, "--fringe-factor", "max")
     return _cfg(cfg, "net.net.xml", ["routes.rou.xml"], end_s)
 
 
