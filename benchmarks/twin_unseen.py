@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import traceback
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -511,6 +512,69 @@ def generate_eval(out: Path, spec: EvalNetwork, end_s: float = EVAL_END_S) -> Pa
     return _cfg(cfg, "net.net.xml", ["routes.rou.xml"], end_s)
 
 
+LONG_ID_LENGTH = 200
+
+
+def long_id(node: str, length: int = LONG_ID_LENGTH) -> str:
+    """A node id as long as SUMO's joined clusters make them: ``cluster_<node>_<ids>…``."""
+    out = f"cluster_{node}"
+    k = 0
+    while len(out) < length:
+        out += f"_{2_400_000_000 + 7919 * k}"
+        k += 1
+    return out[:length]
+
+
+def long_ids(out: Path, end_s: float) -> Path:
+    """A 3x2 signalised grid whose junction (and signal) ids are 200 characters long, the length
+    of the cluster ids SUMO builds when it joins many OSM nodes."""
+    _, _, netconvert = _tools()
+    d = out / "long_ids"
+    d.mkdir(parents=True, exist_ok=True)
+    plain = d / "plain"
+    _netgenerate(
+        d / "raw.net.xml",
+        "--grid",
+        "--grid.x-number=3",
+        "--grid.y-number=2",
+        "--grid.length=200",
+        "--grid.attach-length=150",
+        "-L",
+        "2",
+        "--tls.guess",
+        "--plain-output-prefix",
+        str(plain),
+    )
+    nodes = {
+        el.attrib["id"]
+        for el in ET.parse(f"{plain}.nod.xml").getroot().iter("node")
+        if "id" in el.attrib
+    }
+    renamed = {n: long_id(n) for n in nodes}
+    for suffix in ("nod", "edg", "con", "tll"):
+        f = Path(f"{plain}.{suffix}.xml")
+        if not f.is_file():
+            continue
+        tree = ET.parse(f)
+        for el in tree.getroot().iter():
+            for attr in ("id", "from", "to", "tl", "node"):
+                if el.tag != "edge" or attr != "id":  # edges keep their own ids
+                    v = el.attrib.get(attr)
+                    if v in renamed:
+                        el.set(attr, renamed[v])
+        tree.write(f)
+    args = [f"--{k}-files={plain}.{s}.xml" for k, s in (("node", "nod"), ("edge", "edg"))]
+    if Path(f"{plain}.con.xml").is_file():
+        args.append(f"--connection-files={plain}.con.xml")
+    if Path(f"{plain}.tll.xml").is_file():
+        args.append(f"--tllogic-files={plain}.tll.xml")
+    net = d / "net.net.xml"
+    _run([netconvert, *args, "--no-warnings", "-o", str(net)])
+    (d / "raw.net.xml").unlink(missing_ok=True)
+    _trips(net, d / "routes.rou.xml", end_s, 1.5)
+    return _cfg(d / "long_ids.sumocfg", "net.net.xml", ["routes.rou.xml"], end_s)
+
+
 GENERATORS: dict[str, Callable[[Path, float], Path]] = {
     "grid_incoming": grid_incoming,
     "grid_actuated": grid_actuated,
@@ -521,6 +585,7 @@ GENERATORS: dict[str, Callable[[Path, float], Path]] = {
     "crossings": crossings,
     "subfolder_flows": subfolder_flows,
     "multi_programme": multi_programme,
+    "long_ids": long_ids,
 }
 
 

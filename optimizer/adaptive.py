@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 
-from optimizer._envelope import SteppedController
+from optimizer._envelope import EPS, SteppedController
 from optimizer.strategy import (
     Decision,
     Envelope,
@@ -158,6 +158,10 @@ class AdaptiveController(SteppedController):
         if overdue is not None:
             return overdue
         target = self._target(state)
+        if self._guard.keep_limit_s(state) <= EPS:
+            # The envelope ends this green now: go where the traffic is, not merely next in order.
+            reason = f"adaptive: maximum green or cycle reached, phase {target} has traffic"
+            return self._guard.decide(state, want=target, hold_s=self.step_s, reason=reason)
         step = max(1, math.ceil(self.step_s))
         ig = round(env.intergreen_s[cur])
         rest = self._rest_of_cycle(state, target, cur)

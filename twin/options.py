@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from optimizer.model import Plan
 from optimizer.strategy import Decision
@@ -58,6 +59,11 @@ class RunOptions:
     """Another ``sumo`` binary (TraCI only), e.g. an older SUMO to compare versions."""
     audit: bool = True
     """Read back the states SUMO shows and check them against the control (``twin.audit``)."""
+    live_envelope: Literal["model", "actuated"] = "model"
+    """The envelope granted to live controllers: the network model's phase bounds with a 40-120 s
+    cycle (``model``, what ``aiguilleur envelopes approve`` proposes), or the bounds SUMO's
+    actuated copy of the programme runs under and no minimum cycle (``actuated``: the two
+    compared at equal bounds)."""
     live_inputs: LiveInputs = "full"
     """What live controllers are given (``twin.loop_states``): SUMO's halting vehicles and arrival
     times (``full``), states from stop-line, advance and exit loops only (``loops``), or only

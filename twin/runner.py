@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from graph.sumo import SumoNetwork, network_from_sumo
 from graph.sumo_links import sumo_links
-from optimizer.strategy import Planner, ZonePlanner
+from optimizer.strategy import Envelope, Planner, ZonePlanner
 from twin.audit import ENVELOPE_EXEMPT, AuditResult, SignalAudit
 from twin.controls import PLAN, Control, make_planner_for, resolve_control
 from twin.detectors import (
@@ -42,7 +42,7 @@ from twin.metrics import RunMetrics, compute_metrics, read_tripinfo
 from twin.options import RunOptions, RunResult
 from twin.plan_policy import PlanPolicy
 from twin.policy import Policy, PolicyOutcome, ProgrammePolicy
-from twin.programmes import write_actuated_programmes
+from twin.programmes import actuated_green_bounds, write_actuated_programmes
 from twin.scenario import Scenario, open_xml
 from twin.sourced import SourcedPlanner
 from twin.sumo_command import (
@@ -331,15 +331,26 @@ def _audit(api: Any, run: _Run, policy: Policy, now: float) -> SignalAudit | Non
     if run.control.kind == "controller":
         envelopes = None
         if run.control.name not in ENVELOPE_EXEMPT:
-            envelopes = {}
-            for j in sn.network.junctions:
-                env = envelope_for(j, may_skip=run.options.may_skip_phases)
-                envelopes[j.id] = (env.min_green_s, env.max_green_s)
+            envelopes = {
+                jid: (env.min_green_s, env.max_green_s) for jid, env in _envelopes(run).items()
+            }
         return SignalAudit(api, sn.signals, "controller", now, step_s, envelopes=envelopes)
     if isinstance(policy, PlanPolicy):
         plans = policy.plans
         return SignalAudit(api, sn.signals, "planner", now, step_s, plans=lambda: plans)
     return SignalAudit(api, sn.signals, "builtin", now, step_s)
+
+
+def _envelopes(run: _Run) -> dict[str, Envelope]:
+    """The envelope granted to each junction's live controller (``RunOptions.live_envelope``)."""
+    skip = run.options.may_skip_phases
+    out = {}
+    for j in run.sn.network.junctions:
+        greens = None
+        if run.options.live_envelope == "actuated":
+            greens = actuated_green_bounds(run.sn.signals[j.id])
+        out[j.id] = envelope_for(j, may_skip=skip, greens=greens)
+    return out
 
 
 def _drivers(api: Any, run: _Run, now: float) -> dict[str, SignalDriver]:
@@ -396,6 +407,7 @@ def _policy(
             may_skip=options.may_skip_phases,
             decision_source=options.decision_source,
             inputs=options.live_inputs,
+            envelopes=_envelopes(run),
             loops=LoopStates(api, control_loops) if control_loops is not None else None,
         )
     return ProgrammePolicy(run.label)
