@@ -74,11 +74,15 @@ def networks(cache: Path) -> list[tuple[str, str, Scenario]]:
 
 
 def run_one(sc: Scenario, control: str, seed: int) -> dict[str, Any]:
-    """One run's figures (``adaptive@loops``: the adaptive mode on loop-only states)."""
-    name, _, inputs = control.partition("@")
+    """One run's figures (``adaptive@loops``: the adaptive mode on loop-only states;
+    ``adaptive#actuated``: under the bounds SUMO's actuated copy runs with)."""
+    base, _, envelope = control.partition("#")
+    name, _, inputs = base.partition("@")
     opts = RunOptions(progress=False, seed=seed, audit=False)
     if inputs in get_args(LiveInputs):
         opts = replace(opts, live_inputs=cast(LiveInputs, inputs))
+    if envelope == "actuated":
+        opts = replace(opts, live_envelope="actuated")
     m = run_twin(sc, name, opts).metrics
     return {
         "delay": round(m.avg_delay_s, 2),
@@ -93,8 +97,9 @@ def _key(name: str, control: str, seed: int) -> str:
 
 
 def _mean(rows: dict[str, Any], name: str, control: str, seeds: list[int], f: str) -> float | None:
+    """Mean over the seeds measured (columns measured with fewer seeds say so)."""
     vals = [rows[_key(name, control, s)][f] for s in seeds if _key(name, control, s) in rows]
-    return statistics.mean(vals) if len(vals) == len(seeds) else None
+    return statistics.mean(vals) if vals else None
 
 
 def _cell(v: float | None, digits: int = 1) -> str:

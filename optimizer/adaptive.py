@@ -86,8 +86,7 @@ def schedule_cost(
         for m in p.movements:
             queue = max(0.0, m.queue_veh)
             rate = m.saturation_flow_vph / 3600.0
-            # Spill-back: no more vehicles leave than the exit has room for (its queue is halted
-            # traffic: moving vehicles make room as they go).
+            # Spill-back: no more vehicles leave than the exit has room for.
             room = exit_room(m)
             arrivals = _arrivals_per_second(m, horizon)
             for t in range(horizon):
@@ -104,7 +103,8 @@ def exit_room(m: MovementState) -> float:
     """Vehicles the movement's exit can still take (infinite when its storage is unknown)."""
     if m.downstream_capacity_veh <= 0:
         return math.inf
-    return max(0.0, m.downstream_capacity_veh - m.downstream_queue_veh)
+    on_exit = m.downstream_vehicles if m.downstream_vehicles is not None else m.downstream_queue_veh
+    return max(0.0, m.downstream_capacity_veh - on_exit)
 
 
 def exit_full(m: MovementState) -> bool:

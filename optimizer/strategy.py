@@ -51,6 +51,9 @@ class MovementState(msgspec.Struct, frozen=True, kw_only=True):
     """Vehicles the exit lanes can hold (0: unknown). With it, the adaptive mode expects no more
     discharge than the exit has room for (capacity - downstream queue), gives no green to a
     movement whose exit is full, and serves elsewhere (spill-back)."""
+    downstream_vehicles: float | None = None
+    """Vehicles on the exit lanes, moving or not (None: unknown, ``downstream_queue_veh`` stands
+    in). The exit's room is its capacity less these: a creeping jam leaves no room either."""
     waiting_s: float = 0.0
     """How long the first vehicle of the movement's queue has waited at the stop line (s; 0: none
     waiting, or unknown). The adaptive mode serves next a movement that waited the envelope's

@@ -310,6 +310,8 @@ class MovementObservation(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     ] = ()
     downstream_capacity_veh: Annotated[float, msgspec.Meta(ge=0.0, le=10_000.0)] = 0.0
     """Vehicles the exit lanes can hold (0: unknown)."""
+    downstream_vehicles: Annotated[float, msgspec.Meta(ge=0.0, le=10_000.0)] | None = None
+    """Vehicles on the exit lanes, moving or not (None: unknown)."""
     waiting_s: Annotated[float, msgspec.Meta(ge=0.0, le=86_400.0)] = 0.0
     """How long the first queued vehicle has waited at the stop line (0: none, or unknown)."""
     detector_gap_s: Annotated[float, msgspec.Meta(ge=0.0, le=86_400.0)] | None = None

@@ -162,6 +162,15 @@ class LivePolicy:
                 for ln in lanes:
                     self._lane_users[ln] = self._lane_users.get(ln, 0) + 1
 
+    def _on_lanes(self, lanes: list[str], cache: dict[str, int]) -> int:
+        total = 0
+        for ln in lanes:
+            key = f"n:{ln}"
+            if key not in cache:
+                cache[key] = int(self._api.lane.getLastStepVehicleNumber(ln))
+            total += cache[key]
+        return total
+
     def _exit_storage(self, lanes: list[str]) -> float:
         """Vehicles the exit lanes hold (their length over the road a queued car takes)."""
         total = 0.0
@@ -222,6 +231,7 @@ class LivePolicy:
             saturation_flow_vph=1800.0 * mv.n_lanes,
             approaching_veh=tuple(sorted(round(t, 1) for t in etas)),
             downstream_capacity_veh=round(self._exit_storage(outs), 1),
+            downstream_vehicles=float(self._on_lanes(outs, cache)),
             waiting_s=round(waited, 1),
         )
 
@@ -251,6 +261,7 @@ class LivePolicy:
             id=mid,
             queue_veh=round(queue, 2),
             downstream_queue_veh=round(sum(loops.on_exit(o) for o in outs), 2),
+            downstream_vehicles=round(sum(loops.on_exit(o) for o in outs), 2),
             saturation_flow_vph=1800.0 * mv.n_lanes,
             approaching_veh=tuple(sorted(round(t, 1) for t in etas)),
             downstream_capacity_veh=round(sum(loops.exit_storage(o) for o in outs), 1),
