@@ -28,6 +28,8 @@ from twin.policy import PolicyOutcome
 _EPS = 1e-6
 HALTING_SPEED_MPS = 0.1
 """SUMO's own threshold for a halting vehicle."""
+JAM_SPEED_MPS = 5.0
+"""An exit lane moving slower than this on average is jammed: every vehicle on it takes room."""
 ACCEL_MPS2 = 2.6
 """A passenger car's acceleration (SUMO's default), for arrival estimates."""
 
@@ -163,11 +165,17 @@ class LivePolicy:
                     self._lane_users[ln] = self._lane_users.get(ln, 0) + 1
 
     def _on_lanes(self, lanes: list[str], cache: dict[str, int]) -> int:
+        """Vehicles standing or creeping on ``lanes``: all of a lane's when it moves slower than
+        :data:`JAM_SPEED_MPS` on average, its halted ones otherwise (free-flowing traffic on a
+        short exit takes no room for long)."""
         total = 0
         for ln in lanes:
             key = f"n:{ln}"
             if key not in cache:
-                cache[key] = int(self._api.lane.getLastStepVehicleNumber(ln))
+                n = int(self._api.lane.getLastStepVehicleNumber(ln))
+                if n and float(self._api.lane.getLastStepMeanSpeed(ln)) >= JAM_SPEED_MPS:
+                    n = int(self._api.lane.getLastStepHaltingNumber(ln))
+                cache[key] = n
             total += cache[key]
         return total
 
