@@ -31,6 +31,7 @@ from twin.loop_states import LiveInputs
 from twin.scenario import Scenario
 
 REPO = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- table: benchmarks/adaptive_bench.py -->", "<!-- end of table -->"
 CONTROLS = ("programme", "actuated", "adaptive", "adaptive@loops", "adaptive#actuated")
 DESIGN_SHARED = ("cologne1", "grid4x4", "acosta", "ingolstadt1")
 """The shared scenarios designs were chosen on (with the generated networks marked ``design``);
@@ -174,7 +175,12 @@ def main() -> None:
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--cache", type=Path, default=REPO / ".cache" / "adaptive-unseen")
     ap.add_argument("--results", type=Path, default=REPO / "docs" / "bench" / "adaptive.json")
-    ap.add_argument("--table", type=Path, default=REPO / "docs" / "bench" / "adaptive_table.md")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "docs" / "bench" / "adaptive.md",
+        help="report whose table (between the table markers) is replaced",
+    )
     ap.add_argument("--rerun", action="store_true")
     ap.add_argument("--merge", nargs="*", type=Path, default=[], help="more result files to read")
     ap.add_argument("--report-only", action="store_true")
@@ -201,8 +207,12 @@ def main() -> None:
         (name, group, len(network_from_sumo(sc.net, sc.additionals).signals))
         for name, group, sc in nets
     ]
-    args.table.write_text(report(rows, counted, seeds, commit))
-    print(f"wrote {args.table}")
+    table = report(rows, counted, seeds, commit)
+    text = args.out.read_text() if args.out.is_file() else f"{BEGIN}\n{END}\n"
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    args.out.write_text(f"{head}{BEGIN}\n{table}{END}{tail}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
