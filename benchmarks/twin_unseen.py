@@ -21,7 +21,9 @@ import subprocess
 import sys
 import time
 import traceback
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 SEED = 11
@@ -371,6 +373,208 @@ def multi_programme(out: Path, end_s: float) -> Path:
     )
 
 
+# --- Evaluation networks: corridors, grids and regions at several demand levels -----------------
+#
+# Unlike the scenarios above (does every control run?), these measure delay: corridors of 5-10
+# signals, grids and regions of 10-25, each at a light, medium, saturated or oversaturated
+# demand. Demand is randomTrips from the fringe (``--fringe-factor max``) at a rate per entry
+# edge, so that a level means about the same on a small and a large network. Which half is used
+# to choose designs is declared by ``EvalNetwork.design``; every one is reported.
+
+EVAL_END_S = 1800.0
+DEMAND_VPH_PER_ENTRY = {"light": 60.0, "medium": 110.0, "saturated": 160.0, "oversaturated": 220.0}
+
+
+@dataclass(frozen=True)
+class EvalNetwork:
+    """One generated evaluation network: how to build it, at which demand level."""
+
+    name: str
+    kind: str
+    """corridor, grid or region"""
+    net_args: tuple[str, ...]
+    level: str
+    design: bool
+    """True: in the half designs were chosen on; False: held out (reported only)."""
+    post_args: tuple[str, ...] = ()
+    """netconvert options applied after netgenerate (joined clusters and signals)."""
+
+    @property
+    def rate_per_entry_vph(self) -> float:
+        """Demand per entry edge. A corridor's side streets all feed its one main road, so the
+        same rate per entry loads it about twice as much as a grid's: corridors get half."""
+        return DEMAND_VPH_PER_ENTRY[self.level] * (0.5 if self.kind == "corridor" else 1.0)
+
+
+def _corridor(n: int, spacing: int) -> tuple[str, ...]:
+    return (
+        "--grid",
+        f"--grid.x-number={n}",
+        "--grid.y-number=1",
+        f"--grid.x-length={spacing}",
+        "--grid.attach-length=200",
+        "-L",
+        "2",
+        "--turn-lanes",
+        "1",
+        "--tls.guess",
+    )
+
+
+def _grid(nx: int, ny: int, spacing: int, lanes: int = 1) -> tuple[str, ...]:
+    return (
+        "--grid",
+        f"--grid.x-number={nx}",
+        f"--grid.y-number={ny}",
+        f"--grid.length={spacing}",
+        "--grid.attach-length=150",
+        "-L",
+        str(lanes),
+        "--tls.guess",
+        "--tls.guess.threshold",
+        "0",
+        "--tls.layout",
+        "incoming",
+    )
+
+
+_REGION = (
+    "--rand",
+    "--rand.iterations=50",
+    "--rand.min-distance=60",
+    "--rand.max-distance=250",
+    "--rand.min-angle=60",
+    "-L",
+    "2",
+    "--random-lanenumber",
+    "--tls.guess",
+    "--tls.guess.threshold",
+    "40",
+)
+_JOIN = ("--junctions.join", "--junctions.join-dist", "25", "--tls.join", "--tls.join-dist", "40")
+
+EVAL_NETWORKS: tuple[EvalNetwork, ...] = (
+    EvalNetwork("corridor5-light", "corridor", _corridor(5, 200), "light", True),
+    EvalNetwork("corridor5-saturated", "corridor", _corridor(5, 200), "saturated", False),
+    EvalNetwork("corridor7-medium", "corridor", _corridor(7, 150), "medium", False),
+    EvalNetwork("corridor7-saturated", "corridor", _corridor(7, 150), "saturated", True),
+    EvalNetwork("corridor10-medium", "corridor", _corridor(10, 120), "medium", True),
+    EvalNetwork("corridor10-saturated", "corridor", _corridor(10, 120), "saturated", False),
+    EvalNetwork("grid3x4-light", "grid", _grid(3, 4, 150, 2), "light", False),
+    EvalNetwork("grid3x4-saturated", "grid", _grid(3, 4, 150, 2), "saturated", True),
+    EvalNetwork("grid4x4-medium", "grid", _grid(4, 4, 100), "medium", True),
+    EvalNetwork("grid4x4-saturated", "grid", _grid(4, 4, 100), "saturated", False),
+    EvalNetwork("grid5x5-medium", "grid", _grid(5, 5, 120), "medium", False),
+    EvalNetwork("grid5x5-saturated", "grid", _grid(5, 5, 120), "saturated", True),
+    EvalNetwork("region-medium", "region", _REGION, "medium", False, _JOIN),
+    EvalNetwork("region-saturated", "region", _REGION, "saturated", True, _JOIN),
+    EvalNetwork("corridor7-oversaturated", "corridor", _corridor(7, 150), "oversaturated", True),
+    EvalNetwork("corridor10-oversaturated", "corridor", _corridor(10, 120), "oversaturated", False),
+    EvalNetwork("grid4x4-oversaturated", "grid", _grid(4, 4, 100), "oversaturated", False),
+    EvalNetwork("grid5x5-oversaturated", "grid", _grid(5, 5, 120), "oversaturated", True),
+    EvalNetwork("region-oversaturated", "region", _REGION, "oversaturated", False, _JOIN),
+)
+
+
+def _entry_edges(net: Path) -> int:
+    import sumolib
+
+    n = sumolib.net.readNet(str(net))
+    # an entry edge starts at a dead end: its node has no other way in or out
+    return sum(
+        1
+        for e in n.getEdges()
+        if e.allows("passenger")
+        and len(e.getFromNode().getOutgoing()) == 1
+        and len(e.getFromNode().getIncoming()) <= 1
+    )
+
+
+def generate_eval(out: Path, spec: EvalNetwork, end_s: float = EVAL_END_S) -> Path:
+    """Build one evaluation network and its demand under ``out``; returns its .sumocfg."""
+    d = out / spec.name
+    cfg = d / f"{spec.name}.sumocfg"
+    if cfg.is_file():
+        return cfg
+    d.mkdir(parents=True, exist_ok=True)
+    net = d / "net.net.xml"
+    if spec.post_args:
+        raw = d / "raw.net.xml"
+        _netgenerate(raw, *spec.net_args)
+        _, _, netconvert = _tools()
+        _run([netconvert, "-s", str(raw), *spec.post_args, "--no-warnings", "-o", str(net)])
+        raw.unlink()
+    else:
+        _netgenerate(net, *spec.net_args)
+    rate = spec.rate_per_entry_vph * _entry_edges(net)
+    # every trip from one fringe edge to another (the later --fringe-factor wins)
+    _trips(net, d / "routes.rou.xml", end_s, 3600.0 / rate, "--fringe-factor", "max")
+    return _cfg(cfg, "net.net.xml", ["routes.rou.xml"], end_s)
+
+
+LONG_ID_LENGTH = 200
+
+
+def long_id(node: str, length: int = LONG_ID_LENGTH) -> str:
+    """A node id as long as SUMO's joined clusters make them: ``cluster_<node>_<ids>…``."""
+    out = f"cluster_{node}"
+    k = 0
+    while len(out) < length:
+        out += f"_{2_400_000_000 + 7919 * k}"
+        k += 1
+    return out[:length]
+
+
+def long_ids(out: Path, end_s: float) -> Path:
+    """A 3x2 signalised grid whose junction (and signal) ids are 200 characters long, the length
+    of the cluster ids SUMO builds when it joins many OSM nodes."""
+    _, _, netconvert = _tools()
+    d = out / "long_ids"
+    d.mkdir(parents=True, exist_ok=True)
+    plain = d / "plain"
+    _netgenerate(
+        d / "raw.net.xml",
+        "--grid",
+        "--grid.x-number=3",
+        "--grid.y-number=2",
+        "--grid.length=200",
+        "--grid.attach-length=150",
+        "-L",
+        "2",
+        "--tls.guess",
+        "--plain-output-prefix",
+        str(plain),
+    )
+    nodes = {
+        el.attrib["id"]
+        for el in ET.parse(f"{plain}.nod.xml").getroot().iter("node")
+        if "id" in el.attrib
+    }
+    renamed = {n: long_id(n) for n in nodes}
+    for suffix in ("nod", "edg", "con", "tll"):
+        f = Path(f"{plain}.{suffix}.xml")
+        if not f.is_file():
+            continue
+        tree = ET.parse(f)
+        for el in tree.getroot().iter():
+            for attr in ("id", "from", "to", "tl", "node"):
+                if el.tag != "edge" or attr != "id":  # edges keep their own ids
+                    v = el.attrib.get(attr)
+                    if v in renamed:
+                        el.set(attr, renamed[v])
+        tree.write(f)
+    args = [f"--{k}-files={plain}.{s}.xml" for k, s in (("node", "nod"), ("edge", "edg"))]
+    if Path(f"{plain}.con.xml").is_file():
+        args.append(f"--connection-files={plain}.con.xml")
+    if Path(f"{plain}.tll.xml").is_file():
+        args.append(f"--tllogic-files={plain}.tll.xml")
+    net = d / "net.net.xml"
+    _run([netconvert, *args, "--no-warnings", "-o", str(net)])
+    (d / "raw.net.xml").unlink(missing_ok=True)
+    _trips(net, d / "routes.rou.xml", end_s, 1.5)
+    return _cfg(d / "long_ids.sumocfg", "net.net.xml", ["routes.rou.xml"], end_s)
+
+
 GENERATORS: dict[str, Callable[[Path, float], Path]] = {
     "grid_incoming": grid_incoming,
     "grid_actuated": grid_actuated,
@@ -381,6 +585,7 @@ GENERATORS: dict[str, Callable[[Path, float], Path]] = {
     "crossings": crossings,
     "subfolder_flows": subfolder_flows,
     "multi_programme": multi_programme,
+    "long_ids": long_ids,
 }
 
 

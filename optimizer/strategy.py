@@ -48,8 +48,23 @@ class MovementState(msgspec.Struct, frozen=True, kw_only=True):
     approaching_veh: tuple[float, ...] = ()
     """Estimated arrival times (s from now) of vehicles seen upstream (schedule-driven control)."""
     downstream_capacity_veh: float = 0.0
-    """Vehicles the exit lanes can hold (0: unknown). With it, the adaptive mode expects no
-    discharge into a full exit (spill-back)."""
+    """Vehicles the exit lanes can hold (0: unknown). With it, the adaptive mode expects no more
+    discharge than the exit has room for (capacity - downstream queue), gives no green to a
+    movement whose exit is full, and serves elsewhere (spill-back)."""
+    downstream_vehicles: float | None = None
+    """Vehicles on the exit lanes, moving or not (None: unknown, ``downstream_queue_veh`` stands
+    in). The exit's room is its capacity less these: a creeping jam leaves no room either."""
+    waiting_s: float = 0.0
+    """How long the first vehicle of the movement's queue has waited at the stop line (s; 0: none
+    waiting, or unknown). The adaptive mode serves next a movement that waited the envelope's
+    maximum cycle."""
+    detector_gap_s: float | None = None
+    """Seconds since a vehicle last crossed the movement's approach detector, the gap actuated
+    control extends a green on (None: no such detector). Used when queues are not measured."""
+    queue_age_s: float | None = 0.0
+    """Age of ``queue_veh``, ``approaching_veh`` and ``downstream_queue_veh`` (s); None: not
+    measured (sensor down). Missing or stale queues make the adaptive mode fall back to gap
+    logic."""
 
 
 class PhaseState(msgspec.Struct, frozen=True, kw_only=True):

@@ -85,6 +85,10 @@ def to_report(state: JunctionState, zone_id: str, observed_at: datetime) -> Junc
                         saturation_flow_vph=m.saturation_flow_vph,
                         approaching_s=m.approaching_veh,
                         downstream_capacity_veh=m.downstream_capacity_veh,
+                        downstream_vehicles=m.downstream_vehicles,
+                        waiting_s=m.waiting_s,
+                        detector_gap_s=m.detector_gap_s,
+                        queue_age_s=m.queue_age_s,
                     )
                     for m in p.movements
                 ),
@@ -114,6 +118,10 @@ def to_state(report: JunctionStateReport) -> JunctionState:
                         saturation_flow_vph=m.saturation_flow_vph,
                         approaching_veh=m.approaching_s,
                         downstream_capacity_veh=m.downstream_capacity_veh,
+                        downstream_vehicles=m.downstream_vehicles,
+                        waiting_s=m.waiting_s,
+                        detector_gap_s=m.detector_gap_s,
+                        queue_age_s=m.queue_age_s,
                     )
                     for m in p.movements
                 ),

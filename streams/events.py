@@ -12,6 +12,12 @@ import msgspec
 
 VehicleClass = Literal["all", "car", "hgv", "bus", "bicycle", "motorcycle", "lgv"]
 
+MAX_ID_LENGTH = 4096
+"""Longest identifier (detector, junction, zone, movement) an event may carry. Real networks make
+long ones: SUMO names a joined cluster after every node it joins ("cluster_<id>_<id>_…", 165
+characters and more from OSM node ids), and a movement id holds two edge ids. The bound only
+keeps a malformed record from being taken for an id; records are capped at 256 KiB anyway."""
+
 
 class TrafficCount(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One detector's count for one interval. Topic ``aiguilleur.traffic-counts.v1``, key = detector
@@ -20,7 +26,9 @@ class TrafficCount(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     detector_id: Annotated[
         str,
         msgspec.Meta(
-            min_length=1, max_length=128, description="Detector id, as in the detector registry."
+            min_length=1,
+            max_length=MAX_ID_LENGTH,
+            description="Detector id, as in the detector registry.",
         ),
     ]
     interval_end: Annotated[
@@ -289,7 +297,7 @@ DLQ_HEADERS = (
 
 _Seconds = Annotated[float, msgspec.Meta(ge=0.0, le=86_400.0)]
 _PhaseIndex = Annotated[int, msgspec.Meta(ge=0, le=63)]
-_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
 class SignalEnvelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -350,6 +358,15 @@ class MovementObservation(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     ] = ()
     downstream_capacity_veh: Annotated[float, msgspec.Meta(ge=0.0, le=10_000.0)] = 0.0
     """Vehicles the exit lanes can hold (0: unknown)."""
+    downstream_vehicles: Annotated[float, msgspec.Meta(ge=0.0, le=10_000.0)] | None = None
+    """Vehicles on the exit lanes, moving or not (None: unknown)."""
+    waiting_s: Annotated[float, msgspec.Meta(ge=0.0, le=86_400.0)] = 0.0
+    """How long the first queued vehicle has waited at the stop line (0: none, or unknown)."""
+    detector_gap_s: Annotated[float, msgspec.Meta(ge=0.0, le=86_400.0)] | None = None
+    """Seconds since a vehicle last crossed the movement's approach detector (None: none)."""
+    queue_age_s: Annotated[float, msgspec.Meta(ge=0.0, le=86_400.0)] | None = 0.0
+    """Age of the queue figures (s); None: not measured (the controller falls back to gap
+    logic)."""
 
 
 class PhaseObservation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from graph.model import Junction
 from graph.sumo import SumoSignal
@@ -18,18 +22,47 @@ from optimizer.strategy import (
 )
 from optimizer.strategy import controller as make_controller
 from twin.driver import SignalDriver
+from twin.loop_states import VEH_SPACING_M, LiveInputs, LoopStates
 from twin.policy import PolicyOutcome
 
 _EPS = 1e-6
 HALTING_SPEED_MPS = 0.1
 """SUMO's own threshold for a halting vehicle."""
+JAM_SPEED_MPS = 5.0
+"""An exit lane moving slower than this on average is jammed: every vehicle on it takes room."""
+ACCEL_MPS2 = 2.6
+"""A passenger car's acceleration (SUMO's default), for arrival estimates."""
 
 DecisionSource = Callable[[Sequence[JunctionState]], Mapping[str, Decision]]
 """Decisions from outside the process (the Kafka closed loop): the states of the junctions due at
 one simulation step in, a decision for each of them out. It may block."""
 
-_LaneView = dict[str, tuple[int, list[float]]]
-"""Per next edge: (halting vehicles, arrival times in s of the moving ones)."""
+
+@dataclass(frozen=True)
+class _Movement:
+    """One movement of one phase: its approach and exit lanes."""
+
+    id: str
+    ins: list[str]
+    outs: list[str]
+    n_lanes: int
+
+
+_LaneView = dict[str, tuple[int, list[float], float]]
+"""Per next edge: (halting vehicles, arrival times in s of the moving ones, longest wait in s of
+the halting ones)."""
+
+
+def travel_time(dist_m: float, speed_mps: float, vmax_mps: float) -> float:
+    """Seconds to cover ``dist_m`` from ``speed_mps``, accelerating at :data:`ACCEL_MPS2` up to
+    ``vmax_mps`` (a vehicle pulling away from a queue is not stuck at its current speed)."""
+    v0 = max(speed_mps, 0.0)
+    vmax = max(vmax_mps, v0, 0.1)
+    t_acc = (vmax - v0) / ACCEL_MPS2
+    d_acc = (v0 + vmax) / 2.0 * t_acc
+    if dist_m <= d_acc:
+        return (math.sqrt(v0 * v0 + 2.0 * ACCEL_MPS2 * dist_m) - v0) / ACCEL_MPS2
+    return t_acc + (dist_m - d_acc) / vmax
 
 
 def envelope_for(
@@ -38,11 +71,26 @@ def envelope_for(
     cycle_max_s: float = 120.0,
     *,
     may_skip: bool = True,
+    greens: Mapping[int, tuple[float, float]] | None = None,
 ) -> Envelope:
-    """The operator envelope the twin grants a live controller: the scenario's phases and bounds."""
-    return envelope_from_phases(
-        junction.id, junction.phases, cycle_min_s, cycle_max_s, may_skip_phases=may_skip
-    )
+    """The operator envelope the twin grants a live controller: the scenario's phases and bounds.
+
+    ``greens`` (phase index -> minimum, maximum green) replaces the network model's greens, and
+    the minimum cycle goes: the bounds SUMO's actuated copy runs under
+    (``twin.programmes.actuated_green_bounds``), to compare the two at equal bounds."""
+    if greens is None:
+        return envelope_from_phases(
+            junction.id, junction.phases, cycle_min_s, cycle_max_s, may_skip_phases=may_skip
+        )
+    phases = [
+        msgspec.structs.replace(
+            p,
+            min_green_s=greens.get(p.index, (p.min_green_s, p.max_green_s))[0],
+            max_green_s=greens.get(p.index, (p.min_green_s, p.max_green_s))[1],
+        )
+        for p in junction.phases
+    ]
+    return envelope_from_phases(junction.id, phases, 1.0, cycle_max_s, may_skip_phases=may_skip)
 
 
 class LivePolicy:
@@ -59,9 +107,18 @@ class LivePolicy:
         *,
         may_skip: bool = True,
         decision_source: DecisionSource | None = None,
+        inputs: LiveInputs = "full",
+        loops: LoopStates | None = None,
+        envelopes: Mapping[str, Envelope] | None = None,
     ) -> None:
+        if inputs != "full" and loops is None:
+            raise ValueError(f"live inputs {inputs!r} need the run's control loops")
         self.name = name
         self._api = api
+        self._inputs = inputs
+        self._loops = loops
+        self._last_tick: float | None = None
+        self._storage: dict[str, float] = {}
         self._junctions = junctions
         self._drivers = drivers
         self.applied: list[Decision] = []
@@ -71,13 +128,19 @@ class LivePolicy:
             {}
             if decision_source is not None
             else {
-                j.id: make_controller(name, envelope_for(j, may_skip=may_skip)) for j in junctions
+                j.id: make_controller(
+                    name,
+                    envelopes[j.id]
+                    if envelopes is not None
+                    else envelope_for(j, may_skip=may_skip),
+                )
+                for j in junctions
             }
         )
         self._next: dict[str, float] = {j.id: now for j in junctions}
         self._cycle_start: dict[str, float] = {j.id: now for j in junctions}
         self._last_phase: dict[str, int] = {}
-        self._movements: dict[str, list[list[tuple[str, list[str], list[str], int]]]] = {}
+        self._movements: dict[str, list[list[_Movement]]] = {}
         for j in junctions:
             sig = signals[j.id]
             per_phase = []
@@ -90,9 +153,40 @@ class LivePolicy:
                         ins.add(sig.link_lanes[i][0])
                         outs.add(sig.link_lanes[i][1])
                 per_phase.append(
-                    [(m, sorted(a), sorted(b), len(a)) for m, (a, b) in sorted(mv.items())]
+                    [_Movement(m, sorted(a), sorted(b), len(a)) for m, (a, b) in sorted(mv.items())]
                 )
             self._movements[j.id] = per_phase
+        # Loops see lanes, not movements: a lane's queue is shared by the movements using it.
+        self._lane_users: dict[str, int] = {}
+        for per_phase in self._movements.values():
+            uses = {mv.id: mv.ins for mvs in per_phase for mv in mvs}
+            for lanes in uses.values():
+                for ln in lanes:
+                    self._lane_users[ln] = self._lane_users.get(ln, 0) + 1
+
+    def _on_lanes(self, lanes: list[str], cache: dict[str, int]) -> int:
+        """Vehicles standing or creeping on ``lanes``: all of a lane's when it moves slower than
+        :data:`JAM_SPEED_MPS` on average, its halted ones otherwise (free-flowing traffic on a
+        short exit takes no room for long)."""
+        total = 0
+        for ln in lanes:
+            key = f"n:{ln}"
+            if key not in cache:
+                n = int(self._api.lane.getLastStepVehicleNumber(ln))
+                if n and float(self._api.lane.getLastStepMeanSpeed(ln)) >= JAM_SPEED_MPS:
+                    n = int(self._api.lane.getLastStepHaltingNumber(ln))
+                cache[key] = n
+            total += cache[key]
+        return total
+
+    def _exit_storage(self, lanes: list[str]) -> float:
+        """Vehicles the exit lanes hold (their length over the road a queued car takes)."""
+        total = 0.0
+        for ln in lanes:
+            if ln not in self._storage:
+                self._storage[ln] = float(self._api.lane.getLength(ln)) / VEH_SPACING_M
+            total += self._storage[ln]
+        return total
 
     def _halting(self, lanes: list[str], cache: dict[str, int]) -> int:
         total = 0
@@ -109,40 +203,78 @@ class LivePolicy:
             view: _LaneView = {}
             veh = self._api.vehicle
             length = float(self._api.lane.getLength(lane))
+            vmax = float(self._api.lane.getMaxSpeed(lane))
             for v in self._api.lane.getLastStepVehicleIDs(lane):
                 route, idx = veh.getRoute(v), veh.getRouteIndex(v)
                 nxt = route[idx + 1] if 0 <= idx < len(route) - 1 else ""
-                halting, etas = view.setdefault(nxt, (0, []))
+                halting, etas, waited = view.setdefault(nxt, (0, [], 0.0))
                 speed = float(veh.getSpeed(v))
                 if speed < HALTING_SPEED_MPS:
-                    view[nxt] = (halting + 1, etas)
+                    view[nxt] = (halting + 1, etas, max(waited, float(veh.getWaitingTime(v))))
                 else:
-                    etas.append(max(0.0, length - float(veh.getLanePosition(v))) / speed)
+                    dist = max(0.0, length - float(veh.getLanePosition(v)))
+                    etas.append(travel_time(dist, speed, vmax))
             cache[lane] = view
         return cache[lane]
 
     def _movement(
-        self,
-        mid: str,
-        ins: list[str],
-        outs: list[str],
-        n_lanes: int,
-        cache: dict[str, int],
-        views: dict[str, _LaneView],
+        self, mv: _Movement, cache: dict[str, int], views: dict[str, _LaneView]
     ) -> MovementState:
+        if self._loops is not None:
+            return self._loop_movement(mv)
+        mid, ins, outs = mv.id, mv.ins, mv.outs
         exit_edge = mid.split(">", 1)[1]
         queue = 0
+        waited = 0.0
         etas: list[float] = []
         for ln in ins:
-            halting, arriving = self._lane_view(ln, views).get(exit_edge, (0, []))
+            halting, arriving, wait = self._lane_view(ln, views).get(exit_edge, (0, [], 0.0))
             queue += halting
             etas += arriving
+            waited = max(waited, wait)
         return MovementState(
             id=mid,
             queue_veh=float(queue),
             downstream_queue_veh=float(self._halting(outs, cache)),
-            saturation_flow_vph=1800.0 * n_lanes,
+            saturation_flow_vph=1800.0 * mv.n_lanes,
             approaching_veh=tuple(sorted(round(t, 1) for t in etas)),
+            downstream_capacity_veh=round(self._exit_storage(outs), 1),
+            downstream_vehicles=float(self._on_lanes(outs, cache)),
+            waiting_s=round(waited, 1),
+        )
+
+    def _loop_movement(self, mv: _Movement) -> MovementState:
+        """A movement as stop-line, advance and exit loops see it (``twin.loop_states``)."""
+        mid, ins, outs = mv.id, mv.ins, mv.outs
+        loops = self._loops
+        assert loops is not None
+        gap = min(loops.gap_s(ln) for ln in ins)
+        waited = max(loops.waiting_s(ln) for ln in ins)
+        if self._inputs == "gaps":
+            return MovementState(
+                id=mid,
+                queue_veh=0.0,
+                saturation_flow_vph=1800.0 * mv.n_lanes,
+                waiting_s=round(waited, 1),
+                detector_gap_s=round(gap, 1),
+                queue_age_s=None,
+            )
+        queue = 0.0
+        etas: list[float] = []
+        for ln in ins:
+            share = self._lane_users.get(ln, 1)
+            queue += loops.queue(ln) / share
+            etas += loops.arrivals(ln)[::share]
+        return MovementState(
+            id=mid,
+            queue_veh=round(queue, 2),
+            downstream_queue_veh=round(sum(loops.on_exit(o) for o in outs), 2),
+            downstream_vehicles=round(sum(loops.on_exit(o) for o in outs), 2),
+            saturation_flow_vph=1800.0 * mv.n_lanes,
+            approaching_veh=tuple(sorted(round(t, 1) for t in etas)),
+            downstream_capacity_veh=round(sum(loops.exit_storage(o) for o in outs), 1),
+            waiting_s=round(waited, 1),
+            detector_gap_s=round(gap, 1),
         )
 
     def step(self, now: float) -> None:
@@ -150,6 +282,10 @@ class LivePolicy:
 
         With a decision source, the states of every junction due at this step go to it at once
         and its decisions are applied instead of asking the controllers in process."""
+        if self._loops is not None:
+            step = now - self._last_tick if self._last_tick is not None else 1.0
+            self._loops.tick(now, step)
+            self._last_tick = now
         cache: dict[str, int] = {}
         views: dict[str, _LaneView] = {}
         due: list[JunctionState] = []
@@ -160,9 +296,7 @@ class LivePolicy:
             phases = tuple(
                 PhaseState(
                     index=k,
-                    movements=tuple(
-                        self._movement(m, ins, outs, n, cache, views) for m, ins, outs, n in mvs
-                    ),
+                    movements=tuple(self._movement(mv, cache, views) for mv in mvs),
                 )
                 for k, mvs in enumerate(self._movements[j.id])
             )

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from optimizer.model import Plan
 from optimizer.strategy import Decision
@@ -15,6 +16,7 @@ from twin.detectors import (
     DetectorSpec,
 )
 from twin.live_policy import DecisionSource
+from twin.loop_states import LiveInputs
 from twin.metrics import RunMetrics
 
 DEFAULT_BASE_DATE = datetime(2026, 1, 5, tzinfo=UTC)
@@ -52,11 +54,20 @@ class RunOptions:
     workdir: Path | None = None
     extra_sumo_args: tuple[str, ...] = ()
     may_skip_phases: bool = True
+    """Live controllers may serve phases in any order (Varaiya's and RESCO's max-pressure do)."""
     sumo_binary: str | None = None
     """Another ``sumo`` binary (TraCI only), e.g. an older SUMO to compare versions."""
     audit: bool = True
     """Read back the states SUMO shows and check them against the control (``twin.audit``)."""
-    """Live controllers may serve phases in any order (Varaiya's and RESCO's max-pressure do)."""
+    live_envelope: Literal["model", "actuated"] = "model"
+    """The envelope granted to live controllers: the network model's phase bounds with a 40-120 s
+    cycle (``model``, what ``aiguilleur envelopes approve`` proposes), or the bounds SUMO's
+    actuated copy of the programme runs under and no minimum cycle (``actuated``: the two
+    compared at equal bounds)."""
+    live_inputs: LiveInputs = "full"
+    """What live controllers are given (``twin.loop_states``): SUMO's halting vehicles and arrival
+    times (``full``), states from stop-line, advance and exit loops only (``loops``), or only
+    the loops' gaps, queues not measured (``gaps``: the controllers' fall-back)."""
 
 
 @dataclass(kw_only=True)

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from graph.sumo import SumoNetwork, network_from_sumo
 from graph.sumo_links import sumo_links
-from optimizer.strategy import Planner, ZonePlanner
+from optimizer.strategy import Envelope, Planner, ZonePlanner
 from twin.audit import ENVELOPE_EXEMPT, AuditResult, SignalAudit
 from twin.controls import PLAN, Control, make_planner_for, resolve_control
 from twin.detectors import (
@@ -36,12 +36,13 @@ from twin.driver import SignalDriver
 from twin.errors import ScenarioError, SumoStartError
 from twin.live_policy import LivePolicy, envelope_for
 from twin.loop_counter import LoopCounter
+from twin.loop_states import ControlLoops, LoopStates, write_control_loops
 from twin.mapping import TlsMapping
 from twin.metrics import RunMetrics, compute_metrics, read_tripinfo
 from twin.options import RunOptions, RunResult
 from twin.plan_policy import PlanPolicy
 from twin.policy import Policy, PolicyOutcome, ProgrammePolicy
-from twin.programmes import write_actuated_programmes
+from twin.programmes import actuated_green_bounds, write_actuated_programmes
 from twin.scenario import Scenario, open_xml
 from twin.sourced import SourcedPlanner
 from twin.sumo_command import (
@@ -136,6 +137,17 @@ class _Detectors:
     """One generated loop per signalised lane (what the in-process planners count with)."""
     actuated_program: str
     """programID of the actuated copy of the programmes ('' unless the control is actuated)."""
+    control_loops: ControlLoops | None = None
+    """Stop-line, advance and exit loops of a live controller fed by loops only."""
+
+
+def _exit_lanes(sn: SumoNetwork) -> set[str]:
+    return {
+        sig.link_lanes[i][1]
+        for sig in sn.signals.values()
+        for i, m in enumerate(sig.link_movements)
+        if m
+    }
 
 
 def _additionals(run: _Run) -> tuple[list[Path], _Detectors]:
@@ -150,6 +162,16 @@ def _additionals(run: _Run) -> tuple[list[Path], _Detectors]:
         lane_lengths(scenario.net, _control_lanes(run.sn)), loops_file, interval
     )
     out.append(loops_file)
+    control_loops = None
+    if run.control.kind == "controller" and options.live_inputs != "full":
+        approach, exits = _control_lanes(run.sn), _exit_lanes(run.sn)
+        lengths = lane_lengths(scenario.net, approach | exits)
+        control_loops = write_control_loops(
+            {ln: lengths[ln] for ln in approach if ln in lengths},
+            {ln: lengths[ln] for ln in exits if ln in lengths},
+            workdir / "control_loops.add.xml",
+        )
+        out.append(workdir / "control_loops.add.xml")
     actuated_id = ""
     if actuated:
         actuated_id = write_actuated_programmes(run.sn.signals, workdir / "actuated.add.xml")
@@ -167,7 +189,12 @@ def _additionals(run: _Run) -> tuple[list[Path], _Detectors]:
             scenario.end_s,
         )
         out.append(workdir / "closures.add.xml")
-    return out, _Detectors(scenario=scenario_specs, loops=loop_specs, actuated_program=actuated_id)
+    return out, _Detectors(
+        scenario=scenario_specs,
+        loops=loop_specs,
+        actuated_program=actuated_id,
+        control_loops=control_loops,
+    )
 
 
 def _run(run: _Run) -> RunResult:
@@ -234,7 +261,7 @@ def _loop(api: Any, run: _Run, detectors: _Detectors) -> _Partial:
             api.trafficlight.setProgram(j.id, detectors.actuated_program)
     drivers = _drivers(api, run, now)
     counter = LoopCounter(api, detectors.loops)
-    policy = _policy(api, run, drivers, counter, now)
+    policy = _policy(api, run, drivers, counter, now, detectors.control_loops)
     emit_specs = detectors.scenario or detectors.loops
     audit = _audit(api, run, policy, now)
     reader = DetectorReader(api, emit_specs, options.count_interval_s, options.base_date)
@@ -304,15 +331,26 @@ def _audit(api: Any, run: _Run, policy: Policy, now: float) -> SignalAudit | Non
     if run.control.kind == "controller":
         envelopes = None
         if run.control.name not in ENVELOPE_EXEMPT:
-            envelopes = {}
-            for j in sn.network.junctions:
-                env = envelope_for(j, may_skip=run.options.may_skip_phases)
-                envelopes[j.id] = (env.min_green_s, env.max_green_s)
+            envelopes = {
+                jid: (env.min_green_s, env.max_green_s) for jid, env in _envelopes(run).items()
+            }
         return SignalAudit(api, sn.signals, "controller", now, step_s, envelopes=envelopes)
     if isinstance(policy, PlanPolicy):
         plans = policy.plans
         return SignalAudit(api, sn.signals, "planner", now, step_s, plans=lambda: plans)
     return SignalAudit(api, sn.signals, "builtin", now, step_s)
+
+
+def _envelopes(run: _Run) -> dict[str, Envelope]:
+    """The envelope granted to each junction's live controller (``RunOptions.live_envelope``)."""
+    skip = run.options.may_skip_phases
+    out = {}
+    for j in run.sn.network.junctions:
+        greens = None
+        if run.options.live_envelope == "actuated":
+            greens = actuated_green_bounds(run.sn.signals[j.id])
+        out[j.id] = envelope_for(j, may_skip=skip, greens=greens)
+    return out
 
 
 def _drivers(api: Any, run: _Run, now: float) -> dict[str, SignalDriver]:
@@ -334,6 +372,7 @@ def _policy(
     drivers: dict[str, SignalDriver],
     counter: LoopCounter,
     now: float,
+    control_loops: ControlLoops | None = None,
 ) -> Policy:
     sn, options, ctl = run.sn, run.options, run.control
     junctions = list(sn.network.junctions)
@@ -367,6 +406,9 @@ def _policy(
             now,
             may_skip=options.may_skip_phases,
             decision_source=options.decision_source,
+            inputs=options.live_inputs,
+            envelopes=_envelopes(run),
+            loops=LoopStates(api, control_loops) if control_loops is not None else None,
         )
     return ProgrammePolicy(run.label)
 

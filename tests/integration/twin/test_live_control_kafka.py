@@ -18,6 +18,7 @@ import pytest
 from aiguilleur.settings import Settings
 from aiguilleur.twin_control import run_live_control
 from aiguilleur.twin_live import LiveOptions
+from benchmarks.twin_unseen import LONG_ID_LENGTH, long_ids
 from graph.sumo import network_from_sumo
 from streams.envelopes import to_envelope
 from twin import RunOptions, load_scenario, run_twin
@@ -75,3 +76,34 @@ def test_worker_decisions_drive_the_twin(
     ] == [(d.junction_id, d.time_s, d.phase_index, d.next_decision_in_s) for d in res.run.applied]
     live_metrics = msgspec.structs.replace(res.run.metrics, wall_s=0.0)
     assert live_metrics == msgspec.structs.replace(local.metrics, wall_s=0.0)
+
+
+def test_junction_ids_as_long_as_joined_clusters_go_through_kafka(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    # 200-character junction ids (SUMO's joined clusters reach 165 and more): states keyed and
+    # decided through the real broker and worker, none dead-lettered.
+    sc = load_scenario(long_ids(tmp_path / "net", 300.0))
+    junctions = network_from_sumo(sc.net, sc.additionals).network.junctions
+    assert junctions
+    assert all(len(j.id) >= LONG_ID_LENGTH for j in junctions)
+    tag = "t" + uuid.uuid4().hex[:10]
+    settings = Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        app_id=tag,
+        topic_namespace=tag,
+        metrics_port=0,
+        controller="adaptive",
+    )
+    res = run_live_control(
+        sc,
+        settings,
+        tmp_path / "live",
+        LiveOptions(timeout_s=60.0, progress=False),
+        approved_by="Ada Operator",
+    )
+    assert res.dead_letters == 0
+    assert sorted(res.envelopes) == sorted(j.id for j in junctions)
+    assert res.sent == len(res.consumed) == len(res.run.applied) > 0
+    assert {ev.junction_id for ev in res.consumed} == {j.id for j in junctions}
+    assert res.run.metrics.vehicles_inserted > 0

@@ -67,6 +67,11 @@ def _state(rng: random.Random, junction: str = "J1", n_phases: int = 3) -> Junct
                         queue_veh=float(rng.randint(0, 20)),
                         downstream_queue_veh=float(rng.randint(0, 5)),
                         approaching_veh=tuple(sorted(rng.uniform(0, 30) for _ in range(3))),
+                        downstream_capacity_veh=float(rng.randint(0, 30)),
+                        downstream_vehicles=rng.choice((None, float(rng.randint(0, 30)))),
+                        waiting_s=float(rng.randint(0, 200)),
+                        detector_gap_s=rng.choice((None, rng.uniform(0, 60))),
+                        queue_age_s=rng.choice((None, 0.0, rng.uniform(0, 60))),
                     ),
                 ),
             )
