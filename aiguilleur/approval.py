@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from aiokafka import AIOKafkaProducer
-
 from aiguilleur.follow import records
 from graph.model import Network
+from streams import kafka
 from streams.context import StreamsConfig
 from streams.envelopes import approve, decode_envelope, envelope_from_junction
 from streams.events import SignalEnvelope
-from streams.ingest import kafka_security
+from streams.kafka import KafkaConnection
 
 WITHDRAWN_BY_HEADER = "aiguilleur.withdrawn-by"
 """Header of a withdrawal tombstone: who withdrew the approval."""
@@ -66,8 +65,8 @@ async def publish(
     tombstones); returns once the broker acknowledged them all."""
     import msgspec
 
-    producer = AIOKafkaProducer(bootstrap_servers=cfg.bootstrap, acks="all", **kafka_security(cfg))
-    await producer.start()
+    producer = kafka.producer(cfg.kafka, client_id="aiguilleur-envelopes", acks="all")
+    await kafka.start(producer, cfg.kafka)
     n = 0
     try:
         for ev in envelopes:
@@ -83,14 +82,14 @@ async def publish(
             n += 1
         await producer.flush()
     finally:
-        await producer.stop()
+        await kafka.stop(producer, cfg.kafka)
     return n
 
 
-async def on_record(bootstrap: str, topic: str) -> dict[str, SignalEnvelope]:
+async def on_record(conn: KafkaConnection, topic: str) -> dict[str, SignalEnvelope]:
     """The approvals on record: the last envelope of each junction, withdrawn ones left out."""
     out: dict[str, SignalEnvelope] = {}
-    async for rec in records(bootstrap, topic, idle_timeout_s=2.0):
+    async for rec in records(conn, topic, idle_timeout_s=2.0):
         key = (rec.key or b"").decode()
         if rec.value is None:
             out.pop(key, None)

@@ -27,8 +27,11 @@ def _settings(**overrides: object) -> Settings:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]  # pydantic validates
     except ValidationError as e:
         for err in e.errors():
-            var = "AIGUILLEUR_" + "_".join(str(x) for x in err["loc"]).upper()
-            print(f"configuration error: {var}: {err['msg']}", file=sys.stderr)
+            if err["loc"]:
+                var = "AIGUILLEUR_" + "_".join(str(x) for x in err["loc"]).upper()
+                print(f"configuration error: {var}: {err['msg']}", file=sys.stderr)
+            else:  # a check of several variables: its message names them
+                print(f"configuration error: {err['msg']}", file=sys.stderr)
         raise typer.Exit(2) from e
 
 
@@ -69,13 +72,13 @@ def replay_cmd(
         print(f"skipped {file}:{b.line}: {b.reason}", file=sys.stderr)
     if rebase_now:
         readings = rebase_to_now(readings, s.control_period_s)
-    from aiguilleur.wiring import streams_config
+    from aiguilleur.wiring import kafka_connection, streams_config
     from aiguilleur.worker import ensure_topics
     from streams.topics import TopicNames
 
     topics = TopicNames(s.topic_namespace)
     asyncio.run(ensure_topics(streams_config(s), topics))  # with our partitions, not auto-created
-    n = asyncio.run(replay(readings, s.kafka_bootstrap, topics.counts, speed))
+    n = asyncio.run(replay(readings, kafka_connection(s), topics.counts, speed))
     print(f"{n} readings sent, {len(bad)} rows skipped")
 
 
@@ -88,6 +91,7 @@ def plans(
 ) -> None:
     """Print the recommended plans on the plans topic."""
     from aiguilleur.follow import PLAN_HEADER, decode_plan, format_plan, records
+    from aiguilleur.wiring import kafka_connection
     from streams.topics import TopicNames
 
     s = _settings()
@@ -96,7 +100,7 @@ def plans(
         if not as_json:
             print(PLAN_HEADER)
         async for rec in records(
-            s.kafka_bootstrap,
+            kafka_connection(s),
             TopicNames(s.topic_namespace).plans,
             idle_timeout_s=None if follow else 3.0,
         ):
@@ -113,6 +117,7 @@ def plans(
 def dead_letters() -> None:
     """Print the rejected input records with their reasons."""
     from aiguilleur.follow import records
+    from aiguilleur.wiring import kafka_connection
     from streams.events import DLQ_HEADER_CODE, DLQ_HEADER_OFFSET, DLQ_HEADER_REASON
     from streams.topics import TopicNames
 
@@ -120,7 +125,7 @@ def dead_letters() -> None:
 
     async def show() -> None:
         async for rec in records(
-            s.kafka_bootstrap, TopicNames(s.topic_namespace).dead_letters, idle_timeout_s=3.0
+            kafka_connection(s), TopicNames(s.topic_namespace).dead_letters, idle_timeout_s=3.0
         ):
             h = rec.headers
             print(
@@ -210,13 +215,14 @@ def decisions(
 ) -> None:
     """Print the live-control decisions (JSON, one per line) on the decisions topic."""
     from aiguilleur.follow import records
+    from aiguilleur.wiring import kafka_connection
     from streams.topics import TopicNames
 
     s = _settings()
 
     async def show() -> None:
         async for rec in records(
-            s.kafka_bootstrap,
+            kafka_connection(s),
             TopicNames(s.topic_namespace).decisions,
             idle_timeout_s=None if follow else 3.0,
         ):
@@ -272,6 +278,17 @@ def _mount_optional() -> None:
 _mount_optional()
 
 
+KAFKA_EXIT_CODE = 3
+"""Exit status of a command that could not reach Kafka or was refused by it."""
+
+
 def main() -> None:
     """Console entry point."""
-    app()
+    from streams.errors import KafkaUnavailable
+
+    try:
+        app()
+    except KafkaUnavailable as e:
+        # One line that says what and what to do, instead of a traceback.
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(KAFKA_EXIT_CODE) from e

@@ -57,8 +57,9 @@ def _finish(result: ImportResult, out: Path | None, publish: bool) -> None:
 
         s = _settings()
         topics = TopicNames(s.topic_namespace)
-        asyncio.run(ensure_topics(streams_config(s), topics))
-        n = asyncio.run(replay(readings, s.kafka_bootstrap, topics.counts, 0.0))
+        cfg = streams_config(s)
+        asyncio.run(ensure_topics(cfg, topics))
+        n = asyncio.run(replay(readings, cfg.kafka, topics.counts, 0.0))
         print(f"{n} readings published on {topics.counts}", file=sys.stderr)
     if out is None and not publish:
         stdout = Path("/dev/stdout")

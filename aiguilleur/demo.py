@@ -21,7 +21,7 @@ from aiguilleur.follow import PLAN_HEADER, decode_plan, format_plan, records
 from aiguilleur.operator_client import OperatorClientError
 from aiguilleur.replay import BadRow, read_counts, rebase_to_now, replay
 from aiguilleur.settings import DEMO_DIR, REPO_ROOT, Settings
-from aiguilleur.wiring import load_network, streams_config
+from aiguilleur.wiring import kafka_connection, load_network, streams_config
 from aiguilleur.worker import ensure_topics
 
 KAFKA_SCRIPT = REPO_ROOT / "scripts" / "kafka.sh"
@@ -83,7 +83,7 @@ async def _run(
     async def show_plans() -> None:
         nonlocal n_plans
         async for rec in records(
-            settings.kafka_bootstrap, topics.plans, from_beginning=False, idle_timeout_s=None
+            kafka_connection(settings), topics.plans, from_beginning=False, idle_timeout_s=None
         ):
             if rec.value is not None:
                 n_plans += 1
@@ -103,9 +103,9 @@ async def _run(
     round_ = (
         None
         if operator is None
-        else asyncio.create_task(operator_round(operator, settings.kafka_bootstrap, topics, out))
+        else asyncio.create_task(operator_round(operator, kafka_connection(settings), topics, out))
     )
-    await replay(readings, settings.kafka_bootstrap, topics.counts, speed, progress)
+    await replay(readings, kafka_connection(settings), topics.counts, speed, progress)
     out("replay finished; waiting for the last plans ...")
     seen = -1
     while seen != n_plans:

@@ -29,6 +29,7 @@ from aiguilleur.settings import REPO_ROOT
 from audit import chain, signing
 from audit import store as audit_store
 from streams.events import ActivePlan
+from streams.kafka import KafkaConnection
 from streams.topics import TopicNames
 
 PG_SCRIPT = REPO_ROOT / "scripts" / "postgres.sh"
@@ -179,7 +180,9 @@ async def _poll(what: str, fetch: Callable[[], Any], timeout_s: float = 120) -> 
     raise TimeoutError(f"no {what} after {timeout_s:g} s")
 
 
-async def operator_round(side: OperatorSide, bootstrap: str, topics: TopicNames, out: Out) -> str:
+async def operator_round(
+    side: OperatorSide, conn: KafkaConnection, topics: TopicNames, out: Out
+) -> str:
     """Wait for recommendations, approve one as the demo operator, show the active plan on its
     topic and the next recommendation bounded from it. Returns the approved plan's id."""
     c = side.client()
@@ -224,7 +227,7 @@ async def operator_round(side: OperatorSide, bootstrap: str, topics: TopicNames,
         raise TimeoutError("every proposal was superseded before it could be approved")
     block.append(f"approved {rid} by {decision['decided_by']}")
     out("\n".join(block))
-    active = await _active_on_topic(bootstrap, topics.active_plans, junction, rid)
+    active = await _active_on_topic(conn, topics.active_plans, junction, rid)
     greens = " ".join(f"P{p.index}:{p.green_s}s" for p in active.plan.phases)
     out(
         f"active plan published on {topics.active_plans}: {chosen['junction']} plan "
@@ -250,12 +253,12 @@ async def operator_round(side: OperatorSide, bootstrap: str, topics: TopicNames,
 
 
 async def _active_on_topic(
-    bootstrap: str, topic: str, junction: str, plan_id: str, timeout_s: float = 60
+    conn: KafkaConnection, topic: str, junction: str, plan_id: str, timeout_s: float = 60
 ) -> ActivePlan:
     """The approved plan, once the API's outbox has published it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        async for rec in records(bootstrap, topic, idle_timeout_s=1.0):
+        async for rec in records(conn, topic, idle_timeout_s=1.0):
             if rec.key == junction.encode() and rec.value is not None:
                 active = msgspec.json.decode(rec.value, type=ActivePlan)
                 if active.plan.plan_id == plan_id:

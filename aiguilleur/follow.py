@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streams import kafka
 from streams.events import SignalPlan
+from streams.kafka import KafkaConnection
 
 _plan_decoder = msgspec.json.Decoder(SignalPlan)
 
@@ -27,29 +27,28 @@ class Record:
 
 
 async def records(
-    bootstrap: str, topic: str, *, from_beginning: bool = True, idle_timeout_s: float | None = None
+    conn: KafkaConnection,
+    topic: str,
+    *,
+    from_beginning: bool = True,
+    idle_timeout_s: float | None = None,
+    exists_timeout_s: float = 30.0,
 ) -> AsyncIterator[Record]:
     """Records of ``topic`` (all partitions, no consumer group); stops after ``idle_timeout_s`` of
-    silence."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+    silence. A topic that does not exist after ``exists_timeout_s`` yields nothing."""
+    async with kafka.started_admin(conn, client_id="aiguilleur-reader") as admin:
+        tps = await kafka.topic_partitions(admin, topic, timeout_s=exists_timeout_s)
+    if not tps:
+        return
+    consumer = kafka.consumer(
+        conn,
+        client_id="aiguilleur-reader",
         enable_auto_commit=False,
         group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
-    await consumer.start()
+    await kafka.start(consumer, conn)
     try:
-        parts: set[int] | None = None
-        deadline = time.monotonic() + 30
-        while not parts:
-            parts = consumer.partitions_for_topic(topic)
-            if parts:
-                break
-            if time.monotonic() > deadline:
-                return
-            await consumer._client.force_metadata_update()  # topic may not exist yet
-            await asyncio.sleep(0.5)
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
         consumer.assign(tps)
         if from_beginning:
             await consumer.seek_to_beginning(*tps)
@@ -65,7 +64,7 @@ async def records(
             if idle_timeout_s is not None and time.monotonic() - last > idle_timeout_s:
                 return
     finally:
-        await consumer.stop()
+        await kafka.stop(consumer, conn)
 
 
 def decode_plan(value: bytes) -> SignalPlan:

@@ -14,9 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
-from aiokafka import AIOKafkaProducer
 
+from streams import kafka
 from streams.events import TrafficCount
+from streams.kafka import KafkaConnection
 
 log = logging.getLogger("aiguilleur.replay")
 
@@ -90,16 +91,16 @@ def batches(readings: list[TrafficCount]) -> Iterator[tuple[datetime, list[Traff
 
 async def replay(
     readings: list[TrafficCount],
-    bootstrap: str,
+    conn: KafkaConnection,
     topic: str,
     speed: float,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Produce readings keyed by detector id, ``speed`` x real time (0: as fast as possible)."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=20, enable_idempotence=True
+    producer = kafka.producer(
+        conn, client_id="aiguilleur-replay", acks="all", linger_ms=20, enable_idempotence=True
     )
-    await producer.start()
+    await kafka.start(producer, conn)
     encoder = msgspec.json.Encoder()
     sent = 0
     try:
@@ -117,7 +118,7 @@ async def replay(
                 progress(sent, len(readings))
         await producer.flush()
     finally:
-        await producer.stop()
+        await kafka.stop(producer, conn)
     return sent
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -21,9 +21,21 @@ class Settings(BaseSettings):
         default="127.0.0.1:39092",
         description="Kafka bootstrap servers, host:port[,host:port] (local broker: 39092).",
     )
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
+    kafka_sasl_username: str | None = Field(
+        default=None,
+        description="SASL user: set, every client speaks SASL over TLS (SASL_SSL) to the cluster.",
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password (required with a SASL user)."
+    )
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description=(
+            "PEM file of the CA that signed the brokers' certificates (a private CA); unset: the "
+            "system's trusted CAs. Alone, without a SASL user: TLS without SASL."
+        ),
+    )
     topic_namespace: str = Field(
         default="",
         pattern=r"^[a-z0-9][a-z0-9-]{0,40}$|^$",
@@ -222,10 +234,31 @@ class Settings(BaseSettings):
             )
         return v
 
-    @field_validator("token_file", mode="before")
+    @field_validator("token_file", "kafka_ssl_cafile", mode="before")
     @classmethod
     def _no_empty_path(cls, v: object) -> object:
         return None if v == "" else v  # an empty variable means unset, not the current directory
+
+    @field_validator("kafka_ssl_cafile")
+    @classmethod
+    def _cafile_exists(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_file():
+            raise ValueError(f"{v} is not a file: give the PEM file of the brokers' CA")
+        return v
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> Settings:
+        if self.kafka_sasl_username and self.kafka_sasl_password is None:
+            raise ValueError(
+                "AIGUILLEUR_KAFKA_SASL_USERNAME is set but AIGUILLEUR_KAFKA_SASL_PASSWORD is not: "
+                "set both, or neither for a cluster without SASL"
+            )
+        if self.kafka_sasl_password is not None and not self.kafka_sasl_username:
+            raise ValueError(
+                "AIGUILLEUR_KAFKA_SASL_PASSWORD is set but AIGUILLEUR_KAFKA_SASL_USERNAME is not: "
+                "set both, or neither for a cluster without SASL"
+            )
+        return self
 
     @property
     def effective_commune(self) -> str:

@@ -168,7 +168,7 @@ def run_live_control(
             f"{settings.controller!r} (log: {log_path})"
         )
         proc = start_worker(worker_env(settings, files, workdir), log_path)
-    envelopes = asyncio.run(on_record(settings.kafka_bootstrap, topics.envelopes))
+    envelopes = asyncio.run(on_record(cfg.kafka, topics.envelopes))
     missing = sorted(set(files.junctions) - set(envelopes))
     if missing:
         if proc is not None:

@@ -31,19 +31,18 @@ from pathlib import Path
 from typing import Any, Self, TypeVar, cast, get_args
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 
 from aiguilleur.demo import start_worker, stop_process
 from aiguilleur.follow import decode_plan, records
 from aiguilleur.settings import Settings
-from aiguilleur.wiring import streams_config
+from aiguilleur.wiring import kafka_env, streams_config
 from aiguilleur.worker import ensure_topics
 from optimizer.model import ApproachEffect, Explanation, PhaseTiming, Plan, SolverStatus
+from streams import kafka
 from streams.context import StreamsConfig
 from streams.events import SignalPlan, TrafficCount
-from streams.ingest import kafka_security
 from streams.topics import TopicNames
 from twin import CountRecord, RunOptions, RunResult, Scenario, run_twin
 
@@ -162,13 +161,10 @@ class LoopThread:
 
     async def _start(self) -> None:
         self._arrived = asyncio.Event()
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.cfg.bootstrap,
-            acks="all",
-            linger_ms=self.linger_ms,
-            **kafka_security(self.cfg),
+        self._producer = kafka.producer(
+            self.cfg.kafka, client_id="aiguilleur-twin", acks="all", linger_ms=self.linger_ms
         )
-        await self._producer.start()
+        await kafka.start(self._producer, self.cfg.kafka)
         self._follower = asyncio.create_task(self._follow())
 
     async def _stop(self) -> None:
@@ -177,11 +173,11 @@ class LoopThread:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._follower
         if self._producer is not None:
-            await self._producer.stop()
+            await kafka.stop(self._producer, self.cfg.kafka)
 
     async def _follow(self) -> None:
         assert self._arrived is not None
-        async for rec in records(self.cfg.bootstrap, self._followed, from_beginning=True):
+        async for rec in records(self.cfg.kafka, self._followed, from_beginning=True):
             if rec.value is not None:
                 self._on_value(rec.value)
                 self._arrived.set()
@@ -213,24 +209,20 @@ class LoopThread:
 
     async def _records_in(self, topic: str) -> int:
         """How many records ``topic`` holds (its partitions' end offsets)."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.cfg.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            **kafka_security(self.cfg),
+        async with kafka.started_admin(self.cfg.kafka, client_id="aiguilleur-twin") as admin:
+            tps = await kafka.topic_partitions(admin, topic, timeout_s=0)
+        if not tps:
+            raise PipelineNotAnswering(f"the topic {topic} does not exist")
+        consumer = kafka.consumer(
+            self.cfg.kafka, client_id="aiguilleur-twin", group_id=None, enable_auto_commit=False
         )
-        await consumer.start()
+        await kafka.start(consumer, self.cfg.kafka)
         try:
-            await consumer._client.force_metadata_update()  # no public call in aiokafka 0.14
-            parts = consumer.partitions_for_topic(topic)
-            if not parts:
-                raise PipelineNotAnswering(f"the topic {topic} does not exist")
-            tps = [TopicPartition(topic, p) for p in sorted(parts)]
             consumer.assign(tps)
             ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
             return sum(ends.values())
         finally:
-            await consumer.stop()
+            await kafka.stop(consumer, self.cfg.kafka)
 
 
 class PipelineBridge(LoopThread):
@@ -255,16 +247,14 @@ class PipelineBridge(LoopThread):
 
     async def _start(self) -> None:
         await ensure_topics(self.cfg, self.topics)
-        self._admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.cfg.bootstrap, **kafka_security(self.cfg)
-        )
-        await self._admin.start()
+        self._admin = kafka.admin(self.cfg.kafka, client_id="aiguilleur-twin")
+        await kafka.start(self._admin, self.cfg.kafka)
         await super()._start()
 
     async def _stop(self) -> None:
         await super()._stop()
         if self._admin is not None:
-            await self._admin.close()
+            await kafka.stop(self._admin, self.cfg.kafka)
 
     def _on_value(self, value: bytes) -> None:
         sp = decode_plan(value)
@@ -296,20 +286,18 @@ class PipelineBridge(LoopThread):
         assert self._admin is not None
         deadline = time.monotonic() + self.timeout_s
         while True:
-            try:
-                committed = await self._admin.list_consumer_group_offsets(self._group)
-            except KafkaError as e:
-                # A broker that has just started may not have elected the group's coordinator
-                # yet (GroupCoordinatorNotAvailable): retriable, so ask again until the deadline.
-                if not e.retriable:
-                    raise
-                self._check(deadline, f"the group coordinator of {self._group}")
-                await asyncio.sleep(0.2)
-                continue
+            # A broker that has just started may not have elected the group's coordinator yet
+            # (GroupCoordinatorNotAvailable): committed_offsets asks again until the deadline.
+            committed = await kafka.committed_offsets(
+                self._admin,
+                self._group,
+                deadline=deadline,
+                check=lambda: self._check(deadline, f"the group coordinator of {self._group}"),
+            )
             behind = [
                 tp
                 for tp, last in self._last.items()
-                if tp not in committed or committed[tp].offset <= last
+                if tp not in committed or committed[tp] <= last
             ]
             if not behind:
                 return
@@ -409,9 +397,10 @@ def write_pipeline_files(scenario: Scenario, workdir: Path, count_interval_s: in
 
 def worker_env(settings: Settings, files: PipelineFiles, workdir: Path) -> dict[str, str]:
     """Environment of a worker on this run's namespace, network and registry."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("AIGUILLEUR_KAFKA_")}
     return {
-        **os.environ,
-        "AIGUILLEUR_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        **inherited,
+        **kafka_env(settings),
         "AIGUILLEUR_APP_ID": settings.app_id,
         "AIGUILLEUR_TOPIC_NAMESPACE": settings.topic_namespace,
         "AIGUILLEUR_NETWORK_FILE": str(files.network_file),

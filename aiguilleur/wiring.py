@@ -13,6 +13,7 @@ from graph.errors import NetworkSourceError
 from graph.model import Network
 from streams.context import DetectorIndex, PipelineContext, StreamsConfig
 from streams.guarding import guardrail_config
+from streams.kafka import KafkaConnection
 from streams.metrics import Metrics, create_metrics
 from streams.planning import PlanningConfig
 from streams.topics import TopicNames
@@ -70,11 +71,38 @@ def planning_config(settings: Settings) -> PlanningConfig:
     )
 
 
+def kafka_connection(settings: Settings) -> KafkaConnection:
+    """Where the cluster is and how to reach it: every Kafka client of the process uses this."""
+    password = settings.kafka_sasl_password
+    return KafkaConnection(
+        bootstrap=settings.kafka_bootstrap,
+        sasl_username=settings.kafka_sasl_username,
+        sasl_password=password.get_secret_value() if password is not None else None,
+        sasl_mechanism=settings.kafka_sasl_mechanism,
+        ssl_cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None,
+    )
+
+
+def kafka_env(settings: Settings) -> dict[str, str]:
+    """The ``AIGUILLEUR_KAFKA_*`` variables of ``settings``, for a child process (a worker) that
+    must reach the same cluster the same way."""
+    env = {
+        "AIGUILLEUR_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "AIGUILLEUR_KAFKA_SASL_MECHANISM": settings.kafka_sasl_mechanism,
+    }
+    if settings.kafka_sasl_username and settings.kafka_sasl_password is not None:
+        env["AIGUILLEUR_KAFKA_SASL_USERNAME"] = settings.kafka_sasl_username
+        env["AIGUILLEUR_KAFKA_SASL_PASSWORD"] = settings.kafka_sasl_password.get_secret_value()
+    if settings.kafka_ssl_cafile is not None:
+        env["AIGUILLEUR_KAFKA_SSL_CAFILE"] = str(settings.kafka_ssl_cafile)
+    return env
+
+
 def streams_config(settings: Settings) -> StreamsConfig:
     """Faust app parameters from the settings."""
     return StreamsConfig(
         app_id=settings.app_id,
-        bootstrap=settings.kafka_bootstrap,
+        kafka=kafka_connection(settings),
         partitions=settings.partitions,
         replication_factor=settings.replication_factor,
         state_dir=str(settings.state_dir),
@@ -89,11 +117,6 @@ def streams_config(settings: Settings) -> StreamsConfig:
         event_time_replay=settings.event_time_replay,
         shutdown_timeout_s=settings.shutdown_timeout_s,
         planning_processes=settings.planning_processes,
-        sasl_username=settings.kafka_sasl_username,
-        sasl_mechanism=settings.kafka_sasl_mechanism,
-        sasl_password=settings.kafka_sasl_password.get_secret_value()
-        if settings.kafka_sasl_password
-        else None,
     )
 
 

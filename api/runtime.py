@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit import store as audit_store
 from oversight.service import Oversight
+from streams import kafka
 from streams.context import StreamsConfig
-from streams.ingest import kafka_security
 
 log = logging.getLogger("aiguilleur.api")
 
@@ -38,21 +38,15 @@ def kafka_clients(
     cfg: StreamsConfig, topics: list[str]
 ) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
     """The recorder's consumer and the publisher's producer (the one place they are made)."""
-    consumer = AIOKafkaConsumer(
+    consumer = kafka.consumer(
+        cfg.kafka,
         *topics,
-        bootstrap_servers=cfg.bootstrap,
         group_id=f"{cfg.app_id}-oversight",
         client_id=f"{cfg.app_id}-oversight",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        **kafka_security(cfg),
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=cfg.bootstrap,
-        acks="all",
-        client_id=f"{cfg.app_id}-oversight",
-        **kafka_security(cfg),
-    )
+    producer = kafka.producer(cfg.kafka, acks="all", client_id=f"{cfg.app_id}-oversight")
     return consumer, producer
 
 
@@ -132,8 +126,12 @@ async def run_background(
         routes[c.topics.plans] = (c.id, "plans")
         routes[c.topics.plan_inputs] = (c.id, "inputs")
     consumer, producer = kafka_clients(cfg, sorted(routes))
-    await producer.start()
-    await consumer.start()
+    await kafka.start(producer, cfg.kafka)
+    try:
+        await kafka.start(consumer, cfg.kafka)
+    except BaseException:
+        await kafka.stop(producer, cfg.kafka)
+        raise
     tasks = [
         asyncio.create_task(record(service, consumer, routes)),
         asyncio.create_task(publish(service, producer)),
@@ -149,5 +147,5 @@ async def run_background(
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-        await consumer.stop()
-        await producer.stop()
+        await kafka.stop(consumer, cfg.kafka)
+        await kafka.stop(producer, cfg.kafka)

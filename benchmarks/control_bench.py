@@ -41,6 +41,7 @@ from streams.context import StreamsConfig
 from streams.control import decision_event, envelope_violations, to_report, to_state
 from streams.envelopes import EnvelopeTable
 from streams.events import JunctionStateReport, SignalDecision
+from streams.kafka import KafkaConnection
 from streams.topics import TopicNames
 
 T0 = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
@@ -228,7 +229,7 @@ def main() -> None:
     topics = TopicNames(tag)
     cfg = StreamsConfig(
         app_id=tag,
-        bootstrap=boot,
+        kafka=KafkaConnection(boot),
         partitions=PARTITIONS,
         replication_factor=1,
         state_dir=str(folder / "state"),

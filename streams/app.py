@@ -16,12 +16,12 @@ planned together; more zones and partitions spread a bigger city over more worke
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 
+from streams import kafka
 from streams.context import PipelineContext, StreamsConfig
 
 
@@ -41,18 +41,9 @@ class Channels:
 
 def create_faust_app(cfg: StreamsConfig) -> faust.App:
     """A Faust app configured for aiguilleur (raw bytes on the wire: validation is ours)."""
-    credentials: Any = None
-    if cfg.sasl_username:
-        credentials = faust.SASLCredentials(
-            username=cfg.sasl_username,
-            password=cfg.sasl_password or "",
-            mechanism=cfg.sasl_mechanism,
-            ssl_context=ssl.create_default_context(),
-        )
     return faust.App(
         cfg.app_id,
-        broker=[f"kafka://{b.strip()}" for b in cfg.bootstrap.split(",")],
-        broker_credentials=credentials,
+        **kafka.faust_settings(cfg.kafka),  # broker and credentials, as every other client's
         store="memory://",  # state is rebuilt from the table's changelog topic on start
         datadir=cfg.state_dir,
         topic_partitions=cfg.partitions,

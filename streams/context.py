@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from graph.model import Junction, Network
 from optimizer.strategy import Planner, ZonePlanner
+from streams.kafka import KafkaConnection
 from streams.metrics import Metrics
 from streams.planning import PlanningConfig, SiteRef
 from streams.progress import OffsetProgress
@@ -39,7 +40,7 @@ class StreamsConfig:
     """Connection and processing parameters of the Faust app (mapped from the settings object)."""
 
     app_id: str
-    bootstrap: str
+    kafka: KafkaConnection
     partitions: int
     replication_factor: int
     state_dir: str
@@ -50,9 +51,6 @@ class StreamsConfig:
     web_port: int = 0
     ingest_engine: str = "aiokafka"
     """``aiokafka``: stage 1 on a plain consumer group (fast); ``faust``: as a Faust agent."""
-    sasl_username: str | None = None
-    sasl_password: str | None = None
-    sasl_mechanism: str = "SCRAM-SHA-512"
     event_time_max_ahead_s: int = 900
     """How far ahead of the worker's clock a reading's interval end may lie."""
     event_time_max_behind_s: int = 7 * 86_400

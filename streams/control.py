@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from optimizer.fixed_time import FixedTimeController
 from optimizer.strategy import (
@@ -33,6 +32,7 @@ from optimizer.strategy import (
     MovementState,
     PhaseState,
 )
+from streams import kafka
 from streams.context import PipelineContext, StreamsConfig
 from streams.envelopes import Approved, EnvelopeTable
 from streams.errors import RejectedReading
@@ -44,7 +44,7 @@ from streams.events import (
     SignalDecision,
     Suspension,
 )
-from streams.ingest import consume_in_batches, kafka_security
+from streams.ingest import consume_in_batches
 from streams.oversight import Oversight, follow_compacted, oversight_consumer, suspension_key
 from streams.planning import MODEL_VERSION
 from streams.validation import dead_letter_headers
@@ -490,6 +490,7 @@ async def follow_envelopes(
         metrics.envelopes_held.set(len(table))
 
     await follow_compacted(
+        cfg.kafka,
         oversight_consumer(cfg, "envelopes"),
         {topic: table.apply},
         ready,
@@ -508,23 +509,17 @@ async def run_control(
     follower = asyncio.create_task(
         follow_envelopes(cfg, ctx.topics.envelopes, table, ready, ctx.metrics)
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=cfg.bootstrap,
-        acks="all",
-        client_id=f"{cfg.app_id}-control",
-        **kafka_security(cfg),
-    )
+    producer = kafka.producer(cfg.kafka, acks="all", client_id=f"{cfg.app_id}-control")
     session_ms = int(cfg.session_timeout_s * 1000)
-    consumer = AIOKafkaConsumer(
+    consumer = kafka.consumer(
+        cfg.kafka,
         ctx.topics.junction_states,
-        bootstrap_servers=cfg.bootstrap,
         group_id=f"{cfg.app_id}-control",
         client_id=f"{cfg.app_id}-control",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         session_timeout_ms=session_ms,
         heartbeat_interval_ms=max(1000, session_ms // 3),
-        **kafka_security(cfg),
     )
 
     async def send(
@@ -533,7 +528,7 @@ async def run_control(
         return await producer.send(topic, key=key, value=value, headers=headers or None)
 
     stage = Control(ctx, table, send, oversight)
-    await producer.start()
+    await kafka.start(producer, cfg.kafka)
     try:
         # no state is decided before the approvals on record are known
         waiter = asyncio.create_task(ready.wait())
@@ -541,7 +536,7 @@ async def run_control(
         if not ready.is_set():
             waiter.cancel()
             follower.result()
-        await consumer.start()
+        await kafka.start(consumer, cfg.kafka)
         log.info(
             "event=control_started group=%s-control topic=%s controller=%s envelopes=%d",
             cfg.app_id,
@@ -566,5 +561,5 @@ async def run_control(
         follower.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await follower
-        await consumer.stop()
-        await producer.stop()
+        await kafka.stop(consumer, cfg.kafka)
+        await kafka.stop(producer, cfg.kafka)

@@ -23,3 +23,18 @@ class PlannerMismatch(StreamsError, ValueError):
         self.inputs_id = inputs_id
         self.reason = reason
         super().__init__(f"plan inputs {inputs_id}: {reason}")
+
+
+class KafkaUnavailable(StreamsError, ConnectionError):
+    """Kafka could not be reached: where, why, and what to check."""
+
+    def __init__(self, bootstrap: str, reason: str, hint: str) -> None:
+        self.bootstrap = bootstrap
+        self.reason = reason
+        self.hint = hint
+        super().__init__(f"{reason}; {hint}")
+
+
+class KafkaRefused(KafkaUnavailable, PermissionError):
+    """Kafka answered and refused the connection (credentials, mechanism, TLS): retrying the same
+    settings cannot help."""

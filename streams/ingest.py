@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from streams import kafka
 from streams.context import PipelineContext, StreamsConfig
 from streams.progress import OffsetProgress
 
@@ -28,25 +28,12 @@ RETRY_AFTER_S = 1.0
 """Pause before a batch whose output could not be delivered is read again."""
 
 
-def kafka_security(cfg: StreamsConfig) -> dict[str, Any]:
-    """aiokafka client arguments for SASL over TLS, or none for a plaintext broker."""
-    if not cfg.sasl_username:
-        return {}
-    return {
-        "security_protocol": "SASL_SSL",
-        "sasl_mechanism": cfg.sasl_mechanism,
-        "sasl_plain_username": cfg.sasl_username,
-        "sasl_plain_password": cfg.sasl_password or "",
-        "ssl_context": ssl.create_default_context(),
-    }
-
-
 def consumer_for(cfg: StreamsConfig, *topics: str) -> AIOKafkaConsumer:
     """The ingest group's consumer for ``topics``."""
     session_ms = int(cfg.session_timeout_s * 1000)
-    return AIOKafkaConsumer(
+    return kafka.consumer(
+        cfg.kafka,
         *topics,
-        bootstrap_servers=cfg.bootstrap,
         group_id=f"{cfg.app_id}-ingest",
         client_id=f"{cfg.app_id}-ingest",
         enable_auto_commit=False,
@@ -54,14 +41,13 @@ def consumer_for(cfg: StreamsConfig, *topics: str) -> AIOKafkaConsumer:
         max_partition_fetch_bytes=4 * 1024 * 1024,
         session_timeout_ms=session_ms,
         heartbeat_interval_ms=max(1000, session_ms // 3),
-        **kafka_security(cfg),
     )
 
 
 async def run_ingest(cfg: StreamsConfig, ctx: PipelineContext, stage: Any) -> None:
     """Consume, validate, forward and commit until cancelled (the worker's shutdown cancels it)."""
     consumer = consumer_for(cfg, ctx.topics.counts, ctx.topics.count_batches)
-    await consumer.start()
+    await kafka.start(consumer, cfg.kafka)
     log.info(
         "event=ingest_started group=%s-ingest topics=%s,%s",
         cfg.app_id,
@@ -78,7 +64,7 @@ async def run_ingest(cfg: StreamsConfig, ctx: PipelineContext, stage: Any) -> No
             progress=ctx.progress,
         )
     finally:
-        await consumer.stop()
+        await kafka.stop(consumer, cfg.kafka)
 
 
 async def consume_in_batches(

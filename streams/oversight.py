@@ -19,9 +19,10 @@ from typing import Any
 import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streams import kafka
 from streams.context import StreamsConfig
 from streams.events import ActivePlan, Suspension
-from streams.ingest import kafka_security
+from streams.kafka import KafkaConnection
 
 log = logging.getLogger("aiguilleur.streams")
 
@@ -104,17 +105,17 @@ class Oversight:
 
 def oversight_consumer(cfg: StreamsConfig, name: str) -> AIOKafkaConsumer:
     """A consumer with no group that reads a compacted topic from the beginning."""
-    return AIOKafkaConsumer(
-        bootstrap_servers=cfg.bootstrap,
+    return kafka.consumer(
+        cfg.kafka,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id=f"{cfg.app_id}-{name}",
-        **kafka_security(cfg),
     )
 
 
 async def follow_compacted(
+    conn: KafkaConnection,
     consumer: AIOKafkaConsumer,
     topics: Mapping[str, Callable[[bytes | None, bytes | None], str]],
     ready: asyncio.Event,
@@ -123,17 +124,12 @@ async def follow_compacted(
 ) -> None:
     """Read ``topics`` from the beginning, ``apply`` each record (the mapping's function), set
     ``ready`` once the records present at start are applied, then follow until cancelled."""
-    await consumer.start()
-    try:
-        tps: list[TopicPartition] = []
+    tps: list[TopicPartition] = []
+    async with kafka.started_admin(conn) as admin:
         for topic in topics:
-            parts: set[int] | None = None
-            while not parts:
-                await consumer._client.force_metadata_update()  # no public call in aiokafka 0.14
-                parts = consumer.partitions_for_topic(topic)
-                if not parts:
-                    await asyncio.sleep(0.5)
-            tps += [TopicPartition(topic, p) for p in sorted(parts)]
+            tps += await kafka.topic_partitions(admin, topic, timeout_s=None)
+    await kafka.start(consumer, conn)
+    try:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends: dict[TopicPartition, int] = await consumer.end_offsets(tps)
@@ -154,12 +150,13 @@ async def follow_compacted(
             if not ready.is_set() and not behind:
                 ready.set()
     finally:
-        await consumer.stop()
+        await kafka.stop(consumer, conn)
 
 
 async def follow_oversight(cfg: StreamsConfig, topics: Any, oversight: Oversight) -> None:
     """Keep ``oversight`` up to date with the active-plans and suspensions topics."""
     await follow_compacted(
+        cfg.kafka,
         oversight_consumer(cfg, "oversight"),
         {
             topics.active_plans: oversight.apply_active,

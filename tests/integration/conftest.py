@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from aiguilleur.follow import Record, records
+from streams import kafka
+from streams.kafka import KafkaConnection
 from streams.topics import TopicNames
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,6 +47,39 @@ def kafka_bootstrap() -> Iterator[str]:
     yield boot.stdout.strip()
     if not running:
         subprocess.run(["bash", str(KAFKA), "stop"], check=True)
+
+
+@pytest.fixture(scope="session")
+def kafka_sasl_env() -> Iterator[dict[str, str]]:
+    """The ``AIGUILLEUR_KAFKA_*`` variables (bootstrap, SCRAM-SHA-512 user and password, CA file)
+    of the local broker that speaks only SASL over TLS (``scripts/kafka.sh start --sasl``):
+    scripts/test.sh starts it; started (and stopped) here otherwise."""
+    sasl = ["bash", str(KAFKA)]
+    running = (
+        subprocess.run([*sasl, "status", "--sasl"], capture_output=True, check=False).returncode
+        == 0
+    )
+    if not running:
+        subprocess.run([*sasl, "start", "--sasl"], check=True)
+    out = subprocess.run(
+        [*sasl, "env", "--sasl"], check=True, capture_output=True, text=True
+    ).stdout
+    yield dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    if not running:
+        subprocess.run([*sasl, "stop", "--sasl"], check=True)
+
+
+def sasl_connection(env: dict[str, str], **override: str) -> KafkaConnection:
+    """The connection those variables describe (``override``: fields to change)."""
+    fields: dict[str, str] = {
+        "bootstrap": env["AIGUILLEUR_KAFKA_BOOTSTRAP"],
+        "sasl_username": env["AIGUILLEUR_KAFKA_SASL_USERNAME"],
+        "sasl_password": env["AIGUILLEUR_KAFKA_SASL_PASSWORD"],
+        "sasl_mechanism": env["AIGUILLEUR_KAFKA_SASL_MECHANISM"],
+        "ssl_cafile": env["AIGUILLEUR_KAFKA_SSL_CAFILE"],
+        **override,
+    }
+    return KafkaConnection(**fields)  # type: ignore[arg-type]  # str, not the Literal
 
 
 @dataclass
@@ -104,17 +136,16 @@ def ingest_engine(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def pipeline_env(kafka_bootstrap: str, tmp_path: Path, ingest_engine: str) -> dict[str, str]:
-    """Settings for one isolated pipeline: unique app id and namespace, the small fixture
-    network."""
+def isolated_pipeline(tmp_path: Path, kafka_env: dict[str, str], tag: str) -> dict[str, str]:
+    """Environment of one isolated pipeline: app id and namespace ``tag``, the small fixture
+    network, Webster plans, and ``kafka_env`` (how to reach the broker)."""
     from tests.fixtures.networks import write_fixture
 
     net, reg, _ = write_fixture(tmp_path)
-    tag = "t" + uuid.uuid4().hex[:10]
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("AIGUILLEUR_KAFKA_")}
     return {
-        **os.environ,
-        "AIGUILLEUR_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        **inherited,
+        **kafka_env,
         "AIGUILLEUR_APP_ID": tag,
         "AIGUILLEUR_TOPIC_NAMESPACE": tag,
         "AIGUILLEUR_NETWORK_FILE": str(net),
@@ -125,11 +156,20 @@ def pipeline_env(kafka_bootstrap: str, tmp_path: Path, ingest_engine: str) -> di
         "AIGUILLEUR_CONTROL_PERIOD_S": "300",
         "AIGUILLEUR_SESSION_TIMEOUT_S": "6",
         "AIGUILLEUR_PARTITIONS": "4",
-        "AIGUILLEUR_INGEST_ENGINE": ingest_engine,
         "AIGUILLEUR_LOG_LEVEL": "info",
         "AIGUILLEUR_PLANNER": "webster",  # the tests recompute Webster independently
         # Fixed past dates make the expected plans reproducible; tests of the bounds unset it.
         "AIGUILLEUR_EVENT_TIME_REPLAY": "true",
+    }
+
+
+@pytest.fixture
+def pipeline_env(kafka_bootstrap: str, tmp_path: Path, ingest_engine: str) -> dict[str, str]:
+    """Settings for one isolated pipeline on the plaintext broker."""
+    tag = "t" + uuid.uuid4().hex[:10]
+    return {
+        **isolated_pipeline(tmp_path, {"AIGUILLEUR_KAFKA_BOOTSTRAP": kafka_bootstrap}, tag),
+        "AIGUILLEUR_INGEST_ENGINE": ingest_engine,
     }
 
 
@@ -144,22 +184,28 @@ def worker(pipeline_env: dict[str, str], tmp_path: Path) -> Iterator[WorkerProce
     sys.stderr.write(w.log_text()[-4000:])
 
 
+def connection(bootstrap: str | KafkaConnection) -> KafkaConnection:
+    """A plaintext connection to ``bootstrap``, or the connection given."""
+    return bootstrap if isinstance(bootstrap, KafkaConnection) else KafkaConnection(bootstrap)
+
+
 async def produce(
-    bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes | None]]
+    bootstrap: str | KafkaConnection, topic: str, items: list[tuple[bytes | None, bytes | None]]
 ) -> None:
     """Produce raw (key, value) records and wait for the broker's acknowledgement."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
+    conn = connection(bootstrap)
+    producer = kafka.producer(conn, client_id="aiguilleur-tests", acks="all")
+    await kafka.start(producer, conn)
     try:
         for key, value in items:
             await producer.send(topic, key=key, value=value)
         await producer.flush()
     finally:
-        await producer.stop()
+        await kafka.stop(producer, conn)
 
 
 async def collect(
-    bootstrap: str,
+    bootstrap: str | KafkaConnection,
     topic: str,
     n: int,
     timeout_s: float = 90,
@@ -171,7 +217,9 @@ async def collect(
     done = until or (lambda recs: len(recs) >= n)
 
     async def take() -> None:
-        async with contextlib.aclosing(records(bootstrap, topic, idle_timeout_s=None)) as recs:
+        async with contextlib.aclosing(
+            records(connection(bootstrap), topic, idle_timeout_s=None)
+        ) as recs:
             async for rec in recs:
                 out.append(rec)
                 if done(out):
@@ -194,47 +242,35 @@ async def feed(env: dict[str, str], items: list[tuple[bytes | None, bytes | None
 
 
 async def wait_consumed(
-    bootstrap: str, group: str, topics: list[str], timeout_s: float = 60
+    bootstrap: str | KafkaConnection, group: str, topics: list[str], timeout_s: float = 60
 ) -> None:
     """Wait until ``group`` has committed every partition of ``topics`` up to its end offset."""
-    from aiokafka import AIOKafkaConsumer
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await admin.start()
-    await consumer.start()
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            tps = [
-                TopicPartition(t, p)
-                for t in topics
-                for p in (consumer.partitions_for_topic(t) or ())
-            ]
-            ends = await consumer.end_offsets(tps) if tps else {}
-            try:
-                committed = await admin.list_consumer_group_offsets(group)
-            except KafkaError as e:
-                # A broker that has just started may not have its group coordinator yet
-                # (GroupCoordinatorNotAvailable): retriable, so ask again until the deadline.
-                if not e.retriable or time.monotonic() > deadline:
-                    raise
+    conn = connection(bootstrap)
+    deadline = time.monotonic() + timeout_s
+    async with kafka.started_admin(conn, client_id="aiguilleur-tests") as admin:
+        tps: list[TopicPartition] = []
+        for t in topics:
+            tps += await kafka.topic_partitions(admin, t, timeout_s=timeout_s)
+        consumer = kafka.consumer(conn, client_id="aiguilleur-tests")
+        await kafka.start(consumer, conn)
+        try:
+            while True:
+                ends = await consumer.end_offsets(tps) if tps else {}
+                # A broker that has just started may not have its group coordinator yet:
+                # committed_offsets asks again until the deadline.
+                committed = await kafka.committed_offsets(admin, group, deadline=deadline)
+                behind = [
+                    tp
+                    for tp, end in ends.items()
+                    if end > 0 and (committed.get(tp) is None or committed[tp] < end)
+                ]
+                if tps and not behind:
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"group {group} still behind on {behind}")
                 await asyncio.sleep(0.5)
-                continue
-            behind = [
-                tp
-                for tp, end in ends.items()
-                if end > 0 and (committed.get(tp) is None or committed[tp].offset < end)
-            ]
-            if tps and not behind:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"group {group} still behind on {behind}")
-            await asyncio.sleep(0.5)
-            await consumer._client.force_metadata_update()
-    finally:
-        await consumer.stop()
-        await admin.close()
+        finally:
+            await kafka.stop(consumer, conn)
 
 
 PG = REPO / "scripts" / "postgres.sh"

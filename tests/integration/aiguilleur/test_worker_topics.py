@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from aiguilleur.worker import _wait_topics_ready, ensure_topics
+from aiguilleur.worker import ensure_topics
 from streams.context import StreamsConfig
+from streams.kafka import KafkaConnection, wait_topics_ready
 from streams.topics import TopicNames
 
 pytestmark = pytest.mark.integration
@@ -37,7 +38,7 @@ async def test_waiting_returns_only_once_new_topics_are_led(kafka_bootstrap: str
     await admin.start()
     try:
         await admin.create_topics([NewTopic(n, 3, 1) for n in names])
-        await _wait_topics_ready(admin, names)
+        await wait_topics_ready(admin, names)
         described = await _described(admin, names)
         assert all(_led(described[n], 3) for n in names), described
     finally:
@@ -49,7 +50,7 @@ async def test_ensure_topics_leaves_every_topic_led(kafka_bootstrap: str, tmp_pa
     topics = TopicNames(f"ready-{uuid.uuid4().hex[:8]}")
     cfg = StreamsConfig(
         app_id="ready",
-        bootstrap=kafka_bootstrap,
+        kafka=KafkaConnection(kafka_bootstrap),
         partitions=3,
         replication_factor=1,
         state_dir=str(tmp_path),

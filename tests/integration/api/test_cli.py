@@ -21,6 +21,7 @@ from aiguilleur.follow import records
 from streams.events import ActivePlan, SignalEnvelope, SignalPlan, Suspension
 from tests.fixtures import identity
 from tests.integration.api.conftest import MIN, Stack, plans
+from tests.integration.conftest import connection
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +70,7 @@ def _last(
 
     async def last() -> tuple[bool, bytes | None]:
         found, value = False, None
-        async for rec in records(bootstrap, topic, idle_timeout_s=1.0):
+        async for rec in records(connection(bootstrap), topic, idle_timeout_s=1.0):
             if rec.key == key:
                 found, value = True, rec.value
         return found, value

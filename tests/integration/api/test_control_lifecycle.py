@@ -19,7 +19,7 @@ from optimizer.strategy import JunctionState, MovementState, PhaseState
 from streams.control import to_report
 from streams.events import SignalDecision
 from tests.integration.api.conftest import Stack, plans, running_stack
-from tests.integration.conftest import produce
+from tests.integration.conftest import connection, produce
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +87,9 @@ class Decisions:
         async def read() -> list[SignalDecision]:
             return [
                 msgspec.json.decode(r.value, type=SignalDecision)
-                async for r in records(self.s.bootstrap, self.s.topics.decisions, idle_timeout_s=1)
+                async for r in records(
+                    connection(self.s.bootstrap), self.s.topics.decisions, idle_timeout_s=1
+                )
                 if r.value is not None
             ]
 

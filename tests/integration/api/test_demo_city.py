@@ -25,7 +25,7 @@ from streams.events import ActivePlan
 from streams.topics import TopicNames
 from tests.fixtures import identity
 from tests.integration.api.conftest import running_stack
-from tests.integration.conftest import collect
+from tests.integration.conftest import collect, connection
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
@@ -57,7 +57,7 @@ def city(
         first = min(r.interval_end for r in readings)
         # 12 minutes of counts: the first period closes (its end + 60 s lateness), and the second
         readings = [r for r in readings if r.interval_end <= first + timedelta(minutes=11)]
-        asyncio.run(replay(readings, kafka_bootstrap, stack.topics.counts, 0))
+        asyncio.run(replay(readings, connection(kafka_bootstrap), stack.topics.counts, 0))
         yield {**stack.env, "AIGUILLEUR_URL": stack.url}
 
 

@@ -12,6 +12,7 @@ from aiguilleur.follow import decode_plan
 from aiguilleur.replay import BadRow, read_counts, replay
 from aiguilleur.settings import DEMO_DIR, Settings
 from aiguilleur.wiring import load_network
+from streams.kafka import KafkaConnection
 from streams.topics import TopicNames
 from tests.integration.conftest import WorkerProcess, collect
 
@@ -43,7 +44,12 @@ async def test_every_demo_junction_gets_a_plan(
             <= readings[0].interval_end.replace(minute=readings[0].interval_end.minute + 9)
         ]
         topics = TopicNames(env["AIGUILLEUR_TOPIC_NAMESPACE"])
-        await replay(first_minutes, env["AIGUILLEUR_KAFKA_BOOTSTRAP"], topics.counts, speed=0)
+        await replay(
+            first_minutes,
+            KafkaConnection(env["AIGUILLEUR_KAFKA_BOOTSTRAP"]),
+            topics.counts,
+            speed=0,
+        )
         recs = await collect(
             env["AIGUILLEUR_KAFKA_BOOTSTRAP"], topics.plans, len(network.junctions)
         )

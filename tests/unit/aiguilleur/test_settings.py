@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -28,8 +30,38 @@ def test_cycle_bounds_are_checked_together(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_password_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiguilleur.wiring import streams_config
+
+    monkeypatch.setenv("AIGUILLEUR_KAFKA_SASL_USERNAME", "lyon")
     monkeypatch.setenv("AIGUILLEUR_KAFKA_SASL_PASSWORD", "hunter2")
-    assert "hunter2" not in repr(Settings())
+    s = Settings()
+    assert "hunter2" not in repr(s)
+    cfg = streams_config(s)
+    assert cfg.kafka.sasl_password == "hunter2"
+    assert "hunter2" not in repr(cfg)
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ("AIGUILLEUR_KAFKA_SASL_USERNAME", "AIGUILLEUR_KAFKA_SASL_PASSWORD"),
+        ("AIGUILLEUR_KAFKA_SASL_PASSWORD", "AIGUILLEUR_KAFKA_SASL_USERNAME"),
+    ],
+)
+def test_sasl_user_and_password_come_together(
+    monkeypatch: pytest.MonkeyPatch, given: str, missing: str
+) -> None:
+    monkeypatch.setenv(given, "x")
+    with pytest.raises(ValidationError, match=f"{missing} is not"):
+        Settings()
+
+
+def test_a_ca_file_that_is_not_there_is_refused_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AIGUILLEUR_KAFKA_SSL_CAFILE", str(tmp_path / "ca.pem"))
+    with pytest.raises(ValidationError, match="kafka_ssl_cafile"):
+        Settings()
 
 
 def test_guardrail_bounds_default_to_the_optimisers_and_zero_turns_them_off(

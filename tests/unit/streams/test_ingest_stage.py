@@ -21,6 +21,7 @@ from streams.events import (
     ZoneReading,
     ZoneReadings,
 )
+from streams.kafka import KafkaConnection
 from streams.metrics import create_metrics
 from streams.planning import PlanningConfig
 from streams.topics import TopicNames
@@ -117,7 +118,7 @@ async def test_one_record_per_zone_and_bad_ones_to_dead_letters() -> None:
 
 STAGE_CFG = StreamsConfig(
     app_id="a",
-    bootstrap="b",
+    kafka=KafkaConnection("b"),
     partitions=1,
     replication_factor=1,
     state_dir="s",
