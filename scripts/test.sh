@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Run the whole test suite against the real local Kafka broker; stop the broker afterwards if this script
-# started it, whatever the outcome. Extra arguments go to pytest.
+# Run the whole test suite against the real local services: PostgreSQL, the plaintext Kafka broker, and the
+# broker that speaks only SASL over TLS (scripts/kafka.sh start --sasl) for
+# tests/integration/aiguilleur/test_sasl.py. Stop what this script started afterwards, whatever the outcome.
+# Extra arguments go to pytest.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -15,9 +17,10 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
 fi
 pg_started=0
-started=0
+started=()
 stop() {
-  if [[ $started == 1 ]]; then bash scripts/kafka.sh stop; fi
+  local flag
+  for flag in "${started[@]}"; do bash scripts/kafka.sh stop $flag; done
   if [[ $pg_started == 1 ]]; then bash scripts/postgres.sh stop; fi
 }
 trap stop EXIT
@@ -26,9 +29,12 @@ if ! bash scripts/postgres.sh status >/dev/null 2>&1; then
   pg_started=1
 fi
 export AIGUILLEUR_TEST_PG_DSN=$(bash scripts/postgres.sh dsn)
-if ! bash scripts/kafka.sh status >/dev/null 2>&1; then
-  bash scripts/kafka.sh start || exit 1
-  started=1
-fi
+# The plaintext broker, and the one that speaks only SASL over TLS (tests/integration/aiguilleur/test_sasl.py).
+for flag in "" "--sasl"; do
+  if ! bash scripts/kafka.sh status $flag >/dev/null 2>&1; then
+    bash scripts/kafka.sh start $flag || exit 1
+    started+=("$flag")
+  fi
+done
 export AIGUILLEUR_TEST_KAFKA_BOOTSTRAP=$(bash scripts/kafka.sh bootstrap)
 .venv/bin/pytest -q "$@"
