@@ -89,7 +89,7 @@ async def publish(
 async def on_record(conn: KafkaConnection, topic: str) -> dict[str, SignalEnvelope]:
     """The approvals on record: the last envelope of each junction, withdrawn ones left out."""
     out: dict[str, SignalEnvelope] = {}
-    async for rec in records(conn, topic, idle_timeout_s=2.0):
+    async for rec in records(conn, topic, to_end=True):
         key = (rec.key or b"").decode()
         if rec.value is None:
             out.pop(key, None)

@@ -102,7 +102,7 @@ def plans(
         async for rec in records(
             kafka_connection(s),
             TopicNames(s.topic_namespace).plans,
-            idle_timeout_s=None if follow else 3.0,
+            to_end=not follow,
         ):
             if rec.value is not None:
                 print(
@@ -125,7 +125,7 @@ def dead_letters() -> None:
 
     async def show() -> None:
         async for rec in records(
-            kafka_connection(s), TopicNames(s.topic_namespace).dead_letters, idle_timeout_s=3.0
+            kafka_connection(s), TopicNames(s.topic_namespace).dead_letters, to_end=True
         ):
             h = rec.headers
             print(
@@ -224,7 +224,7 @@ def decisions(
         async for rec in records(
             kafka_connection(s),
             TopicNames(s.topic_namespace).decisions,
-            idle_timeout_s=None if follow else 3.0,
+            to_end=not follow,
         ):
             if rec.value is not None:
                 print(rec.value.decode(), flush=True)

@@ -82,9 +82,7 @@ async def _run(
 
     async def show_plans() -> None:
         nonlocal n_plans
-        async for rec in records(
-            kafka_connection(settings), topics.plans, from_beginning=False, idle_timeout_s=None
-        ):
+        async for rec in records(kafka_connection(settings), topics.plans, from_beginning=False):
             if rec.value is not None:
                 n_plans += 1
                 out(format_plan(decode_plan(rec.value)))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import msgspec
+from aiokafka import TopicPartition
 
 from streams import kafka
 from streams.events import SignalPlan
@@ -31,11 +31,12 @@ async def records(
     topic: str,
     *,
     from_beginning: bool = True,
-    idle_timeout_s: float | None = None,
+    to_end: bool = False,
     exists_timeout_s: float = 30.0,
 ) -> AsyncIterator[Record]:
-    """Records of ``topic`` (all partitions, no consumer group); stops after ``idle_timeout_s`` of
-    silence. A topic that does not exist after ``exists_timeout_s`` yields nothing."""
+    """Records of ``topic`` (all partitions, no consumer group), for ever; with ``to_end``, only
+    those it holds when called (it stops at each partition's end offset of that moment). A topic
+    that does not exist after ``exists_timeout_s`` yields nothing."""
     async with kafka.started_admin(conn, client_id="aiguilleur-reader") as admin:
         tps = await kafka.topic_partitions(admin, topic, timeout_s=exists_timeout_s)
     if not tps:
@@ -54,15 +55,15 @@ async def records(
             await consumer.seek_to_beginning(*tps)
         else:
             await consumer.seek_to_end(*tps)
-        last = time.monotonic()
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(tps) if to_end else {}
         while True:
+            # by position, not by the last offset seen: compaction may have removed the last ones
+            if to_end and all([await consumer.position(tp) >= ends[tp] for tp in tps]):
+                return
             batch = await consumer.getmany(timeout_ms=500)
             for msgs in batch.values():
                 for m in msgs:
-                    last = time.monotonic()
                     yield Record(m.key, m.value, dict(m.headers or ()), m.partition, m.offset)
-            if idle_timeout_s is not None and time.monotonic() - last > idle_timeout_s:
-                return
     finally:
         await kafka.stop(consumer, conn)
 

@@ -27,6 +27,23 @@ REPO = Path(__file__).resolve().parents[2]
 KAFKA = REPO / "scripts" / "kafka.sh"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under tests/integration says so (``pytestmark = pytest.mark.integration``), so
+    that ``-m "not integration"`` leaves out exactly what needs a broker, SUMO or the ops tools."""
+    here = Path(__file__).parent
+    unmarked = sorted(
+        {
+            str(item.path.relative_to(REPO))
+            for item in items
+            if here in item.path.parents and item.get_closest_marker("integration") is None
+        }
+    )
+    if unmarked:
+        raise pytest.UsageError(
+            f"integration tests without pytestmark = pytest.mark.integration: {', '.join(unmarked)}"
+        )
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """host:port of a running broker: AIGUILLEUR_TEST_KAFKA_BOOTSTRAP, or the project's local
@@ -217,9 +234,7 @@ async def collect(
     done = until or (lambda recs: len(recs) >= n)
 
     async def take() -> None:
-        async with contextlib.aclosing(
-            records(connection(bootstrap), topic, idle_timeout_s=None)
-        ) as recs:
+        async with contextlib.aclosing(records(connection(bootstrap), topic)) as recs:
             async for rec in recs:
                 out.append(rec)
                 if done(out):
@@ -228,6 +243,17 @@ async def collect(
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(take(), timeout_s)
     return out
+
+
+async def read_all(
+    bootstrap: str | KafkaConnection, topic: str, timeout_s: float = 60
+) -> list[Record]:
+    """Every record ``topic`` holds now (up to each partition's end offset at the call)."""
+
+    async def take() -> list[Record]:
+        return [r async for r in records(connection(bootstrap), topic, to_end=True)]
+
+    return await asyncio.wait_for(take(), timeout_s)
 
 
 async def feed(env: dict[str, str], items: list[tuple[bytes | None, bytes | None]]) -> None:

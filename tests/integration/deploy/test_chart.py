@@ -13,6 +13,8 @@ import yaml
 
 from .conftest import CHART, KUBE_FLOOR, KUBE_VERSION, RULES, Rendered, assert_restricted, merge
 
+pytestmark = pytest.mark.integration
+
 kubernetes_validate = pytest.importorskip(
     "kubernetes_validate", reason="kubernetes-validate missing: run scripts/install_ops_tools.sh"
 )

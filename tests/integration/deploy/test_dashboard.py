@@ -11,6 +11,8 @@ import pytest
 
 from .conftest import DASHBOARD, METRICS
 
+pytestmark = pytest.mark.integration
+
 promql_parser = pytest.importorskip(
     "promql_parser", reason="promql-parser missing: run scripts/install_ops_tools.sh"
 )

@@ -11,6 +11,8 @@ import yaml
 
 from .conftest import METRICS, ROOT, RULE_TESTS, RULES, RUNBOOKS
 
+pytestmark = pytest.mark.integration
+
 RUNBOOK_URL = re.compile(r"^https://.+/docs/runbooks/(?P<alert>[A-Za-z]+)\.md$")
 # Series that Prometheus itself produces, which alerts may use besides the app's metrics.
 PROMETHEUS_SERIES = {"up"}

@@ -22,7 +22,7 @@ from optimizer.strategy import Envelope, JunctionState, MovementState, PhaseStat
 from streams.events import DLQ_HEADER_CODE, DLQ_HEADER_REASON, SignalDecision, SignalEnvelope
 from streams.topics import TopicNames
 from tests.fixtures.networks import small_network
-from tests.integration.conftest import WorkerProcess, collect, produce, wait_consumed
+from tests.integration.conftest import WorkerProcess, collect, produce, read_all, wait_consumed
 
 pytestmark = pytest.mark.integration
 
@@ -203,7 +203,7 @@ async def _scenario(env: dict[str, str], w: WorkerProcess) -> None:
     await produce(boot, topics.junction_states, items)
     await wait_consumed(boot, group, [topics.junction_states])
     # committed means delivered: every decision of these states is on the topic by now
-    recs = await collect(boot, topics.decisions, 10**9, timeout_s=8)
+    recs = await read_all(boot, topics.decisions)
     after = {
         (d.junction_id, d.observed_at)
         for d in (msgspec.json.decode(r.value or b"", type=SignalDecision) for r in recs)
