@@ -122,13 +122,6 @@ class Settings(BaseSettings):
             "(default): no control stage. It decides only for junctions with an approved envelope."
         ),
     )
-    ingest_engine: Literal["aiokafka", "faust"] = Field(
-        default="aiokafka",
-        description=(
-            "How stage 1 consumes the input: aiokafka (default) or faust, kept only to measure "
-            "Faust's cost; it can drop a record in a rebalance (docs/streams.md)."
-        ),
-    )
     ingest_batch: int = Field(default=5000, ge=1, le=100_000)
     ingest_within_s: float = Field(default=0.2, gt=0, le=10)
     metrics_port: int = Field(

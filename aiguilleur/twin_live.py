@@ -454,7 +454,7 @@ def run_live(
             return None
         return f"the worker exited with code {proc.returncode} (log: {log_path})"
 
-    group = settings.app_id if settings.ingest_engine == "faust" else f"{settings.app_id}-ingest"
+    group = f"{settings.app_id}-ingest"
     base = event_base(scenario.begin_s, lateness, opts.period_s)
     asked: list[datetime] = []
     t0 = time.monotonic()

@@ -107,7 +107,6 @@ def streams_config(settings: Settings) -> StreamsConfig:
         replication_factor=settings.replication_factor,
         state_dir=str(settings.state_dir),
         ingest_batch=settings.ingest_batch,
-        ingest_engine=settings.ingest_engine,
         ingest_within_s=settings.ingest_within_s,
         lateness_s=settings.lateness_s,
         session_timeout_s=settings.session_timeout_s,

@@ -388,28 +388,6 @@ def _ms_to_iso(ms: int) -> str:
     return _ms_to_dt(ms).isoformat()
 
 
-def _faust_ingest(app: faust.App, ch: Channels, cfg: StreamsConfig, ingest_stage: Ingest) -> None:
-    """Stage 1 as Faust agents (``AIGUILLEUR_INGEST_ENGINE=faust``, kept for benchmarks)."""
-
-    @app.agent(ch.count_batches, name="ingest-batches")
-    async def ingest_batches(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        batches = stream.take_events(  # type: ignore[attr-defined]  # faust-streaming API
-            max(1, cfg.ingest_batch // 100), within=cfg.ingest_within_s
-        )
-        async for events in batches:
-            await ingest_stage.handle([ev.message for ev in events])
-            yield None
-
-    @app.agent(ch.counts, name="ingest")
-    async def ingest(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        batches = stream.take_events(  # type: ignore[attr-defined]  # faust-streaming API
-            cfg.ingest_batch, within=cfg.ingest_within_s
-        )
-        async for events in batches:
-            await ingest_stage.handle([ev.message for ev in events])
-            yield None
-
-
 def register_agents(app: faust.App, ch: Channels, cfg: StreamsConfig, ctx: PipelineContext) -> None:
     """Attach the two agents and the lag timer to ``app``."""
     ingest_stage = Ingest(ch, ctx, cfg)
@@ -427,13 +405,10 @@ def register_agents(app: faust.App, ch: Channels, cfg: StreamsConfig, ctx: Pipel
     async def oversight_loop() -> None:
         await follow_oversight(cfg, ctx.topics, oversight)
 
-    if cfg.ingest_engine == "faust":
-        _faust_ingest(app, ch, cfg, ingest_stage)
-    else:
-
-        @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
-        async def ingest_loop() -> None:
-            await run_ingest(cfg, ctx, ingest_stage)
+    # Stage 1 on a plain consumer group, not a Faust agent: see docs/streams.md.
+    @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+    async def ingest_loop() -> None:
+        await run_ingest(cfg, ctx, ingest_stage)
 
     if ctx.controller:
         from streams.control import run_control

@@ -49,8 +49,6 @@ class StreamsConfig:
     lateness_s: int
     session_timeout_s: float
     web_port: int = 0
-    ingest_engine: str = "aiokafka"
-    """``aiokafka``: stage 1 on a plain consumer group (fast); ``faust``: as a Faust agent."""
     event_time_max_ahead_s: int = 900
     """How far ahead of the worker's clock a reading's interval end may lie."""
     event_time_max_behind_s: int = 7 * 86_400

@@ -147,12 +147,6 @@ class WorkerProcess:
         raise TimeoutError(f"worker not ready after {timeout_s:g} s")
 
 
-@pytest.fixture(params=["aiokafka", "faust"])
-def ingest_engine(request: pytest.FixtureRequest) -> str:
-    """Both ways of running the ingest stage must give the same results."""
-    return str(request.param)
-
-
 def isolated_pipeline(tmp_path: Path, kafka_env: dict[str, str], tag: str) -> dict[str, str]:
     """Environment of one isolated pipeline: app id and namespace ``tag``, the small fixture
     network, Webster plans, and ``kafka_env`` (how to reach the broker)."""
@@ -181,13 +175,10 @@ def isolated_pipeline(tmp_path: Path, kafka_env: dict[str, str], tag: str) -> di
 
 
 @pytest.fixture
-def pipeline_env(kafka_bootstrap: str, tmp_path: Path, ingest_engine: str) -> dict[str, str]:
+def pipeline_env(kafka_bootstrap: str, tmp_path: Path) -> dict[str, str]:
     """Settings for one isolated pipeline on the plaintext broker."""
     tag = "t" + uuid.uuid4().hex[:10]
-    return {
-        **isolated_pipeline(tmp_path, {"AIGUILLEUR_KAFKA_BOOTSTRAP": kafka_bootstrap}, tag),
-        "AIGUILLEUR_INGEST_ENGINE": ingest_engine,
-    }
+    return isolated_pipeline(tmp_path, {"AIGUILLEUR_KAFKA_BOOTSTRAP": kafka_bootstrap}, tag)
 
 
 @pytest.fixture
@@ -262,8 +253,7 @@ async def feed(env: dict[str, str], items: list[tuple[bytes | None, bytes | None
     app_id = env["AIGUILLEUR_APP_ID"]
     topics = TopicNames(env["AIGUILLEUR_TOPIC_NAMESPACE"])
     await produce(boot, topics.counts, items)
-    ingest_group = app_id if env["AIGUILLEUR_INGEST_ENGINE"] == "faust" else f"{app_id}-ingest"
-    await wait_consumed(boot, ingest_group, [topics.counts])
+    await wait_consumed(boot, f"{app_id}-ingest", [topics.counts])
     await wait_consumed(boot, app_id, [topics.zone_readings])
 
 

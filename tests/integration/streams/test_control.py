@@ -32,12 +32,6 @@ ELAPSED = (0.0, 3.0, 6.9, 7.0, 12.0, 30.0, 60.0, 88.0, 90.0)
 
 
 @pytest.fixture
-def ingest_engine() -> str:
-    """The control stage does not depend on the ingest engine: one run, the default engine."""
-    return "aiokafka"
-
-
-@pytest.fixture
 def control_env(pipeline_env: dict[str, str]) -> dict[str, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -97,7 +97,6 @@ def expected_zone() -> ZoneDemand:
     return ZoneDemand(zone_id="C1", junctions=tuple(junctions), links=tuple(links))
 
 
-@pytest.mark.parametrize("ingest_engine", ["aiokafka"], indirect=True)
 async def test_worker_publishes_the_coordinated_plans_of_a_zone(
     pipeline_env: dict[str, str], tmp_path: Path
 ) -> None:

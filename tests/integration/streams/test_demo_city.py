@@ -19,7 +19,6 @@ from tests.integration.conftest import WorkerProcess, collect
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("ingest_engine", ["aiokafka"], indirect=True)
 async def test_every_demo_junction_gets_a_plan(
     pipeline_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -27,10 +27,7 @@ from tests.integration.streams.test_pipeline import (
     flows_vph,
 )
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.parametrize("ingest_engine", ["aiokafka"], indirect=True),
-]
+pytestmark = pytest.mark.integration
 
 YEAR_9999 = datetime(9999, 6, 1, tzinfo=UTC)
 YEAR_1970 = datetime(1970, 1, 1, 0, 5, tzinfo=UTC)

@@ -27,10 +27,7 @@ from graph.synthetic import city, write_city
 from streams.topics import TopicNames
 from tests.integration.conftest import OwnBroker, WorkerProcess, collect, produce
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.parametrize("ingest_engine", ["aiokafka"], indirect=True),
-]
+pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 3, 10, 7, 0, tzinfo=UTC)
 MINUTES = 46
@@ -227,7 +224,6 @@ def _base_env(boot: str, tag: str, folder: Path) -> dict[str, str]:
         "AIGUILLEUR_CONTROL_PERIOD_S": "300",
         "AIGUILLEUR_SESSION_TIMEOUT_S": "6",
         "AIGUILLEUR_PARTITIONS": "4",
-        "AIGUILLEUR_INGEST_ENGINE": "aiokafka",
         "AIGUILLEUR_LOG_LEVEL": "info",
         "AIGUILLEUR_PLANNER": "webster",
         "AIGUILLEUR_EVENT_TIME_REPLAY": "true",

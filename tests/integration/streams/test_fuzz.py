@@ -20,10 +20,7 @@ from tests.integration.conftest import collect, feed, produce
 from tests.integration.streams.test_event_time import at, check_plans, running_worker
 from tests.integration.streams.test_pipeline import PER_MINUTE
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.parametrize("ingest_engine", ["aiokafka"], indirect=True),
-]
+pytestmark = pytest.mark.integration
 
 BAD_RECORDS = 10_000
 Item = tuple[bytes | None, bytes | None]

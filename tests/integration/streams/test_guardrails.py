@@ -33,7 +33,6 @@ def greens(plan: SignalPlan) -> list[int]:
     return [p.green_s for p in plan.phases]
 
 
-@pytest.mark.parametrize("ingest_engine", ["aiokafka"], indirect=True)
 async def test_a_jump_in_demand_moves_the_plan_by_the_bounds_across_a_restart(
     worker: WorkerProcess, pipeline_env: dict[str, str]
 ) -> None:

@@ -170,10 +170,6 @@ async def test_bad_input_goes_to_dead_letters_and_worker_keeps_going(
     assert worker.alive()
 
 
-# The Faust-agent ingest engine is left out here: around a rebalance, faust's take_events() can
-# acknowledge a record it never handed to the agent (seen once in about 25 restarts), which is why
-# it is not the default and is kept for benchmarks only (docs/streams.md).
-@pytest.mark.parametrize("ingest_engine", ["aiokafka"], indirect=True)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["clean-stop", "crash"])
 async def test_restart_loses_no_count(
     worker: WorkerProcess, pipeline_env: dict[str, str], sig: int

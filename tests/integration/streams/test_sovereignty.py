@@ -25,10 +25,7 @@ from streams.topics import TopicNames
 from tests.integration.conftest import WorkerProcess, collect, feed
 from tests.integration.streams.test_pipeline import all_readings, close_period
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.parametrize("ingest_engine", ["aiokafka"], indirect=True),
-]
+pytestmark = pytest.mark.integration
 
 SITECUSTOMIZE = """
 import os, sys
