@@ -52,11 +52,3 @@ def point_segment_distance(
     den = dx * dx + dy * dy
     t = 0.0 if den == 0.0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / den))
     return math.hypot(px - (ax + t * dx), py - (ay + t * dy))
-
-
-def polyline_length_m(points: tuple[tuple[float, float], ...] | list[tuple[float, float]]) -> float:
-    """Length in metres of a (lon, lat) polyline."""
-    return sum(
-        distance_m(points[i][0], points[i][1], points[i + 1][0], points[i + 1][1])
-        for i in range(len(points) - 1)
-    )

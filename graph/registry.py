@@ -99,10 +99,6 @@ class DetectorRegistry:
         """Every mapped detector, in file order."""
         return tuple(self._sites.values())
 
-    def for_approach(self, approach_id: str) -> tuple[DetectorSite, ...]:
-        """The detectors measuring this approach."""
-        return tuple(s for s in self._sites.values() if s.approach_id == approach_id)
-
     def __len__(self) -> int:
         return len(self._sites)
 

@@ -176,11 +176,6 @@ def _phase_start(plan: Plan, phase: int) -> int:
     raise InvalidZone(plan.junction_id, f"phase {phase} is not in junction {plan.junction_id}")
 
 
-def common_cycle(zone: ZoneDemand, options: OptimizerOptions) -> int:
-    """The cycle every junction accepts that minimises the sum of their best delays."""
-    return _common_cycle(zone.zone_id, [analyse_cycles(j, options) for j in zone.junctions])
-
-
 CYCLE_KEEP_TOLERANCE = 0.05
 """Share of extra delay for which the running common cycle is kept rather than changed."""
 
