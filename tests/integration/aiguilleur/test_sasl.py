@@ -44,6 +44,16 @@ T0 = datetime(2026, 3, 10, 7, 55, tzinfo=UTC)  # a period boundary (multiple of 
 PERIOD_END = T0 + timedelta(minutes=5)
 JUNCTIONS = ["J1", "J2", "J3"]
 DETECTORS = [f"D-{j}-{a}" for j in JUNCTIONS for a in "NSEW"]
+DATEX = Path(__file__).resolve().parents[2] / "fixtures" / "datex2"
+IMPORT_DATEX2 = [
+    "datex2",
+    str(DATEX / "measured.xml"),
+    "--interval",
+    "60",
+    "--site-table",
+    str(DATEX / "site-table.xml"),
+    "--publish",
+]
 CREDENTIALS = ("AIGUILLEUR_KAFKA_SASL_USERNAME", "AIGUILLEUR_KAFKA_SASL_PASSWORD")
 
 # How a client can get it wrong, as changes to the right environment (None: unset), and what the
@@ -185,6 +195,12 @@ def test_every_command_works_with_the_credentials(
     assert [line.split()[0] for line in _ok(env, "envelopes", "list").splitlines()] == ["J1"]
     assert secured_worker.alive(), secured_worker.log_text()[-3000:]
 
+    # import --publish (on a namespace of its own: its detectors are not this city's)
+    other = {**env, "AIGUILLEUR_TOPIC_NAMESPACE": env["AIGUILLEUR_TOPIC_NAMESPACE"] + "-import"}
+    done = _cli(other, "import", *IMPORT_DATEX2)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "4 readings published" in done.stderr
+
 
 def _commands(tmp_path: Path) -> dict[str, list[str]]:
     csv_file = _counts_csv(tmp_path / "counts.csv")
@@ -196,6 +212,7 @@ def _commands(tmp_path: Path) -> dict[str, list[str]]:
         "envelopes approve": ["envelopes", "approve", "--by", "Ada", "--junction", "J1"],
         "envelopes withdraw": ["envelopes", "withdraw", "--by", "Ada", "--junction", "J1"],
         "envelopes list": ["envelopes", "list"],
+        "import --publish": ["import", *IMPORT_DATEX2],
     }
 
 
