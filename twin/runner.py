@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from graph.sumo import SumoNetwork, network_from_sumo
 from graph.sumo_links import sumo_links
 from optimizer.strategy import Envelope, Planner, ZonePlanner
@@ -43,6 +41,7 @@ from twin.options import RunOptions, RunResult
 from twin.plan_policy import PlanPolicy
 from twin.policy import Policy, PolicyOutcome, ProgrammePolicy
 from twin.programmes import actuated_green_bounds, write_actuated_programmes
+from twin.progress import progress
 from twin.scenario import Scenario, open_xml
 from twin.sourced import SourcedPlanner
 from twin.sumo_command import (
@@ -271,12 +270,11 @@ def _loop(api: Any, run: _Run, detectors: _Detectors) -> _Partial:
     queue_sum = 0.0
     samples = 0
     next_count = scenario.begin_s + options.count_interval_s
-    bar = tqdm(
-        total=scenario.end_s - scenario.begin_s,
-        disable=not options.progress,
-        unit="sim s",
-        desc=f"{scenario.name} {run.label}",
-        leave=False,
+    bar = progress(
+        scenario.end_s - scenario.begin_s,
+        f"{scenario.name} {run.label}",
+        "sim s",
+        enabled=options.progress,
     )
     last_bar = now
     counts_for_planner = run.control.kind == "planner"
@@ -303,6 +301,7 @@ def _loop(api: Any, run: _Run, detectors: _Detectors) -> _Partial:
         if now - last_bar >= 60:
             bar.update(now - last_bar)
             last_bar = now
+    bar.update(now - last_bar)
     bar.close()
     pending = list(api.simulation.getPendingVehicles())
     pending_wait = _pending_wait(api, pending, scenario, now)
