@@ -39,7 +39,7 @@ METRICS = frozenset(
     }
 )
 
-# Values every render needs: the chart requires both and defaults neither (no image is built here).
+# Values every render needs: the Kafka bootstrap (no default) and an image as a registry names it.
 REQUIRED: dict[str, Any] = {
     "image": {"repository": "registry.example.org/aiguilleur"},
     "config": {"kafkaBootstrap": "kafka:9092"},

@@ -40,7 +40,13 @@ NON_DEFAULT: dict[str, Any] = {
         "metricsPort": 9000,
         "extraEnv": {"AIGUILLEUR_EXTRA": "1"},
     },
-    "sasl": {"enabled": True, "existingSecret": "kafka-lyon-sasl", "usernameKey": "user"},
+    "sasl": {
+        "enabled": True,
+        "existingSecret": "kafka-lyon-sasl",
+        "usernameKey": "user",
+        "mechanism": "SCRAM-SHA-256",
+    },
+    "kafkaTls": {"caSecret": "kafka-lyon-ca", "caKey": "ca.pem"},
     "data": {"volume": {"persistentVolumeClaim": {"claimName": "osm-lyon", "readOnly": True}}},
     "persistence": {"enabled": True, "size": "5Gi", "storageClassName": "fast"},
     "podManagementPolicy": "OrderedReady",
@@ -227,6 +233,16 @@ def test_non_default_values_reach_the_statefulset(render: Render) -> None:
     assert user_ref == {"name": "kafka-lyon-sasl", "key": "user"}
     assert password_ref == {"name": "kafka-lyon-sasl", "key": "password"}
     assert "Secret" not in rendered.kinds()
+    # The mechanism, and the private CA mounted read-only where AIGUILLEUR_KAFKA_SSL_CAFILE points.
+    config = rendered.one("ConfigMap", "-config")["data"]
+    assert config["AIGUILLEUR_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-256"
+    assert config["AIGUILLEUR_KAFKA_SSL_CAFILE"] == "/etc/aiguilleur/kafka-ca/ca.pem"
+    assert volumes_of(sts)["kafka-ca"]["secret"] == {
+        "secretName": "kafka-lyon-ca",
+        "items": [{"key": "ca.pem", "path": "ca.pem"}],
+    }
+    (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "kafka-ca"]
+    assert mount == {"name": "kafka-ca", "mountPath": "/etc/aiguilleur/kafka-ca", "readOnly": True}
 
 
 def test_sasl_credentials_become_a_secret_and_stay_out_of_the_configmap(render: Render) -> None:
@@ -283,20 +299,27 @@ def test_a_network_file_too_big_for_a_configmap_is_refused(render: Render, tmp_p
 
 
 @pytest.mark.parametrize(
-    ("missing", "message"),
+    ("values", "message"),
     [
-        ("image", "image.repository is required"),
-        ("config", "config.kafkaBootstrap is required"),
+        (
+            {"image": {"repository": ""}, "config": {"kafkaBootstrap": "k:9092"}},
+            "image.repository is required",
+        ),
+        ({"image": {"repository": "r.example.org/a"}}, "config.kafkaBootstrap is required"),
     ],
 )
 def test_required_values_fail_with_a_message_naming_them(
-    render: Render, missing: str, message: str
+    render: Render, values: dict[str, Any], message: str
 ) -> None:
-    values = {"image": {"repository": "r.example.org/a"}, "config": {"kafkaBootstrap": "k:9092"}}
-    del values[missing]
     rendered = render(values, required=False)
     assert rendered.returncode != 0
     assert message in rendered.stderr
+
+
+def test_the_default_image_is_the_one_scripts_build_image_sh_builds(render: Render) -> None:
+    rendered = render({"config": {"kafkaBootstrap": "k:9092"}}, required=False)
+    pod = rendered.one("StatefulSet")["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == "localhost/aiguilleur:0.1.0"
 
 
 @pytest.mark.parametrize(
@@ -319,6 +342,8 @@ def test_required_values_fail_with_a_message_naming_them(
         # ConfigMap. (Helm's message names the variable, at a wrong location, for propertyNames.)
         ({"config": {"extraEnv": {"AIGUILLEUR_LOG_LEVEL": "debug"}}}, "AIGUILLEUR_LOG_LEVEL"),
         ({"config": {"extraEnv": {"AIGUILLEUR_KAFKA_SASL_PASSWORD": "x"}}}, "SASL_PASSWORD"),
+        ({"sasl": {"mechanism": "GSSAPI"}}, "mechanism"),
+        ({"kafkaTls": {"caKey": "../ca.pem"}}, "caKey"),
         ({"podSecurityContext": {"runAsNonRoot": False}}, "runAsNonRoot"),
         ({"serviceMonitor": {"interval": "30 seconds"}}, "interval"),
         ({"resources": {"limits": {"memory": "lots"}}}, "memory"),

@@ -47,7 +47,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{- define "aiguilleur.image" -}}
-{{- $repo := required "image.repository is required: no image is built by this chart, set the one your CI publishes" .Values.image.repository }}
+{{- $repo := required "image.repository is required: the image scripts/build_image.sh builds, as named in your registry" .Values.image.repository }}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" $repo .Values.image.digest }}
 {{- else }}
