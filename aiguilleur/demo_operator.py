@@ -258,7 +258,7 @@ async def _active_on_topic(
     """The approved plan, once the API's outbox has published it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        async for rec in records(conn, topic, idle_timeout_s=1.0):
+        async for rec in records(conn, topic, to_end=True):
             if rec.key == junction.encode() and rec.value is not None:
                 active = msgspec.json.decode(rec.value, type=ActivePlan)
                 if active.plan.plan_id == plan_id:

@@ -86,14 +86,15 @@ def kafka_sasl_env() -> Iterator[dict[str, str]]:
         subprocess.run([*sasl, "stop", "--sasl"], check=True)
 
 
-def sasl_connection(env: dict[str, str], **override: str) -> KafkaConnection:
-    """The connection those variables describe (``override``: fields to change)."""
-    fields: dict[str, str] = {
+def env_connection(env: dict[str, str], **override: str) -> KafkaConnection:
+    """The connection the ``AIGUILLEUR_KAFKA_*`` variables of ``env`` describe, as a process
+    started with ``env`` makes it (``override``: fields to change)."""
+    fields: dict[str, str | None] = {
         "bootstrap": env["AIGUILLEUR_KAFKA_BOOTSTRAP"],
-        "sasl_username": env["AIGUILLEUR_KAFKA_SASL_USERNAME"],
-        "sasl_password": env["AIGUILLEUR_KAFKA_SASL_PASSWORD"],
-        "sasl_mechanism": env["AIGUILLEUR_KAFKA_SASL_MECHANISM"],
-        "ssl_cafile": env["AIGUILLEUR_KAFKA_SSL_CAFILE"],
+        "sasl_username": env.get("AIGUILLEUR_KAFKA_SASL_USERNAME"),
+        "sasl_password": env.get("AIGUILLEUR_KAFKA_SASL_PASSWORD"),
+        "sasl_mechanism": env.get("AIGUILLEUR_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+        "ssl_cafile": env.get("AIGUILLEUR_KAFKA_SSL_CAFILE"),
         **override,
     }
     return KafkaConnection(**fields)  # type: ignore[arg-type]  # str, not the Literal

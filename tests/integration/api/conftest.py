@@ -28,12 +28,13 @@ from graph.synthetic import write_city
 from optimizer.strategy import planner
 from oversight.service import Commune, Oversight
 from streams.events import SignalPlan
+from streams.kafka import KafkaConnection
 from streams.planning import PlanningConfig, plan_junction
 from streams.topics import TopicNames
 from streams.zone_state import ZoneState
 from tests.fixtures import identity
 from tests.fixtures.networks import small_network
-from tests.integration.conftest import WorkerProcess, produce
+from tests.integration.conftest import WorkerProcess, env_connection, produce
 from tests.unit.streams.test_guarding import BOUNDS, HIGH, LOW, SITES, J, approved, period
 
 MIN = 60_000
@@ -125,6 +126,11 @@ class Stack:
     def bootstrap(self) -> str:
         return self.env["AIGUILLEUR_KAFKA_BOOTSTRAP"]
 
+    @property
+    def kafka(self) -> KafkaConnection:
+        """How the API and its worker reach Kafka (SASL and TLS included)."""
+        return env_connection(self.env)
+
     def start_api(self) -> None:
         log = (self.folder / "api.log").open("ab")
         self.api = subprocess.Popen(
@@ -169,7 +175,7 @@ class Stack:
         last one."""
         asyncio.run(
             produce(
-                self.bootstrap,
+                self.kafka,
                 self.topics.plans,
                 [(p.junction_id.encode(), msgspec.json.encode(p)) for p in items],
             )

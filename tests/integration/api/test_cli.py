@@ -70,7 +70,7 @@ def _last(
 
     async def last() -> tuple[bool, bytes | None]:
         found, value = False, None
-        async for rec in records(connection(bootstrap), topic, idle_timeout_s=1.0):
+        async for rec in records(connection(bootstrap), topic, to_end=True):
             if rec.key == key:
                 found, value = True, rec.value
         return found, value

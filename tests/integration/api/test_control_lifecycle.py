@@ -88,7 +88,7 @@ class Decisions:
             return [
                 msgspec.json.decode(r.value, type=SignalDecision)
                 async for r in records(
-                    connection(self.s.bootstrap), self.s.topics.decisions, idle_timeout_s=1
+                    connection(self.s.bootstrap), self.s.topics.decisions, to_end=True
                 )
                 if r.value is not None
             ]
