@@ -19,6 +19,8 @@ from aiguilleur.settings import Settings
 from .conftest import CHART, KUBE_FLOOR, KUBE_VERSION, Rendered, assert_restricted, merge
 from .test_chart import validate_all
 
+pytestmark = pytest.mark.integration
+
 Render = Callable[..., Rendered]
 
 DB_URL = "postgresql://aiguilleur:s3cr3t-pw@pg.traffic.svc:5432/aiguilleur"
