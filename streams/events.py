@@ -543,4 +543,168 @@ class PlanInputs(msgspec.Struct, frozen=True, kw_only=True):
     active: tuple[ActivePlan, ...] = ()
     """Active plans of the zone's junctions at planning time."""
     model_version: str
+
+
+# --- Rerouting: incidents in, reroute advice out -------------------------------------------------
+
+_OsmId = Annotated[int, msgspec.Meta(gt=0)]
+
+
+class IncidentLocation(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where the incident is: an OSM way and the node the traffic comes from (``to_node`` picks
+    the direction when the node is inside the way), or a position and the direction of travel."""
+
+    osm_way_id: _OsmId | None = None
+    from_node: _OsmId | None = None
+    to_node: _OsmId | None = None
+    lat: Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)] | None = None
+    lon: Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)] | None = None
+    bearing_deg: (
+        Annotated[
+            float,
+            msgspec.Meta(
+                ge=0.0, lt=360.0, description="Direction of travel, degrees clockwise from north."
+            ),
+        ]
+        | None
+    ) = None
+
+
+class Incident(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A closure or congestion on one road link, declared by an operator or detected. Topic
+    ``aiguilleur.incidents.v1``, key = incident id; a record with ``status`` ``cleared`` ends it."""
+
+    incident_id: _Id
+    kind: Literal["closure", "congestion"]
+    status: Literal["active", "cleared"] = "active"
+    location: IncidentLocation
+    capacity_factor: Annotated[
+        float,
+        msgspec.Meta(
+            ge=0.0,
+            le=1.0,
+            description="Share of the link's capacity left: 0 for a full closure, 0.5 for one "
+            "lane of two.",
+        ),
+    ] = 0.0
+    flow_vph: (
+        Annotated[
+            float,
+            msgspec.Meta(
+                ge=0.0,
+                le=20_000.0,
+                description="Vehicles per hour using the link before the incident, when the "
+                "declarer knows it (else measured or assumed).",
+            ),
+        ]
+        | None
+    ) = None
+    starts_at: Annotated[datetime, msgspec.Meta(tz=True)]
+    ends_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    reported_by: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    source: Literal["operator", "detection"] = "operator"
+    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    schema_version: Literal[1] = 1
+
+
+class AdviceLink(msgspec.Struct, frozen=True, kw_only=True):
+    """A road link of the routable graph, by its OSM way and end nodes."""
+
+    osm_way_id: int
+    from_node: int
+    to_node: int
+    name: str
+    road_class: str
+    length_m: float
+    capacity_vph: float
+
+
+class AdvicePoint(msgspec.Struct, frozen=True, kw_only=True):
+    """The intersection where the advice reaches drivers, and by which channel."""
+
+    node: int
+    lat: float
+    lon: float
+    name: str
+    """The streets meeting there."""
+    channel: str
+    """A sign id from the sign registry, or ``navigation`` (navigation partners)."""
+    distance_m: float
+    """Along the road, from here to the affected link."""
+    approach_node: int
+    """The node drivers come from on the road (with ``node``, the approach the advice is for)."""
+
+
+class AdvisedAlternative(msgspec.Struct, frozen=True, kw_only=True):
+    """One way around, from the decision point to where it rejoins the road."""
+
+    index: int
+    share: float
+    """Share of the flow bound for the affected link at the decision point."""
+    flow_vph: float
+    via: tuple[str, ...]
+    """Street names in driving order (OSM ``name``)."""
+    osm_way_ids: tuple[int, ...]
+    node_ids: tuple[int, ...]
+    """OSM nodes of the path in driving order, from the decision point."""
+    length_m: float
+    free_time_s: float
+    expected_time_s: float
+    """With the allocated flows on it (BPR), to the common rejoin point."""
+    max_load_ratio: float
+    """Highest (flow + diverted) / capacity along the path."""
+    signal_approaches: tuple[str, ...] = ()
+    """Approaches of signal-controlled junctions the path enters (network model ids): their
+    plans get the extra flow."""
+
+
+class AdviceExplanation(msgspec.Struct, frozen=True, kw_only=True):
+    """Why this advice: inputs, method, constraints and readable text."""
+
+    method: str
+    objective: str
+    solver_status: str
+    flow_vph: float
+    """Flow bound for the affected link that the allocation shares out."""
+    flow_source: Literal["declared", "measured", "assumed"]
+    continuing_share: float
+    """Share told nothing at this point: it goes on to a later decision point, or stays."""
+    unserved_vph: float
+    """Flow no alternative could take within capacity (it will queue or find its own way)."""
+    binding_constraints: tuple[str, ...]
+    no_advice_time_s: float
+    """Mean time per vehicle to the rejoin point if drivers discover the incident at the link
+    and take the quickest way around from there (the same load model)."""
+    parameters: dict[str, float | int | str]
+    text_en: str
+    text_fr: str
+    warnings: tuple[str, ...] = ()
+
+
+class RerouteAdvice(msgspec.Struct, frozen=True, kw_only=True):
+    """A recommended diversion at one decision point around one incident, or why none is
+    possible. Topic ``aiguilleur.reroute-advice.v1``, key = incident id. Proposals only: an
+    operator decides."""
+
+    advice_id: str
+    incident_id: str
+    kind: Literal["diversion", "no_diversion"]
+    reason: str = ""
+    """For ``no_diversion``: ``no_decision_point``, ``no_alternative``, ``policy_excludes``,
+    ``incident_cleared``."""
+    affected_link: AdviceLink
+    decision_point: AdvicePoint | None = None
+    alternatives: tuple[AdvisedAlternative, ...] = ()
+    expected_saving_s_per_veh: float = 0.0
+    """Per vehicle that follows the advice, against discovering the incident at the link."""
+    expected_saving_veh_h_per_h: float = 0.0
+    """Total, at the assumed compliance."""
+    compliance_assumed: float
+    valid_from: datetime
+    valid_until: datetime
+    explanation: AdviceExplanation
+    inputs_digest: str
+    """sha256 of the canonical inputs (graph digest, incident, flows, closed links, settings)."""
+    model_version: str
+    status: Literal["proposed"] = "proposed"
     schema_version: Literal[1] = 1

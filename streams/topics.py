@@ -18,6 +18,9 @@ ACTIVE_PLANS = "aiguilleur.signal-plans.active.v1"
 RECOMMENDATION_DECISIONS = "aiguilleur.recommendation-decisions.v1"
 SUSPENSIONS = "aiguilleur.suspensions.v1"
 PLAN_INPUTS = "aiguilleur.plan-inputs.v1"
+INCIDENTS = "aiguilleur.incidents.v1"
+INCIDENTS_DLQ = "aiguilleur.incidents.dlq.v1"
+REROUTE_ADVICE = "aiguilleur.reroute-advice.v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +103,19 @@ class TopicNames:
     def plan_inputs(self) -> str:
         """Output: what each zone period's plans were computed from (key = zone id)."""
         return self._name(PLAN_INPUTS)
+
+    @property
+    def incidents(self) -> str:
+        """Input: closures and congestion declared by operators or detected (key = incident
+        id)."""
+        return self._name(INCIDENTS)
+
+    @property
+    def incident_dead_letters(self) -> str:
+        """Rejected incidents: original bytes, reason in headers."""
+        return self._name(INCIDENTS_DLQ)
+
+    @property
+    def reroute_advice(self) -> str:
+        """Output: diversions around incidents, proposed to operators (key = incident id)."""
+        return self._name(REROUTE_ADVICE)

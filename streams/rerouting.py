@@ -1,0 +1,540 @@
+"""From an incident to reroute-advice events.
+
+Where advice can act and the ways around come from the routable graph (``graph.diversions``);
+the share of flow each way can take within capacity from OR-Tools (``optimizer.diversion``);
+link flows and times from the detectors (``optimizer.link_state``). Each decision point with flow
+to send gets one :class:`~streams.events.RerouteAdvice`; an incident nothing can be advised for
+gets one ``no_diversion`` advice saying why.
+
+Pure: the graph, the incident, the link states, the other incidents and the time come in; events
+go out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import msgspec
+
+from graph.diversions import (
+    Candidates,
+    DecisionPoint,
+    DiversionPolicy,
+    find_candidates,
+    quickest_way_around,
+    road_class,
+)
+from graph.model import Network
+from graph.routing import EdgeKey, RoutableGraph
+from optimizer.diversion import (
+    DiversionAllocation,
+    DiversionArc,
+    DiversionRequest,
+    PathFlow,
+    allocate,
+)
+from optimizer.link_state import BprParams, LinkState, bpr_time_s
+from streams._advice_text import (
+    AdviceText,
+    names_along,
+    no_diversion_texts,
+    place_name,
+    texts,
+)
+from streams.events import (
+    AdviceExplanation,
+    AdviceLink,
+    AdvicePoint,
+    AdvisedAlternative,
+    Incident,
+    RerouteAdvice,
+)
+from streams.planning import MODEL_VERSION
+
+METHOD = "min-cost flow (MathOpt GLOP), BPR marginal costs, penalty-method alternatives"
+OBJECTIVE = "least total travel time of the diverted flow, no link past its capacity"
+
+
+@dataclass(frozen=True, slots=True)
+class RerouteConfig:
+    """Rerouting parameters the inputs digest covers (``AIGUILLEUR_REROUTE_*``)."""
+
+    policy: DiversionPolicy = field(default_factory=DiversionPolicy)
+    compliance: float = 0.3
+    """Share of drivers assumed to follow the advice (expected effects and signal plans)."""
+    validity_s: int = 1800
+    """An advice stands this long at most; a later one replaces it."""
+    assumed_load: float = 0.5
+    """Flow over capacity assumed on links no detector measures."""
+    bpr: BprParams = field(default_factory=BprParams)
+    time_limit_s: float = 1.0
+    pieces: int = 6
+    unserved_cost_s: float = 1800.0
+    """What a vehicle no way around can take is counted as losing (it queues or finds its own
+    way): high enough that any path within capacity is preferred."""
+
+
+@dataclass(frozen=True, slots=True)
+class RerouteContext:
+    """What advice needs of the city, prepared once."""
+
+    rg: RoutableGraph
+    signs: Mapping[int, str] = field(default_factory=dict)
+    approach_at: Mapping[tuple[int, int], str] = field(default_factory=dict)
+    """(OSM node before the junction, junction node) -> approach id of the network model."""
+
+    @classmethod
+    def build(
+        cls, rg: RoutableGraph, network: Network | None = None, signs: Mapping[int, str] = {}
+    ) -> RerouteContext:
+        """With the approaches of ``network``'s signalised junctions indexed by their last
+        segment, so advice can name the approaches a diversion enters."""
+        pairs: dict[tuple[int, int], str] = {}
+        for j in network.junctions if network is not None else ():
+            for a in j.approaches:
+                if len(a.node_ids) >= 2:
+                    pairs[(int(a.node_ids[-2]), int(a.node_ids[-1]))] = a.id
+        return cls(rg, dict(signs), pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class _Flows:
+    """Flow on the affected link and the background of every arc of the model."""
+
+    flow_vph: float
+    source: str
+    arcs: dict[EdgeKey, DiversionArc]
+    mainline: tuple[EdgeKey, ...]
+    """From the farthest decision point to the affected link (included)."""
+
+
+def link_flow(
+    rg: RoutableGraph, edge: EdgeKey, states: Mapping[EdgeKey, LinkState], cfg: RerouteConfig
+) -> tuple[float, bool]:
+    """Flow on an edge: measured when a state says, else the assumed load; and whether
+    measured."""
+    state = states.get(edge)
+    if state is not None:
+        return state.flow_vph, True
+    return cfg.assumed_load * float(rg.data(edge)["capacity_vph"]), False
+
+
+def _flows(
+    rg: RoutableGraph,
+    incident: Incident,
+    cand: Candidates,
+    states: Mapping[EdgeKey, LinkState],
+    others: Mapping[EdgeKey, float],
+    cfg: RerouteConfig,
+) -> _Flows:
+    affected = cand.affected
+    measured, is_measured = link_flow(rg, affected, states, cfg)
+    if incident.flow_vph is not None:
+        flow, source = incident.flow_vph, "declared"
+    else:
+        flow, source = measured, ("measured" if is_measured else "assumed")
+    far = cand.decision_points[0].node
+    start = next((i for i, e in enumerate(cand.upstream) if e[0] == far), len(cand.upstream))
+    mainline = (*cand.upstream[start:], affected)
+    edges = dict.fromkeys([*mainline, *(e for a in cand.alternatives for e in a.edges)])
+    arcs = {}
+    for e in edges:
+        d = rg.data(e)
+        on_link, _ = link_flow(rg, e, states, cfg)
+        capacity = float(d["capacity_vph"]) * others.get(e, 1.0)
+        if e == affected:
+            capacity *= incident.capacity_factor
+        background = max(0.0, on_link - flow) if e in mainline else on_link
+        state = states.get(e)
+        if state is not None and state.congested and e not in mainline:
+            capacity = min(capacity, background)  # never send more onto a jam
+        arcs[e] = DiversionArc(
+            id=_arc_id(e),
+            tail=str(e[0]),
+            head=str(e[1]),
+            free_time_s=float(d["travel_time"]),
+            capacity_vph=round(capacity, 1),
+            background_vph=round(background, 1),
+        )
+    return _Flows(round(flow, 1), source, arcs, mainline)
+
+
+def _arc_id(e: EdgeKey) -> str:
+    return f"{e[0]}-{e[1]}-{e[2]}"
+
+
+def _loaded_time(
+    rg: RoutableGraph,
+    edges: Sequence[EdgeKey],
+    added_vph: float,
+    flows: _Flows,
+    states: Mapping[EdgeKey, LinkState],
+    cfg: RerouteConfig,
+) -> float:
+    """BPR time along ``edges`` with ``added_vph`` on top of each edge's background."""
+    total = 0.0
+    for e in edges:
+        arc = flows.arcs.get(e)
+        if arc is None:
+            d = rg.data(e)
+            background, _ = link_flow(rg, e, states, cfg)
+            total += bpr_time_s(
+                float(d["travel_time"]),
+                background + added_vph,
+                float(d["capacity_vph"]),
+                cfg.bpr,
+            )
+        else:
+            total += bpr_time_s(
+                arc.free_time_s, arc.background_vph + added_vph, arc.capacity_vph, cfg.bpr
+            )
+    return total
+
+
+def _no_advice_time(
+    rg: RoutableGraph,
+    incident: Incident,
+    cand: Candidates,
+    flows: _Flows,
+    states: Mapping[EdgeKey, LinkState],
+    closed: Collection[EdgeKey],
+    cfg: RerouteConfig,
+) -> float:
+    """Mean time per vehicle, from the farthest decision point to the end of the rejoin stretch,
+    when drivers discover the incident at the link: the quickest way around from there for a
+    closure, the (congested) link itself otherwise."""
+    upstream = flows.mainline[:-1]
+    to_link = _loaded_time(rg, upstream, flows.flow_vph, flows, states, cfg)
+    u, v, _ = cand.affected
+    if incident.kind == "congestion" and incident.capacity_factor > 0:
+        through = _loaded_time(rg, [cand.affected], flows.flow_vph, flows, states, cfg)
+        return to_link + through + cand.rest_s.get(v, 0.0)
+    cutoff = 3600.0
+    around = quickest_way_around(rg, u, cand.rest_s, {*closed, cand.affected}, cutoff)
+    if around is None:
+        return to_link + cfg.unserved_cost_s
+    loaded = _loaded_time(rg, around.edges, flows.flow_vph, flows, states, cfg)
+    return to_link + loaded + cand.rest_s[around.rejoin_node]
+
+
+@dataclass(frozen=True, slots=True)
+class _Assigned:
+    point: DecisionPoint
+    paths: list[tuple[PathFlow, tuple[EdgeKey, ...]]]
+    arriving_vph: float
+
+
+def _by_decision_point(
+    cand: Candidates, flows: _Flows, alloc: DiversionAllocation
+) -> list[_Assigned]:
+    """Each path of the allocation, told at the last decision point before it leaves the road."""
+    edge_of = {a.id: e for e, a in flows.arcs.items()}
+    points = {p.node: p for p in cand.decision_points}
+    upstream = set(flows.mainline[:-1])
+    grouped: dict[int, list[tuple[PathFlow, tuple[EdgeKey, ...]]]] = {}
+    for path in alloc.paths:
+        edges = [edge_of[i] for i in path.arc_ids]
+        k = 0
+        while k < len(edges) and edges[k] in upstream:
+            k += 1
+        prefix = [e[0] for e in edges[: k + 1]]
+        told = [i for i, n in enumerate(prefix) if n in points][-1]
+        grouped.setdefault(prefix[told], []).append((path, tuple(edges[told:])))
+    out = []
+    arriving = flows.flow_vph
+    for p in cand.decision_points:  # farthest first
+        paths = grouped.get(p.node, [])
+        if paths:
+            out.append(_Assigned(p, paths, arriving))
+        arriving -= sum(path.flow_vph for path, _ in paths)
+    return out
+
+
+def advise(
+    incident: Incident,
+    affected: EdgeKey,
+    ctx: RerouteContext,
+    states: Mapping[EdgeKey, LinkState],
+    now: datetime,
+    cfg: RerouteConfig,
+    *,
+    others: Mapping[EdgeKey, float] | None = None,
+) -> list[RerouteAdvice]:
+    """The advice for one incident on ``affected``.
+
+    ``states`` are the measured links (flow before the incident); ``others`` the capacity factor
+    of links under other active incidents (0: closed)."""
+    rg = ctx.rg
+    others = dict(others or {})
+    others.pop(affected, None)
+    closed = {e for e, f in others.items() if f <= 0}
+    cand = find_candidates(rg, affected, closed=closed, signs=ctx.signs, policy=cfg.policy)
+    valid_from = max(now, incident.starts_at)
+    until = valid_from + timedelta(seconds=cfg.validity_s)
+    valid_until = min(until, incident.ends_at) if incident.ends_at else until
+    link = _advice_link(rg, affected)
+    if cand.reason is not None:
+        return [
+            _no_diversion(
+                incident, link, cand.reason, cand.detail, rg, cfg, valid_from, valid_until
+            )
+        ]
+    flows = _flows(rg, incident, cand, states, others, cfg)
+    request = DiversionRequest(
+        id=incident.incident_id,
+        arcs=tuple(flows.arcs.values()),
+        source=str(cand.decision_points[0].node),
+        supply_vph=flows.flow_vph,
+        exits={str(n): round(t, 1) for n, t in cand.rest_s.items()},
+        bpr=cfg.bpr,
+        pieces=cfg.pieces,
+        unserved_cost_s=cfg.unserved_cost_s,
+    )
+    alloc = allocate(request, cfg.time_limit_s)
+    baseline = _no_advice_time(rg, incident, cand, flows, states, closed, cfg)
+    assigned = _by_decision_point(cand, flows, alloc)
+    digest = _digest(rg, incident, affected, request, others, cfg, valid_from)
+    if not assigned:
+        detail = (
+            f"the ways around have no spare capacity for the {flows.flow_vph:.0f} veh/h "
+            f"bound for the link ({alloc.status})"
+        )
+        return [
+            _no_diversion(incident, link, "no_capacity", detail, rg, cfg, valid_from, valid_until)
+        ]
+    out = []
+    for a in assigned:
+        out.append(
+            _diversion(
+                ctx, incident, link, a, alloc, flows, baseline, cfg, digest, valid_from, valid_until
+            )
+        )
+    return out
+
+
+def _advice_link(rg: RoutableGraph, e: EdgeKey) -> AdviceLink:
+    d = rg.data(e)
+    return AdviceLink(
+        osm_way_id=int(d["osmid"]),
+        from_node=e[0],
+        to_node=e[1],
+        name=rg.name(e),
+        road_class=road_class(d),
+        length_m=float(d["length"]),
+        capacity_vph=float(d["capacity_vph"]),
+    )
+
+
+def _point(rg: RoutableGraph, p: DecisionPoint) -> AdvicePoint:
+    node = rg.graph.nodes[p.node]
+    return AdvicePoint(
+        node=p.node,
+        lat=float(node["y"]),
+        lon=float(node["x"]),
+        name=place_name(rg, p.node),
+        channel=p.channel,
+        distance_m=p.distance_m,
+        approach_node=p.approach_edge[0],
+    )
+
+
+def _alternative(
+    ctx: RerouteContext,
+    index: int,
+    path: PathFlow,
+    edges: tuple[EdgeKey, ...],
+    arriving: float,
+    flows: _Flows,
+) -> AdvisedAlternative:
+    rg = ctx.rg
+    nodes: list[int] = [edges[0][0]]
+    for e in edges:
+        nodes.extend(rg.data(e)["nodes"][1:])
+    loads = [
+        (a.background_vph + path.flow_vph) / a.capacity_vph
+        for e in edges
+        if (a := flows.arcs[e]).capacity_vph > 0
+    ]
+    approaches = tuple(
+        dict.fromkeys(ap for pair in itertools.pairwise(nodes) if (ap := ctx.approach_at.get(pair)))
+    )
+    return AdvisedAlternative(
+        index=index,
+        share=round(path.flow_vph / arriving, 3) if arriving > 0 else 0.0,
+        flow_vph=path.flow_vph,
+        via=names_along(rg, edges),
+        osm_way_ids=tuple(dict.fromkeys(int(rg.data(e)["osmid"]) for e in edges)),
+        node_ids=tuple(nodes),
+        length_m=round(sum(float(rg.data(e)["length"]) for e in edges), 1),
+        free_time_s=path.free_time_s,
+        expected_time_s=path.time_s,
+        max_load_ratio=round(max(loads, default=0.0), 3),
+        signal_approaches=approaches,
+    )
+
+
+def _diversion(
+    ctx: RerouteContext,
+    incident: Incident,
+    link: AdviceLink,
+    assigned: _Assigned,
+    alloc: DiversionAllocation,
+    flows: _Flows,
+    baseline_s: float,
+    cfg: RerouteConfig,
+    digest: str,
+    valid_from: datetime,
+    valid_until: datetime,
+) -> RerouteAdvice:
+    alts = tuple(
+        _alternative(ctx, i, path, edges, assigned.arriving_vph, flows)
+        for i, (path, edges) in enumerate(assigned.paths)
+    )
+    diverted = sum(a.flow_vph for a in alts)
+    mean_time = sum(p.time_s * p.flow_vph for p, _ in assigned.paths) / max(diverted, 1e-9)
+    saving = baseline_s - mean_time
+    total = cfg.compliance * sum(p.flow_vph * (baseline_s - p.time_s) for p, _ in assigned.paths)
+    continuing = max(0.0, 1.0 - sum(a.share for a in alts))
+    binding = tuple(
+        f"{ctx.rg.name(e) or 'unnamed road'} ({a.id}) at capacity"
+        for e, a in flows.arcs.items()
+        if a.id in set(alloc.saturated)
+    )
+    point = _point(ctx.rg, assigned.point)
+    text: AdviceText = texts(
+        incident, link, point, alts, continuing, baseline_s, saving, total / 3600.0, cfg.compliance
+    )
+    warnings = list(text.warnings)
+    if flows.source == "assumed":
+        warnings.append(
+            f"no detector measures the affected link: its flow is assumed at "
+            f"{cfg.assumed_load:.0%} of capacity ({flows.flow_vph:.0f} veh/h)"
+        )
+    if alloc.status == "feasible":
+        warnings.append(
+            "the solver stopped at its time limit: the split is feasible, not proven best"
+        )
+    if alloc.unserved_vph > 0:
+        warnings.append(
+            f"{alloc.unserved_vph:.0f} veh/h find no way around within capacity: "
+            "they will queue or find their own way"
+        )
+    explanation = AdviceExplanation(
+        method=METHOD,
+        objective=OBJECTIVE,
+        solver_status=alloc.status,
+        flow_vph=flows.flow_vph,
+        flow_source=flows.source,  # type: ignore[arg-type]  # one of the three literals
+        continuing_share=round(continuing, 3),
+        unserved_vph=alloc.unserved_vph,
+        binding_constraints=binding,
+        no_advice_time_s=round(baseline_s, 1),
+        parameters=_parameters(cfg),
+        text_en=text.en,
+        text_fr=text.fr,
+        warnings=tuple(warnings),
+    )
+    return RerouteAdvice(
+        advice_id=hashlib.sha256(f"{digest}:{assigned.point.node}".encode()).hexdigest()[:20],
+        incident_id=incident.incident_id,
+        kind="diversion",
+        affected_link=link,
+        decision_point=point,
+        alternatives=alts,
+        expected_saving_s_per_veh=round(saving, 1),
+        expected_saving_veh_h_per_h=round(total / 3600.0, 2),
+        compliance_assumed=cfg.compliance,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        explanation=explanation,
+        inputs_digest=digest,
+        model_version=MODEL_VERSION,
+    )
+
+
+def _no_diversion(
+    incident: Incident,
+    link: AdviceLink,
+    reason: str,
+    detail: str,
+    rg: RoutableGraph,
+    cfg: RerouteConfig,
+    valid_from: datetime,
+    valid_until: datetime,
+) -> RerouteAdvice:
+    text = no_diversion_texts(incident, link, reason, detail)
+    payload = msgspec.json.encode(
+        {"incident": incident, "link": link, "reason": reason, "graph": rg.source_sha256},
+        order="sorted",
+    )
+    digest = hashlib.sha256(payload).hexdigest()
+    return RerouteAdvice(
+        advice_id=digest[:20],
+        incident_id=incident.incident_id,
+        kind="no_diversion",
+        reason=reason,
+        affected_link=link,
+        compliance_assumed=cfg.compliance,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        explanation=AdviceExplanation(
+            method=METHOD,
+            objective=OBJECTIVE,
+            solver_status="not_run",
+            flow_vph=incident.flow_vph or 0.0,
+            flow_source="declared" if incident.flow_vph is not None else "assumed",
+            continuing_share=1.0,
+            unserved_vph=0.0,
+            binding_constraints=(),
+            no_advice_time_s=0.0,
+            parameters=_parameters(cfg),
+            text_en=text.en,
+            text_fr=text.fr,
+        ),
+        inputs_digest=digest,
+        model_version=MODEL_VERSION,
+    )
+
+
+def _parameters(cfg: RerouteConfig) -> dict[str, float | int | str]:
+    p = cfg.policy
+    return {
+        "compliance": cfg.compliance,
+        "max_alternatives": p.max_alternatives,
+        "excluded_classes": ",".join(p.excluded_classes),
+        "max_upstream_m": p.max_upstream_m,
+        "rejoin_m": p.rejoin_m,
+        "assumed_load": cfg.assumed_load,
+        "bpr_alpha": cfg.bpr.alpha,
+        "bpr_beta": cfg.bpr.beta,
+    }
+
+
+def _digest(
+    rg: RoutableGraph,
+    incident: Incident,
+    affected: EdgeKey,
+    request: DiversionRequest,
+    others: Mapping[EdgeKey, float],
+    cfg: RerouteConfig,
+    valid_from: datetime,
+) -> str:
+    payload = msgspec.json.encode(
+        {
+            "graph": rg.source_sha256,
+            "incident": incident,
+            "affected": list(affected),
+            "request": request,
+            "others": sorted([list(e), f] for e, f in others.items()),
+            "config": _parameters(cfg),
+            "policy": cfg.policy,
+            "valid_from": valid_from,
+            "model": MODEL_VERSION,
+        },
+        order="sorted",
+    )
+    return hashlib.sha256(payload).hexdigest()
