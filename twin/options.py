@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from optimizer.model import Plan
 from optimizer.strategy import Decision
@@ -68,6 +68,11 @@ class RunOptions:
     """What live controllers are given (``twin.loop_states``): SUMO's halting vehicles and arrival
     times (``full``), states from stop-line, advance and exit loops only (``loops``), or only
     the loops' gaps, queues not measured (``gaps``: the controllers' fall-back)."""
+    additional_files: tuple[Path, ...] = ()
+    """More SUMO additional files for the run (rerouters, edge outputs: ``twin.reroute``)."""
+    on_step: Callable[[Any, float], None] | None = None
+    """Called after every simulation step with the SUMO API and the time (``twin.reroute``
+    applies diversion advice to vehicles there)."""
 
 
 @dataclass(kw_only=True)

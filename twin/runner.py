@@ -188,6 +188,7 @@ def _additionals(run: _Run) -> tuple[list[Path], _Detectors]:
             scenario.end_s,
         )
         out.append(workdir / "closures.add.xml")
+    out.extend(options.additional_files)
     return out, _Detectors(
         scenario=scenario_specs,
         loops=loop_specs,
@@ -284,6 +285,8 @@ def _loop(api: Any, run: _Run, detectors: _Detectors) -> _Partial:
         teleports += int(api.simulation.getStartingTeleportNumber())
         for drv in drivers.values():
             drv.tick(now)
+        if options.on_step is not None:
+            options.on_step(api, now)
         if now >= next_count - 1e-9:
             recs = reader.read(now)
             if options.on_counts is not None:
