@@ -3,7 +3,9 @@
 Graph-only (travel times are free-flow, from osmnx): the allocation of flow over what is found here
 is the optimiser's job (``optimizer.diversion``).
 
-- **Mainline**: the road the affected link belongs to, followed upstream from its tail and
+- **Affected stretch**: one edge, or a run of consecutive edges (a street closed between two
+  cross streets).
+- **Mainline**: the road the affected stretch belongs to, followed upstream from its tail and
   downstream from its head (same name, else same class, else the straightest continuation).
 - **Decision points**: intersections of the upstream mainline, within ``max_upstream_m``, where a
   variable-message sign stands (a registry of node ids) or, with navigation partners, every one.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -81,7 +83,8 @@ class Alternative(msgspec.Struct, frozen=True, kw_only=True):
 class Candidates:
     """Everything found around one affected link."""
 
-    affected: EdgeKey
+    affected: tuple[EdgeKey, ...]
+    """The affected stretch, in travel order."""
     upstream: tuple[EdgeKey, ...]
     """Mainline edges leading to the affected link, in travel order (from the farthest)."""
     downstream: tuple[EdgeKey, ...]
@@ -130,14 +133,14 @@ def _continuation(
 
 
 def mainline(
-    rg: RoutableGraph, affected: EdgeKey, max_m: float, *, downstream: bool
+    rg: RoutableGraph, affected: Sequence[EdgeKey], max_m: float, *, downstream: bool
 ) -> list[EdgeKey]:
-    """Mainline edges upstream (ending at the affected link's tail) or downstream (from its head),
-    in travel order, up to ``max_m`` metres."""
+    """Mainline edges upstream (ending at the affected stretch's tail) or downstream (from its
+    head), in travel order, up to ``max_m`` metres."""
     g = rg.graph
     out: list[EdgeKey] = []
-    seen = {affected[0], affected[1]}
-    cur = affected
+    seen = {n for e in affected for n in e[:2]}
+    cur = affected[-1] if downstream else affected[0]
     walked = 0.0
     while walked < max_m:
         if downstream:
@@ -167,7 +170,7 @@ def mainline(
 def decision_points(
     rg: RoutableGraph,
     upstream: list[EdgeKey],
-    affected: EdgeKey,
+    first: EdgeKey,
     signs: Mapping[int, str],
     policy: DiversionPolicy,
 ) -> list[DecisionPoint]:
@@ -175,7 +178,7 @@ def decision_points(
     g = rg.graph
     out = []
     distance = 0.0
-    chain = [*upstream, affected]
+    chain = [*upstream, first]
     # Walk back from the affected link: the node before each edge is a candidate.
     for i in range(len(chain) - 1, -1, -1):
         node = chain[i][0]
@@ -201,11 +204,9 @@ def decision_points(
     return sorted(kept, key=lambda d: -d.distance_m)
 
 
-def _rest_times(
-    rg: RoutableGraph, affected: EdgeKey, downstream: list[EdgeKey]
-) -> dict[int, float]:
+def _rest_times(rg: RoutableGraph, last: EdgeKey, downstream: list[EdgeKey]) -> dict[int, float]:
     times = [float(rg.data(e)["travel_time"]) for e in downstream]
-    rest = {affected[1]: sum(times)}
+    rest = {last[1]: sum(times)}
     remaining = sum(times)
     for e, t in zip(downstream, times, strict=True):
         remaining -= t
@@ -303,27 +304,37 @@ def alternatives_from(
 
 def find_candidates(
     rg: RoutableGraph,
-    affected: EdgeKey,
+    affected: EdgeKey | Sequence[EdgeKey],
     *,
     closed: Collection[EdgeKey] = (),
     signs: Mapping[int, str] | None = None,
     policy: DiversionPolicy | None = None,
 ) -> Candidates:
-    """Decision points and alternatives around ``affected`` (closed edges are never used)."""
+    """Decision points and alternatives around ``affected`` (one edge or a stretch of consecutive
+    edges); closed edges are never used."""
     policy = policy or DiversionPolicy()
-    if not rg.graph.has_edge(*affected):
+    stretch = stretch_of(affected)
+    missing = [e for e in stretch if not rg.graph.has_edge(*e)]
+    broken = any(a[1] != b[0] for a, b in itertools.pairwise(stretch))
+    if missing or broken or not stretch:
         return Candidates(
-            affected, (), (), (), (), reason="affected_link_unknown", detail=f"no edge {affected}"
+            stretch,
+            (),
+            (),
+            (),
+            (),
+            reason="affected_link_unknown",
+            detail=f"no edge {missing[0]}" if missing else "the edges do not follow each other",
         )
-    upstream = mainline(rg, affected, policy.max_upstream_m, downstream=False)
-    downstream = mainline(rg, affected, policy.rejoin_m, downstream=True)
-    points = decision_points(rg, upstream, affected, signs or {}, policy)
-    rest = _rest_times(rg, affected, downstream)
-    base = Candidates(affected, tuple(upstream), tuple(downstream), tuple(points), (), rest)
+    upstream = mainline(rg, stretch, policy.max_upstream_m, downstream=False)
+    downstream = mainline(rg, stretch, policy.rejoin_m, downstream=True)
+    points = decision_points(rg, upstream, stretch[0], signs or {}, policy)
+    rest = _rest_times(rg, stretch[-1], downstream)
+    base = Candidates(stretch, tuple(upstream), tuple(downstream), tuple(points), (), rest)
     if not points:
         what = "no sign in the registry" if not policy.navigation_partners else "no intersection"
         return _no(base, "no_decision_point", f"{what} within {policy.max_upstream_m:g} m upstream")
-    mainline_set = {*upstream, affected, *downstream}
+    mainline_set = {*upstream, *stretch, *downstream}
     mainline_ways = {int(rg.data(e)["osmid"]) for e in mainline_set}
     excluded = set(policy.excluded_classes)
 
@@ -333,8 +344,8 @@ def find_candidates(
     def allowed_here(d: Mapping[str, Any]) -> bool:
         return allowed(d) or (int(d["osmid"]) in mainline_ways)
 
-    banned = {*closed, affected}
-    original = sum(float(rg.data(e)["travel_time"]) for e in [*upstream, affected, *downstream])
+    banned = {*closed, *stretch}
+    original = sum(float(rg.data(e)["travel_time"]) for e in [*upstream, *stretch, *downstream])
     cutoff = policy.max_detour_factor * original + 300.0
     alts = [
         a
@@ -382,3 +393,10 @@ def quickest_way_around(
     policy = DiversionPolicy(max_alternatives=1, max_detour_factor=math.inf)
     found = alternatives_from(rg, node, rest_s, banned, _any, policy, cutoff_s)
     return found[0] if found else None
+
+
+def stretch_of(affected: EdgeKey | Sequence[EdgeKey]) -> tuple[EdgeKey, ...]:
+    """One edge, or a sequence of edges, as a stretch."""
+    if len(affected) == 3 and all(isinstance(x, int) for x in affected):
+        return (affected,)  # type: ignore[return-value]  # one (u, v, key) edge
+    return tuple(affected)  # type: ignore[arg-type]  # a sequence of edges

@@ -13,7 +13,6 @@ import itertools
 import math
 from collections.abc import Iterable
 
-import osmnx as ox
 from shapely import STRtree
 from shapely.geometry import Point
 
@@ -86,6 +85,8 @@ def nearest_edges_batch(
 ) -> list[tuple[EdgeKey, float]]:
     """osmnx's ``nearest_edges`` for many (lon, lat) points in one call, with the distance in
     metres to each edge found."""
+    import osmnx as ox  # seconds to import: only for a batch placement
+
     pts = list(points)
     if not pts:
         return []

@@ -65,6 +65,11 @@ def _via(names: Sequence[str], unnamed: str) -> str:
     return ", ".join(shown) + (" …" if len(names) > MAX_VIA else "")
 
 
+def _pct_fr(x: float) -> str:
+    """A share as a French percentage (space before the sign)."""
+    return f"{x * 100:.0f}\u00a0%"
+
+
 def _fr(x: float) -> str:
     """One decimal with a decimal comma."""
     return f"{x:.1f}".replace(".", ",")
@@ -92,6 +97,9 @@ def texts(
     saving_s: float,
     total_veh_h: float,
     compliance: float,
+    *,
+    flow_vph: float,
+    last_before_closure: bool = False,
 ) -> AdviceText:
     """The advice at one decision point, in both languages."""
     what_en, what_fr = _what(incident)
@@ -109,22 +117,34 @@ def texts(
             f"({a.expected_time_s / 60:.1f} min)"
         )
         parts_fr.append(
-            f"{a.share:.0%} ({a.flow_vph:.0f} véh/h) par {_via(a.via, UNNAMED_FR)} "
+            f"{_pct_fr(a.share)} ({a.flow_vph:.0f} véh/h) par {_via(a.via, UNNAMED_FR)} "
             f"({_fr(a.expected_time_s / 60)} min)"
         )
     en = (
         f"{road_en} {what_en} ({incident.kind} {incident.incident_id}, reported by "
         f"{incident.reported_by}). At {point.name} ({sign_en}, {point.distance_m:.0f} m before), "
-        f"advise the traffic bound for {road_en}: {'; '.join(parts_en)}."
+        f"advise the traffic bound for {road_en} ({flow_vph:.0f} veh/h, {compliance:.0%} assumed "
+        f"to follow): {'; '.join(parts_en)}."
     )
     fr = (
         f"{road_fr} {what_fr} ({incident.kind} {incident.incident_id}, signalé par "
         f"{incident.reported_by}). À {point.name} ({sign_fr}, {point.distance_m:.0f} m avant), "
-        f"conseiller au trafic se dirigeant vers {road_fr} : {' ; '.join(parts_fr)}."
+        f"conseiller au trafic se dirigeant vers {road_fr} ({flow_vph:.0f} véh/h, dont "
+        f"{_pct_fr(compliance)} supposés suivre) : {' ; '.join(parts_fr)}."
     )
-    if continuing > 0.005:
-        en += f" The other {continuing:.0%} continue."
-        fr += f" Les {continuing:.0%} restants continuent."
+    if continuing > 0.005 and last_before_closure:
+        en += (
+            f" The other {continuing:.0%} of those following find no way around within "
+            "capacity: they reach the closure and must find their own way."
+        )
+        fr += (
+            f" Les {_pct_fr(continuing)} restants de ceux qui suivent ne trouvent pas de "
+            "contournement dans la capacité disponible : ils arrivent à la fermeture et doivent "
+            "trouver leur chemin."
+        )
+    elif continuing > 0.005:
+        en += f" The other {continuing:.0%} continue to the next decision point or stay."
+        fr += f" Les {_pct_fr(continuing)} restants continuent jusqu'au point suivant ou restent."
     en += (
         f" Without advice, drivers discovering it at the link take {no_advice_s / 60:.1f} min; "
         f"each driver following the advice saves {saving_s:.0f} s; at {compliance:.0%} "
@@ -133,8 +153,8 @@ def texts(
     fr += (
         f" Sans conseil, les conducteurs qui la découvrent sur place mettent "
         f"{_fr(no_advice_s / 60)} min ; chaque conducteur qui suit le conseil gagne "
-        f"{saving_s:.0f} s ; avec {compliance:.0%} de suivi, {_fr(total_veh_h)} véhicules·heure "
-        "sont gagnés par heure."
+        f"{saving_s:.0f} s ; avec {_pct_fr(compliance)} de suivi, {_fr(total_veh_h)} "
+        "véhicules·heure sont gagnés par heure."
     )
     warnings: tuple[str, ...] = ()
     if saving_s < 0:

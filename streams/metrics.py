@@ -26,6 +26,9 @@ class Metrics:
     decision_seconds: Histogram
     envelopes: Counter
     envelopes_held: Gauge
+    incidents: Counter
+    advice: Counter
+    advice_seconds: Histogram
 
 
 DEAD_LETTER_CODES = (
@@ -132,6 +135,24 @@ def _create(registry: CollectorRegistry) -> Metrics:
         envelopes_held=Gauge(
             "aiguilleur_envelopes_approved",
             "Junctions with an approved envelope on this worker.",
+            registry=registry,
+        ),
+        incidents=Counter(
+            "aiguilleur_incidents",
+            "Incident records of the rerouting stage, by outcome (accepted, rejected, detected).",
+            ["outcome"],
+            registry=registry,
+        ),
+        advice=Counter(
+            "aiguilleur_reroute_advice_published",
+            "Reroute advice published, by kind (diversion, no_diversion).",
+            ["kind"],
+            registry=registry,
+        ),
+        advice_seconds=Histogram(
+            "aiguilleur_reroute_advice_seconds",
+            "Time to compute the advice for one incident.",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
             registry=registry,
         ),
     )

@@ -12,6 +12,7 @@ go out.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 from collections.abc import Collection, Mapping, Sequence
@@ -21,12 +22,14 @@ from datetime import datetime, timedelta
 import msgspec
 
 from graph.diversions import (
+    Alternative,
     Candidates,
     DecisionPoint,
     DiversionPolicy,
     find_candidates,
     quickest_way_around,
     road_class,
+    stretch_of,
 )
 from graph.model import Network
 from graph.routing import EdgeKey, RoutableGraph
@@ -55,6 +58,12 @@ from streams.events import (
 )
 from streams.planning import MODEL_VERSION
 
+DISCOVERY_M = 25.0
+"""Drivers see a closure this far ahead: without advice they turn at the last intersection
+within this distance of it (a node of a SUMO net a metre before a junction is not where a driver
+decides)."""
+DETOUR_CUTOFF_S = 3600.0
+"""Farthest (free-flow seconds) the quickest way around a closure is searched."""
 METHOD = "min-cost flow (MathOpt GLOP), BPR marginal costs, penalty-method alternatives"
 OBJECTIVE = "least total travel time of the diverted flow, no link past its capacity"
 
@@ -86,6 +95,8 @@ class RerouteContext:
     signs: Mapping[int, str] = field(default_factory=dict)
     approach_at: Mapping[tuple[int, int], str] = field(default_factory=dict)
     """(OSM node before the junction, junction node) -> approach id of the network model."""
+    approach_edge: Mapping[str, EdgeKey] = field(default_factory=dict)
+    """Approach id -> the routable edge it ends with (where its detectors measure)."""
 
     @classmethod
     def build(
@@ -94,11 +105,27 @@ class RerouteContext:
         """With the approaches of ``network``'s signalised junctions indexed by their last
         segment, so advice can name the approaches a diversion enters."""
         pairs: dict[tuple[int, int], str] = {}
+        edges: dict[str, EdgeKey] = {}
         for j in network.junctions if network is not None else ():
             for a in j.approaches:
-                if len(a.node_ids) >= 2:
-                    pairs[(int(a.node_ids[-2]), int(a.node_ids[-1]))] = a.id
-        return cls(rg, dict(signs), pairs)
+                if len(a.node_ids) < 2:
+                    continue
+                before, at = int(a.node_ids[-2]), int(a.node_ids[-1])
+                pairs[(before, at)] = a.id
+                if a.osm_way_id is not None:
+                    with contextlib.suppress(KeyError):
+                        edges[a.id] = rg.edge_on_way(a.osm_way_id, before, at)
+        return cls(rg, dict(signs), pairs, edges)
+
+
+@dataclass(frozen=True, slots=True)
+class RerouteSetup:
+    """What the rerouting stage needs, prepared by the composition root."""
+
+    context: RerouteContext
+    config: RerouteConfig
+    detector_edge: Mapping[str, EdgeKey]
+    """Detector id -> the routable edge it measures."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +136,11 @@ class _Flows:
     source: str
     arcs: dict[EdgeKey, DiversionArc]
     mainline: tuple[EdgeKey, ...]
-    """From the farthest decision point to the affected link (included)."""
+    """From the farthest decision point to the end of the affected stretch (included)."""
+    stretch: int
+    """How many edges at the end of ``mainline`` are the affected stretch."""
+    compliant_vph: float
+    """The flow assumed to follow the advice: what the allocation shares out."""
 
 
 def link_flow(
@@ -129,26 +160,33 @@ def _flows(
     cand: Candidates,
     states: Mapping[EdgeKey, LinkState],
     others: Mapping[EdgeKey, float],
+    detour: Collection[EdgeKey],
     cfg: RerouteConfig,
 ) -> _Flows:
-    affected = cand.affected
-    measured, is_measured = link_flow(rg, affected, states, cfg)
+    """The model's arcs. Drivers who do not follow the advice stay on the road to the incident
+    and, at a closure, take the quickest way around from there (``detour``): their flow is
+    background on those links, so the advice does not send its drivers into theirs."""
+    stretch = cand.affected
+    measured, is_measured = link_flow(rg, stretch[0], states, cfg)
     if incident.flow_vph is not None:
         flow, source = incident.flow_vph, "declared"
     else:
         flow, source = measured, ("measured" if is_measured else "assumed")
     far = cand.decision_points[0].node
     start = next((i for i, e in enumerate(cand.upstream) if e[0] == far), len(cand.upstream))
-    mainline = (*cand.upstream[start:], affected)
+    mainline = (*cand.upstream[start:], *stretch)
     edges = dict.fromkeys([*mainline, *(e for a in cand.alternatives for e in a.edges)])
     arcs = {}
     for e in edges:
         d = rg.data(e)
         on_link, _ = link_flow(rg, e, states, cfg)
         capacity = float(d["capacity_vph"]) * others.get(e, 1.0)
-        if e == affected:
+        if e in stretch:
             capacity *= incident.capacity_factor
-        background = max(0.0, on_link - flow) if e in mainline else on_link
+        if e in mainline:
+            background = max(0.0, on_link - cfg.compliance * flow)
+        else:
+            background = on_link + (1.0 - cfg.compliance) * flow * (e in detour)
         state = states.get(e)
         if state is not None and state.congested and e not in mainline:
             capacity = min(capacity, background)  # never send more onto a jam
@@ -160,39 +198,12 @@ def _flows(
             capacity_vph=round(capacity, 1),
             background_vph=round(background, 1),
         )
-    return _Flows(round(flow, 1), source, arcs, mainline)
+    compliant = round(cfg.compliance * flow, 1)
+    return _Flows(round(flow, 1), source, arcs, mainline, len(stretch), compliant)
 
 
 def _arc_id(e: EdgeKey) -> str:
     return f"{e[0]}-{e[1]}-{e[2]}"
-
-
-def _loaded_time(
-    rg: RoutableGraph,
-    edges: Sequence[EdgeKey],
-    added_vph: float,
-    flows: _Flows,
-    states: Mapping[EdgeKey, LinkState],
-    cfg: RerouteConfig,
-) -> float:
-    """BPR time along ``edges`` with ``added_vph`` on top of each edge's background."""
-    total = 0.0
-    for e in edges:
-        arc = flows.arcs.get(e)
-        if arc is None:
-            d = rg.data(e)
-            background, _ = link_flow(rg, e, states, cfg)
-            total += bpr_time_s(
-                float(d["travel_time"]),
-                background + added_vph,
-                float(d["capacity_vph"]),
-                cfg.bpr,
-            )
-        else:
-            total += bpr_time_s(
-                arc.free_time_s, arc.background_vph + added_vph, arc.capacity_vph, cfg.bpr
-            )
-    return total
 
 
 def _no_advice_time(
@@ -200,25 +211,44 @@ def _no_advice_time(
     incident: Incident,
     cand: Candidates,
     flows: _Flows,
+    around: Alternative | None,
     states: Mapping[EdgeKey, LinkState],
-    closed: Collection[EdgeKey],
     cfg: RerouteConfig,
 ) -> float:
     """Mean time per vehicle, from the farthest decision point to the end of the rejoin stretch,
-    when drivers discover the incident at the link: the quickest way around from there for a
-    closure, the (congested) link itself otherwise."""
-    upstream = flows.mainline[:-1]
-    to_link = _loaded_time(rg, upstream, flows.flow_vph, flows, states, cfg)
-    u, v, _ = cand.affected
-    if incident.kind == "congestion" and incident.capacity_factor > 0:
-        through = _loaded_time(rg, [cand.affected], flows.flow_vph, flows, states, cfg)
-        return to_link + through + cand.rest_s.get(v, 0.0)
-    cutoff = 3600.0
-    around = quickest_way_around(rg, u, cand.rest_s, {*closed, cand.affected}, cutoff)
+    when no driver is advised: all the flow reaches the incident and, at a closure, takes the
+    quickest way around from there (BPR with the flow added)."""
+
+    def loaded(edges: Sequence[EdgeKey], added: float) -> float:
+        total = 0.0
+        for e in edges:
+            d = rg.data(e)
+            background, _ = link_flow(rg, e, states, cfg)
+            capacity = float(d["capacity_vph"])
+            if e in cand.affected:
+                capacity *= incident.capacity_factor
+            total += bpr_time_s(float(d["travel_time"]), background + added, capacity, cfg.bpr)
+        return total
+
+    to_link = loaded(flows.mainline[: -flows.stretch], 0.0)
+    if incident.capacity_factor > 0:
+        through = loaded(cand.affected, 0.0)
+        return to_link + through + cand.rest_s.get(cand.affected[-1][1], 0.0)
     if around is None:
         return to_link + cfg.unserved_cost_s
-    loaded = _loaded_time(rg, around.edges, flows.flow_vph, flows, states, cfg)
-    return to_link + loaded + cand.rest_s[around.rejoin_node]
+    return to_link + loaded(around.edges, flows.flow_vph) + cand.rest_s[around.rejoin_node]
+
+
+def discovery_node(rg: RoutableGraph, cand: Candidates) -> int:
+    """The farthest node of the road less than ``DISCOVERY_M`` before the affected stretch."""
+    node = cand.affected[0][0]
+    distance = 0.0
+    for e in reversed(cand.upstream):
+        distance += float(rg.data(e)["length"])
+        if distance >= DISCOVERY_M:
+            break
+        node = e[0]
+    return node
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +256,8 @@ class _Assigned:
     point: DecisionPoint
     paths: list[tuple[PathFlow, tuple[EdgeKey, ...]]]
     arriving_vph: float
+    last: bool
+    """The decision point nearest the affected stretch (nothing can be told after it)."""
 
 
 def _by_decision_point(
@@ -234,7 +266,7 @@ def _by_decision_point(
     """Each path of the allocation, told at the last decision point before it leaves the road."""
     edge_of = {a.id: e for e, a in flows.arcs.items()}
     points = {p.node: p for p in cand.decision_points}
-    upstream = set(flows.mainline[:-1])
+    upstream = set(flows.mainline[: -flows.stretch])
     grouped: dict[int, list[tuple[PathFlow, tuple[EdgeKey, ...]]]] = {}
     for path in alloc.paths:
         edges = [edge_of[i] for i in path.arc_ids]
@@ -245,18 +277,18 @@ def _by_decision_point(
         told = [i for i, n in enumerate(prefix) if n in points][-1]
         grouped.setdefault(prefix[told], []).append((path, tuple(edges[told:])))
     out = []
-    arriving = flows.flow_vph
+    arriving = flows.compliant_vph
     for p in cand.decision_points:  # farthest first
         paths = grouped.get(p.node, [])
         if paths:
-            out.append(_Assigned(p, paths, arriving))
+            out.append(_Assigned(p, paths, arriving, p == cand.decision_points[-1]))
         arriving -= sum(path.flow_vph for path, _ in paths)
     return out
 
 
 def advise(
     incident: Incident,
-    affected: EdgeKey,
+    affected: EdgeKey | Sequence[EdgeKey],
     ctx: RerouteContext,
     states: Mapping[EdgeKey, LinkState],
     now: datetime,
@@ -264,44 +296,51 @@ def advise(
     *,
     others: Mapping[EdgeKey, float] | None = None,
 ) -> list[RerouteAdvice]:
-    """The advice for one incident on ``affected``.
+    """The advice for one incident on ``affected`` (an edge, or a stretch of consecutive edges).
 
     ``states`` are the measured links (flow before the incident); ``others`` the capacity factor
     of links under other active incidents (0: closed)."""
     rg = ctx.rg
     others = dict(others or {})
-    others.pop(affected, None)
+    stretch = stretch_of(affected)
+    for e in stretch:
+        others.pop(e, None)
     closed = {e for e, f in others.items() if f <= 0}
-    cand = find_candidates(rg, affected, closed=closed, signs=ctx.signs, policy=cfg.policy)
+    cand = find_candidates(rg, stretch, closed=closed, signs=ctx.signs, policy=cfg.policy)
     valid_from = max(now, incident.starts_at)
     until = valid_from + timedelta(seconds=cfg.validity_s)
     valid_until = min(until, incident.ends_at) if incident.ends_at else until
-    link = _advice_link(rg, affected)
+    link = _advice_link(rg, stretch)
     if cand.reason is not None:
         return [
             _no_diversion(
                 incident, link, cand.reason, cand.detail, rg, cfg, valid_from, valid_until
             )
         ]
-    flows = _flows(rg, incident, cand, states, others, cfg)
+    around = None
+    if incident.capacity_factor <= 0:
+        seen_at = discovery_node(rg, cand)
+        banned = {*closed, *stretch}
+        around = quickest_way_around(rg, seen_at, cand.rest_s, banned, DETOUR_CUTOFF_S)
+    flows = _flows(rg, incident, cand, states, others, around.edges if around else (), cfg)
     request = DiversionRequest(
         id=incident.incident_id,
         arcs=tuple(flows.arcs.values()),
         source=str(cand.decision_points[0].node),
-        supply_vph=flows.flow_vph,
+        supply_vph=flows.compliant_vph,
         exits={str(n): round(t, 1) for n, t in cand.rest_s.items()},
         bpr=cfg.bpr,
         pieces=cfg.pieces,
         unserved_cost_s=cfg.unserved_cost_s,
     )
     alloc = allocate(request, cfg.time_limit_s)
-    baseline = _no_advice_time(rg, incident, cand, flows, states, closed, cfg)
+    baseline = _no_advice_time(rg, incident, cand, flows, around, states, cfg)
     assigned = _by_decision_point(cand, flows, alloc)
-    digest = _digest(rg, incident, affected, request, others, cfg, valid_from)
+    digest = _digest(rg, incident, stretch, request, others, cfg, valid_from)
     if not assigned:
         detail = (
-            f"the ways around have no spare capacity for the {flows.flow_vph:.0f} veh/h "
-            f"bound for the link ({alloc.status})"
+            f"the ways around have no spare capacity for the {flows.compliant_vph:.0f} veh/h "
+            f"assumed to follow advice ({alloc.status})"
         )
         return [
             _no_diversion(incident, link, "no_capacity", detail, rg, cfg, valid_from, valid_until)
@@ -316,16 +355,39 @@ def advise(
     return out
 
 
-def _advice_link(rg: RoutableGraph, e: EdgeKey) -> AdviceLink:
-    d = rg.data(e)
+def cleared_advice(
+    incident: Incident,
+    affected: EdgeKey | Sequence[EdgeKey],
+    ctx: RerouteContext,
+    cfg: RerouteConfig,
+    now: datetime,
+) -> RerouteAdvice:
+    """The advice that ends an incident's diversions: ``no_diversion``, ``incident_cleared``."""
+    at = max(now, incident.starts_at)
+    stretch = stretch_of(affected)
+    return _no_diversion(
+        incident,
+        _advice_link(ctx.rg, stretch),
+        "incident_cleared",
+        f"cleared by {incident.reported_by}",
+        ctx.rg,
+        cfg,
+        at,
+        at,
+    )
+
+
+def _advice_link(rg: RoutableGraph, stretch: Sequence[EdgeKey]) -> AdviceLink:
+    first = stretch[0]
+    d = rg.data(first)
     return AdviceLink(
         osm_way_id=int(d["osmid"]),
-        from_node=e[0],
-        to_node=e[1],
-        name=rg.name(e),
+        from_node=first[0],
+        to_node=stretch[-1][1],
+        name=rg.name(first),
         road_class=road_class(d),
-        length_m=float(d["length"]),
-        capacity_vph=float(d["capacity_vph"]),
+        length_m=round(sum(float(rg.data(e)["length"]) for e in stretch), 1),
+        capacity_vph=min(float(rg.data(e)["capacity_vph"]) for e in stretch),
     )
 
 
@@ -397,7 +459,7 @@ def _diversion(
     diverted = sum(a.flow_vph for a in alts)
     mean_time = sum(p.time_s * p.flow_vph for p, _ in assigned.paths) / max(diverted, 1e-9)
     saving = baseline_s - mean_time
-    total = cfg.compliance * sum(p.flow_vph * (baseline_s - p.time_s) for p, _ in assigned.paths)
+    total = sum(p.flow_vph * (baseline_s - p.time_s) for p, _ in assigned.paths)
     continuing = max(0.0, 1.0 - sum(a.share for a in alts))
     binding = tuple(
         f"{ctx.rg.name(e) or 'unnamed road'} ({a.id}) at capacity"
@@ -405,8 +467,20 @@ def _diversion(
         if a.id in set(alloc.saturated)
     )
     point = _point(ctx.rg, assigned.point)
+    last = assigned.last
+    closed = incident.capacity_factor <= 0
     text: AdviceText = texts(
-        incident, link, point, alts, continuing, baseline_s, saving, total / 3600.0, cfg.compliance
+        incident,
+        link,
+        point,
+        alts,
+        continuing,
+        baseline_s,
+        saving,
+        total / 3600.0,
+        cfg.compliance,
+        flow_vph=flows.flow_vph,
+        last_before_closure=last and closed,
     )
     warnings = list(text.warnings)
     if flows.source == "assumed":
@@ -517,7 +591,7 @@ def _parameters(cfg: RerouteConfig) -> dict[str, float | int | str]:
 def _digest(
     rg: RoutableGraph,
     incident: Incident,
-    affected: EdgeKey,
+    stretch: Sequence[EdgeKey],
     request: DiversionRequest,
     others: Mapping[EdgeKey, float],
     cfg: RerouteConfig,
@@ -527,7 +601,7 @@ def _digest(
         {
             "graph": rg.source_sha256,
             "incident": incident,
-            "affected": list(affected),
+            "affected": [list(e) for e in stretch],
             "request": request,
             "others": sorted([list(e), f] for e, f in others.items()),
             "config": _parameters(cfg),
