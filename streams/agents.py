@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import faust
 import msgspec
 
+from graph.model import Junction
 from streams.app import Channels
 from streams.context import PipelineContext, StreamsConfig
 from streams.errors import RejectedReading
@@ -291,6 +292,15 @@ class Zones:
             key=state.zone_id.encode(), value=_plan_encoder.encode(event)
         )
 
+    def expected_vph(self, junctions: Iterable[Junction], at_ms: int) -> dict[str, float]:
+        """Flow the reroute advice in force sends onto the junctions' approaches (empty without
+        the rerouting stage)."""
+        board = self.ctx.diversions
+        if board is None:
+            return {}
+        approaches = (a.id for j in junctions for a in j.approaches)
+        return {a: e.vph for a, e in board.expected(approaches, at_ms).items()}
+
     async def publish_plans(self, state: ZoneState, end_ms: int) -> None:
         """Plan and publish every junction of the zone for the period starting at ``end_ms``:
         the inputs on record first, then the plans computed from that record."""
@@ -309,6 +319,7 @@ class Zones:
             zone_planner=zone_planner is not None,
             network_sha256=ctx.network.source_sha256,
             active=self.oversight.active_of(j.id for j in junctions),
+            expected=self.expected_vph(junctions, end_ms),
         )
         await self.ch.plan_inputs.send(
             key=state.zone_id.encode(), value=_plan_encoder.encode(inputs)
@@ -410,6 +421,9 @@ def register_agents(app: faust.App, ch: Channels, cfg: StreamsConfig, ctx: Pipel
     async def ingest_loop() -> None:
         await run_ingest(cfg, ctx, ingest_stage)
 
+    if ctx.reroute is not None:
+        _register_reroute(app, cfg, ctx)
+
     if ctx.controller:
         from streams.control import run_control
 
@@ -428,3 +442,23 @@ def register_agents(app: faust.App, ch: Channels, cfg: StreamsConfig, ctx: Pipel
         lag = zones_stage.lag_s()
         if lag is not None:
             ctx.metrics.watermark_lag.set(lag)
+
+
+def _register_reroute(app: faust.App, cfg: StreamsConfig, ctx: PipelineContext) -> None:
+    """The rerouting stage and the advice follower feeding the zone stage's diversion board."""
+    from streams.reroute_stage import follow_advice, run_reroute
+
+    setup = ctx.reroute
+    board = ctx.diversions
+    assert setup is not None
+    assert board is not None
+
+    @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+    async def reroute_loop() -> None:
+        await run_reroute(
+            cfg, setup.context, setup.config, ctx.topics, setup.detector_edge, ctx.metrics
+        )
+
+    @app.task  # type: ignore[untyped-decorator]  # faust's decorator is untyped
+    async def advice_loop() -> None:
+        await follow_advice(cfg, ctx.topics.reroute_advice, board)

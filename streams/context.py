@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from graph.model import Junction, Network
 from optimizer.strategy import Planner, ZonePlanner
+from streams.diversion_board import DiversionBoard
 from streams.kafka import KafkaConnection
 from streams.metrics import Metrics
 from streams.planning import PlanningConfig, SiteRef
 from streams.progress import OffsetProgress
 from streams.topics import TopicNames
+
+if TYPE_CHECKING:  # the routable graph imports osmnx: only the rerouting stage needs it
+    from streams.rerouting import RerouteSetup
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,11 @@ class PipelineContext:
     progress: OffsetProgress = field(default_factory=OffsetProgress)
     """The ingest stage's handled and committed offsets (logged if a stop times out)."""
 
+    reroute: RerouteSetup | None = None
+    """The rerouting stage's city and settings; ``None``: no rerouting stage."""
+    diversions: DiversionBoard | None = None
+    """Advice in force, whose diverted flow the zone stage adds to measured demand."""
+
     @classmethod
     def create(
         cls,
@@ -96,6 +106,7 @@ class PipelineContext:
         controller: str = "",
         zone_planner: ZonePlanner | None = None,
         commune: str = "",
+        reroute: RerouteSetup | None = None,
     ) -> PipelineContext:
         """Build the context and its per-zone junction index."""
         return cls(
@@ -110,4 +121,6 @@ class PipelineContext:
             controller,
             zone_planner,
             commune,
+            reroute=reroute,
+            diversions=DiversionBoard() if reroute is not None else None,
         )

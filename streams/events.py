@@ -136,6 +136,8 @@ class ApproachInput(msgspec.Struct, frozen=True, kw_only=True):
     measured: bool
     degree_of_saturation: float
     delay_s_per_veh: float
+    expected_diverted_vph: float = 0.0
+    """Flow reroute advice sends onto this approach, added to the measured flow for this plan."""
 
 
 class ExpectedEffect(msgspec.Struct, frozen=True, kw_only=True):
@@ -521,6 +523,13 @@ class SiteInput(msgspec.Struct, frozen=True, array_like=True):
     lanes: int
 
 
+class ExpectedInput(msgspec.Struct, frozen=True, array_like=True):
+    """Flow expected on an approach from the reroute advice in force (veh/h)."""
+
+    approach_id: str
+    vph: float
+
+
 class PlanInputs(msgspec.Struct, frozen=True, kw_only=True):
     """Everything one zone's plans for one period were computed from, as the worker held it:
     the zone's readings, detector sites, active plans and the configuration. Topic
@@ -542,6 +551,9 @@ class PlanInputs(msgspec.Struct, frozen=True, kw_only=True):
     """The zone's readings held at planning time, up to the end of the period."""
     active: tuple[ActivePlan, ...] = ()
     """Active plans of the zone's junctions at planning time."""
+    expected: tuple[ExpectedInput, ...] = ()
+    """Flow reroute advice in force sends onto the zone's approaches, added to what was measured
+    (``streams.diversion_board``)."""
     model_version: str
 
 

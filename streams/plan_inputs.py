@@ -25,6 +25,7 @@ from optimizer.strategy import Planner, ZonePlanner
 from streams.errors import PlannerMismatch
 from streams.events import (
     ActivePlan,
+    ExpectedInput,
     PlanInputs,
     PlanningParameters,
     SignalPlan,
@@ -88,8 +89,10 @@ def capture(
     zone_planner: bool,
     network_sha256: str,
     active: Mapping[str, ActivePlan],
+    expected: Mapping[str, float] | None = None,
 ) -> PlanInputs:
-    """The record of what the zone stage holds for this period."""
+    """The record of what the zone stage holds for this period (``expected``: flow reroute advice
+    sends onto approaches, by approach id)."""
     readings = tuple(
         ZoneReading(det, t, length, count)
         for det in sorted(state.counts)
@@ -108,6 +111,7 @@ def capture(
         sites=tuple(SiteInput(s.detector_id, s.approach_id, s.lanes) for s in sites),
         readings=readings,
         active=tuple(active[j] for j in sorted(active)),
+        expected=tuple(ExpectedInput(a, v) for a, v in sorted((expected or {}).items())),
         model_version=MODEL_VERSION,
     )
     return msgspec.structs.replace(record, inputs_id=inputs_id(record))
@@ -147,6 +151,7 @@ def compute(
     state = state_of(inputs)
     sites = [SiteRef(s.detector_id, s.approach_id, s.lanes) for s in inputs.sites]
     active = {a.junction_id: a for a in inputs.active}
+    expected = {e.approach_id: e.vph for e in inputs.expected}
     plans: list[SignalPlan] = []
     unmeasured: list[str] = []
     zone_result = None
@@ -187,6 +192,7 @@ def compute(
                 planner,
                 inputs.network_sha256,
                 active.get(junction.id),
+                expected_vph=expected,
             )
             timed(time.perf_counter() - t0)
             if not any(a.measured for a in event.explanation.approaches):

@@ -211,13 +211,18 @@ def plan_junction(
     planner: Planner,
     network_sha256: str,
     active: ActivePlan | None = None,
+    expected_vph: Mapping[str, float] | None = None,
 ) -> SignalPlan:
     """The plan to publish for one junction for the period that starts at ``period_end_ms``: the
     planner's recommendation, bounded by the guardrails against the junction's ``active``
-    (approved) plan when there is one."""
+    (approved) plan when there is one. ``expected_vph`` is flow about to arrive on top of what was
+    measured (diverted by reroute advice, ``streams.diversion_board``), by approach id."""
     start_ms = period_end_ms - cfg.window_s * 1000
     measured = measure_approaches(junction, sites, state, start_ms, period_end_ms, cfg)
     flows = {m.approach_id: m.flow_vph for m in measured}
+    for approach_id, extra in (expected_vph or {}).items():
+        if approach_id in flows:
+            flows[approach_id] += extra
     demand = junction_demand(junction, flows, cfg)
     plan = planner.plan(demand)
     guarded = guard(active, plan, demand, cfg.guardrails)
@@ -242,7 +247,30 @@ def plan_junction(
         event = to_event(
             junction, guarded.plan, measured, period_end_ms, cfg, digest, guarded.transition
         )
+    event = with_expected(event, expected_vph)
     return with_active_delay(event, active_delay(active, plan, demand))
+
+
+def with_expected(event: SignalPlan, expected_vph: Mapping[str, float] | None) -> SignalPlan:
+    """The plan's explanation with the diverted flow it was computed for (the demand, hence the
+    digest, already holds it)."""
+    extra = {a: v for a, v in (expected_vph or {}).items() if v > 0}
+    if not extra:
+        return event
+    ex = event.explanation
+    approaches = tuple(
+        msgspec.structs.replace(a, expected_diverted_vph=round(extra.get(a.approach_id, 0.0), 1))
+        for a in ex.approaches
+    )
+    warnings = ex.warnings + tuple(
+        f"approach {a}: {v:.0f} veh/h expected from reroute advice (a diversion around an "
+        "incident) added to the measured flow"
+        for a, v in sorted(extra.items())
+    )
+    return msgspec.structs.replace(
+        event,
+        explanation=msgspec.structs.replace(ex, approaches=approaches, warnings=warnings),
+    )
 
 
 def with_active_delay(event: SignalPlan, delay: float | None) -> SignalPlan:
