@@ -215,6 +215,47 @@ class Settings(BaseSettings):
         ),
     )
     log_level: Literal["debug", "info", "warn", "error"] = "info"
+    reroute: bool = Field(
+        default=False,
+        description=(
+            "Run the rerouting stage: incidents in, reroute advice out (it builds the routable "
+            "graph of the whole drivable network at start-up)."
+        ),
+    )
+    routing_file: Path | None = Field(
+        default=None,
+        description=(
+            "OSM extract or SUMO .net.xml of the routable graph; default: AIGUILLEUR_NETWORK_FILE "
+            "when it is one of those."
+        ),
+    )
+    sign_registry: Path | None = Field(
+        default=None,
+        description="CSV of the variable-message signs (sign_id and osm_node, or lat,lon,bearing).",
+    )
+    reroute_compliance: float = Field(
+        default=0.3,
+        gt=0,
+        le=1,
+        description="Share of drivers assumed to follow advice (allocation, effects, plans).",
+    )
+    reroute_max_alternatives: int = Field(default=3, ge=1, le=8)
+    reroute_allow_residential: bool = Field(
+        default=False,
+        description="Allow diversions through residential and living streets and service roads.",
+    )
+    reroute_navigation_partners: bool = Field(
+        default=True,
+        description="Every upstream intersection can act (navigation apps), not only signs.",
+    )
+    reroute_max_upstream_m: float = Field(default=1500.0, ge=50, le=20_000)
+    reroute_validity_s: int = Field(default=1800, ge=60, le=86_400)
+    reroute_assumed_load: float = Field(
+        default=0.5,
+        ge=0,
+        le=1.5,
+        description="Flow over capacity assumed on links no detector measures.",
+    )
 
     @field_validator("cycle_max_s")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -17,6 +18,9 @@ from streams.kafka import KafkaConnection
 from streams.metrics import Metrics, create_metrics
 from streams.planning import PlanningConfig
 from streams.topics import TopicNames
+
+if TYPE_CHECKING:  # the rerouting modules import the routable graph's libraries: load on use
+    from streams.rerouting import RerouteConfig, RerouteSetup
 
 log = logging.getLogger("aiguilleur")
 
@@ -141,6 +145,7 @@ def pipeline_context(settings: Settings, metrics: Metrics | None = None) -> Pipe
         )
 
     planner_name, zone_planner = planners_for(settings.planner)
+    reroute = reroute_setup(settings, network, rows) if settings.reroute else None
     return PipelineContext.create(
         network=network,
         detectors=DetectorIndex.build(network, rows),
@@ -152,7 +157,74 @@ def pipeline_context(settings: Settings, metrics: Metrics | None = None) -> Pipe
         controller=settings.controller,
         zone_planner=zone_planner,
         commune=settings.effective_commune,
+        reroute=reroute,
     )
+
+
+def routing_source(settings: Settings) -> Path:
+    """The file of the routable graph: AIGUILLEUR_ROUTING_FILE, else the network file when it is
+    an OSM extract or a SUMO net."""
+    path = settings.routing_file or settings.network_file
+    if path.suffix == ".json":
+        raise NetworkSourceError(
+            str(path),
+            "a built network model has no routable graph",
+            "set AIGUILLEUR_ROUTING_FILE to the OSM extract (or SUMO net) it was built from",
+        )
+    return path
+
+
+def reroute_config(settings: Settings) -> RerouteConfig:
+    """Rerouting parameters from the settings."""
+    from graph.diversions import DiversionPolicy
+    from streams.rerouting import RerouteConfig
+
+    excluded = () if settings.reroute_allow_residential else DiversionPolicy().excluded_classes
+    return RerouteConfig(
+        policy=DiversionPolicy(
+            max_alternatives=settings.reroute_max_alternatives,
+            excluded_classes=excluded,
+            max_upstream_m=settings.reroute_max_upstream_m,
+            navigation_partners=settings.reroute_navigation_partners,
+        ),
+        compliance=settings.reroute_compliance,
+        validity_s=settings.reroute_validity_s,
+        assumed_load=settings.reroute_assumed_load,
+    )
+
+
+def reroute_setup(
+    settings: Settings, network: Network, rows: list[tuple[str, str, str, int]]
+) -> RerouteSetup:
+    """The routable graph, the signs and the detectors' links for the rerouting stage."""
+    from graph.routing import build_routable_graph
+    from graph.routing_sumo import routable_from_sumo
+    from graph.signs import load_signs
+    from streams.reroute_stage import detector_edges
+    from streams.rerouting import RerouteContext, RerouteSetup
+
+    source = routing_source(settings)
+    if source.name.endswith((".net.xml", ".net.xml.gz")):
+        rg = routable_from_sumo(source)
+    else:
+        rg = build_routable_graph(source)
+    signs: dict[int, str] = {}
+    if settings.sign_registry is not None:
+        registry = load_signs(settings.sign_registry, rg)
+        for sign, line, reason in registry.unmapped:
+            log.warning("event=sign_unmapped sign=%s line=%d reason=%r", sign, line, reason)
+        signs = registry.by_node
+    context = RerouteContext.build(rg, network, signs)
+    detector_edge = detector_edges(context, rows)
+    log.info(
+        "event=routable_graph source=%s nodes=%d edges=%d signs=%d measured_links=%d",
+        source,
+        rg.graph.number_of_nodes(),
+        rg.graph.number_of_edges(),
+        len(signs),
+        len(set(detector_edge.values())),
+    )
+    return RerouteSetup(context, reroute_config(settings), detector_edge)
 
 
 ZONE_FALLBACK_PLANNER = "optimizer"

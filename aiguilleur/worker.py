@@ -26,11 +26,13 @@ EXIT_SHUTDOWN_TIMEOUT = 75
 """Exit status of a worker that had to give up a clean stop (EX_TEMPFAIL: start it again)."""
 
 
-async def ensure_topics(cfg: StreamsConfig, topics: TopicNames, *, control: bool = False) -> None:
+async def ensure_topics(
+    cfg: StreamsConfig, topics: TopicNames, *, control: bool = False, reroute: bool = False
+) -> None:
     """Create the topics (``cfg.partitions`` partitions, ``cfg.replication_factor`` replicas) if
     they do not exist yet, and wait until the broker leads every partition of them; with
-    ``control``, the live-control topics too (the envelopes topic compacted). Topics that exist
-    are left as they are."""
+    ``control``, the live-control topics too (the envelopes topic compacted); with ``reroute``,
+    the incident and advice topics. Topics that exist are left as they are."""
     names = [
         topics.counts,
         topics.dead_letters,
@@ -47,6 +49,8 @@ async def ensure_topics(cfg: StreamsConfig, topics: TopicNames, *, control: bool
         # with PartitionsMismatch, "the changelog topic has 0 partitions").
         zone_state_changelog(cfg.app_id),
     ]
+    if reroute:
+        names += [topics.incidents, topics.incident_dead_letters, topics.reroute_advice]
     if control:
         names += [
             topics.envelopes,
@@ -84,7 +88,11 @@ def run_worker(settings: Settings) -> None:
     )
     ctx = pipeline_context(settings)
     cfg = streams_config(settings)
-    asyncio.run(ensure_topics(cfg, ctx.topics, control=bool(ctx.controller)))
+    asyncio.run(
+        ensure_topics(
+            cfg, ctx.topics, control=bool(ctx.controller), reroute=ctx.reroute is not None
+        )
+    )
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr="0.0.0.0")
     app = create_app(cfg, ctx)

@@ -11,10 +11,12 @@ from streams.events import (
     DLQ_HEADER_INDEX,
     DLQ_HEADERS,
     ActivePlan,
+    Incident,
     JunctionStateReport,
     LateReadings,
     PlanInputs,
     RecommendationDecision,
+    RerouteAdvice,
     SignalDecision,
     SignalEnvelope,
     SignalPlan,
@@ -25,11 +27,14 @@ from streams.events import (
 )
 from streams.topics import (
     ACTIVE_PLANS,
+    INCIDENTS,
+    INCIDENTS_DLQ,
     JUNCTION_STATES,
     JUNCTION_STATES_DLQ,
     LATE_READINGS,
     PLAN_INPUTS,
     RECOMMENDATION_DECISIONS,
+    REROUTE_ADVICE,
     SIGNAL_DECISIONS,
     SIGNAL_ENVELOPES,
     SIGNAL_PLANS,
@@ -192,6 +197,22 @@ def schemas() -> dict[str, dict[str, Any]]:
             "active plans, configuration), JSON; key = zone id. The audit trail keeps it, and "
             "`aiguilleur audit replay` recomputes the plans from it.",
         ),
+        INCIDENTS: topic_schema(
+            Incident,
+            INCIDENTS,
+            "Input. A closure or congestion on one road link (or a stretch of one way), "
+            "declared by an operator or detected from the counts, JSON; key = incident id. A "
+            "record with status 'cleared' ends it.",
+        ),
+        INCIDENTS_DLQ: dead_letter_schema(INCIDENTS_DLQ, INCIDENTS),
+        REROUTE_ADVICE: topic_schema(
+            RerouteAdvice,
+            REROUTE_ADVICE,
+            "Output. A recommended diversion at one decision point around one incident "
+            "(alternatives with their share of flow, expected saving, validity, explanation in "
+            "English and French), or why none is possible, JSON; key = incident id. Proposals "
+            "only: an operator approves or rejects.",
+        ),
     }
 
 
@@ -213,6 +234,9 @@ def asyncapi() -> dict[str, Any]:
         RECOMMENDATION_DECISIONS: "receive",
         SUSPENSIONS: "receive",
         PLAN_INPUTS: "receive",
+        INCIDENTS: "send",
+        INCIDENTS_DLQ: "receive",
+        REROUTE_ADVICE: "receive",
     }
     for topic, schema in schemas().items():
         if topic not in roles:
