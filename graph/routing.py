@@ -151,6 +151,7 @@ def routable_from_roads(
 def complete_graph(g: nx.MultiDiGraph, settings: BuildSettings) -> None:
     """osmnx's speeds, travel times and street counts, then its validation."""
     import osmnx as ox  # seconds to import (geopandas, pandas): only where a graph is built
+
     speeds = dict(settings.speed_kph)
     speeds.update({f"{cls}_link": v for cls, v in settings.speed_kph.items()})
     ox.routing.add_edge_speeds(g, hwy_speeds=speeds, fallback=speeds.get("road", 50.0))

@@ -286,6 +286,56 @@ def _by_decision_point(
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class DiversionModel:
+    """The graph's findings and the optimiser's request for one incident (tests and benchmarks
+    look inside; :func:`advise` turns it into events)."""
+
+    candidates: Candidates
+    others: dict[EdgeKey, float]
+    """Capacity factor of the links other active incidents affect."""
+    flows: _Flows | None = None
+    request: DiversionRequest | None = None
+    around: Alternative | None = None
+    """The quickest way around from where drivers discover a closure (no advice)."""
+
+
+def diversion_model(
+    incident: Incident,
+    affected: EdgeKey | Sequence[EdgeKey],
+    ctx: RerouteContext,
+    states: Mapping[EdgeKey, LinkState],
+    cfg: RerouteConfig,
+    others: Mapping[EdgeKey, float] | None = None,
+) -> DiversionModel:
+    """Decision points, alternatives and the allocation request (no request when the graph
+    offers nothing: ``candidates.reason`` says why)."""
+    rg = ctx.rg
+    stretch = stretch_of(affected)
+    rest = {e: f for e, f in (others or {}).items() if e not in stretch}
+    closed = {e for e, f in rest.items() if f <= 0}
+    cand = find_candidates(rg, stretch, closed=closed, signs=ctx.signs, policy=cfg.policy)
+    if cand.reason is not None:
+        return DiversionModel(cand, rest)
+    around = None
+    if incident.capacity_factor <= 0:
+        seen_at = discovery_node(rg, cand)
+        banned = {*closed, *stretch}
+        around = quickest_way_around(rg, seen_at, cand.rest_s, banned, DETOUR_CUTOFF_S)
+    flows = _flows(rg, incident, cand, states, rest, around.edges if around else (), cfg)
+    request = DiversionRequest(
+        id=incident.incident_id,
+        arcs=tuple(flows.arcs.values()),
+        source=str(cand.decision_points[0].node),
+        supply_vph=flows.compliant_vph,
+        exits={str(n): round(t, 1) for n, t in cand.rest_s.items()},
+        bpr=cfg.bpr,
+        pieces=cfg.pieces,
+        unserved_cost_s=cfg.unserved_cost_s,
+    )
+    return DiversionModel(cand, rest, flows, request, around)
+
+
 def advise(
     incident: Incident,
     affected: EdgeKey | Sequence[EdgeKey],
@@ -301,42 +351,23 @@ def advise(
     ``states`` are the measured links (flow before the incident); ``others`` the capacity factor
     of links under other active incidents (0: closed)."""
     rg = ctx.rg
-    others = dict(others or {})
     stretch = stretch_of(affected)
-    for e in stretch:
-        others.pop(e, None)
-    closed = {e for e, f in others.items() if f <= 0}
-    cand = find_candidates(rg, stretch, closed=closed, signs=ctx.signs, policy=cfg.policy)
+    model = diversion_model(incident, stretch, ctx, states, cfg, others)
+    cand = model.candidates
     valid_from = max(now, incident.starts_at)
     until = valid_from + timedelta(seconds=cfg.validity_s)
     valid_until = min(until, incident.ends_at) if incident.ends_at else until
     link = _advice_link(rg, stretch)
-    if cand.reason is not None:
+    if model.flows is None or model.request is None:
+        reason = cand.reason or "no_alternative"
         return [
-            _no_diversion(
-                incident, link, cand.reason, cand.detail, rg, cfg, valid_from, valid_until
-            )
+            _no_diversion(incident, link, reason, cand.detail, rg, cfg, valid_from, valid_until)
         ]
-    around = None
-    if incident.capacity_factor <= 0:
-        seen_at = discovery_node(rg, cand)
-        banned = {*closed, *stretch}
-        around = quickest_way_around(rg, seen_at, cand.rest_s, banned, DETOUR_CUTOFF_S)
-    flows = _flows(rg, incident, cand, states, others, around.edges if around else (), cfg)
-    request = DiversionRequest(
-        id=incident.incident_id,
-        arcs=tuple(flows.arcs.values()),
-        source=str(cand.decision_points[0].node),
-        supply_vph=flows.compliant_vph,
-        exits={str(n): round(t, 1) for n, t in cand.rest_s.items()},
-        bpr=cfg.bpr,
-        pieces=cfg.pieces,
-        unserved_cost_s=cfg.unserved_cost_s,
-    )
+    flows, request = model.flows, model.request
     alloc = allocate(request, cfg.time_limit_s)
-    baseline = _no_advice_time(rg, incident, cand, flows, around, states, cfg)
+    baseline = _no_advice_time(rg, incident, cand, flows, model.around, states, cfg)
     assigned = _by_decision_point(cand, flows, alloc)
-    digest = _digest(rg, incident, stretch, request, others, cfg, valid_from)
+    digest = _digest(rg, incident, stretch, request, model.others, cfg, valid_from)
     if not assigned:
         detail = (
             f"the ways around have no spare capacity for the {flows.compliant_vph:.0f} veh/h "
@@ -345,14 +376,12 @@ def advise(
         return [
             _no_diversion(incident, link, "no_capacity", detail, rg, cfg, valid_from, valid_until)
         ]
-    out = []
-    for a in assigned:
-        out.append(
-            _diversion(
-                ctx, incident, link, a, alloc, flows, baseline, cfg, digest, valid_from, valid_until
-            )
+    return [
+        _diversion(
+            ctx, incident, link, a, alloc, flows, baseline, cfg, digest, valid_from, valid_until
         )
-    return out
+        for a in assigned
+    ]
 
 
 def cleared_advice(

@@ -15,6 +15,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from aiguilleur.settings import Settings
+from aiguilleur.wiring import reroute_config
 from graph.osm import load_network
 from graph.routing import EdgeKey, build_routable_graph
 from streams.events import (
@@ -24,8 +26,6 @@ from streams.events import (
     IncidentLocation,
     RerouteAdvice,
 )
-from aiguilleur.settings import Settings
-from aiguilleur.wiring import reroute_config
 from streams.rerouting import RerouteContext, advise
 from streams.topics import TopicNames
 from tests.integration.conftest import WorkerProcess, collect, produce, wait_consumed
@@ -125,7 +125,8 @@ async def _scenario(env: dict[str, str]) -> None:
     codes = {v: by_value[v].headers[DLQ_HEADER_CODE].decode() for _, v in bad}
     assert [codes[v] for _, v in bad] == ["malformed", "location", "key_mismatch", "invalid"]
     reason = by_value[bad[1][1]].headers[DLQ_HEADER_REASON].decode()
-    assert "999999999" in reason and "not a drivable way" in reason
+    assert "999999999" in reason
+    assert "not a drivable way" in reason
 
     # cleared: the stage withdraws what it advised
     cleared = msgspec.structs.replace(inc, status="cleared")
