@@ -18,6 +18,8 @@ from graph.routing import EdgeKey, RoutableGraph
 
 _WAY = re.compile(r"^(-?)(\d+)(?:#\d+)?$")
 _NUMBER = re.compile(r"\d+")
+MAX_GAP = 4
+"""Most SUMO edges inserted between two mapped ones (more: the map went wrong there)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,19 +99,24 @@ class OsmToSumo:
 
     def connect(self, ids: Sequence[str]) -> list[str]:
         """The same edges with the shortest SUMO path inserted wherever two are not adjacent."""
-        out: list[str] = []
-        for sid in ids:
-            if out and sid != out[-1]:
-                prev = self.net.getEdge(out[-1])
-                nxt = self.net.getEdge(sid)
-                if nxt not in prev.getOutgoing():
-                    route, _ = self.net.getShortestPath(prev, nxt, vClass="passenger")
-                    if route is None:
-                        raise LookupError(f"no SUMO route from {out[-1]} to {sid}")
-                    out.extend(x.getID() for x in route[1:-1])
-            if not out or out[-1] != sid:
-                out.append(sid)
-        return out
+        return connect(self.net, ids)
+
+
+def connect(net: Any, ids: Sequence[str]) -> list[str]:
+    """SUMO edges with the shortest SUMO path inserted wherever two are not adjacent."""
+    out: list[str] = []
+    for sid in ids:
+        if out and sid != out[-1]:
+            prev = net.getEdge(out[-1])
+            nxt = net.getEdge(sid)
+            if nxt not in prev.getOutgoing():
+                route, _ = net.getShortestPath(prev, nxt, vClass="passenger")
+                if route is None or len(route) > MAX_GAP + 2:
+                    raise LookupError(f"no short SUMO route from {out[-1]} to {sid}")
+                out.extend(x.getID() for x in route[1:-1])
+        if not out or out[-1] != sid:
+            out.append(sid)
+    return out
 
 
 def _nodes(junction_id: str) -> frozenset[int]:
