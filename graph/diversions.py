@@ -330,6 +330,9 @@ def find_candidates(
     downstream = mainline(rg, stretch, policy.rejoin_m, downstream=True)
     points = decision_points(rg, upstream, stretch[0], signs or {}, policy)
     rest = _rest_times(rg, stretch[-1], downstream)
+    # a road looping back (a ring, a roundabout) must not rejoin where the advice is given
+    for e in (*upstream, *stretch):
+        rest.pop(e[0], None)
     base = Candidates(stretch, tuple(upstream), tuple(downstream), tuple(points), (), rest)
     if not points:
         what = "no sign in the registry" if not policy.navigation_partners else "no intersection"

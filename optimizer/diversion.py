@@ -281,7 +281,8 @@ def decompose(
                 return tuple(out)
             seen.add(node)
         if not path:
-            return tuple(out)
+            left_exit[node] = 0.0  # flow leaving at the source itself: no path to describe
+            continue
         flow = min([remaining[i] for i in path] + [left_exit[node]])
         for i in path:
             remaining[i] -= flow

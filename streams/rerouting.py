@@ -198,7 +198,7 @@ def _flows(
             capacity_vph=round(capacity, 1),
             background_vph=round(background, 1),
         )
-    compliant = round(cfg.compliance * flow, 1)
+    compliant = float(round(cfg.compliance * flow))  # whole vehicles, as the allocation
     return _Flows(round(flow, 1), source, arcs, mainline, len(stretch), compliant)
 
 
