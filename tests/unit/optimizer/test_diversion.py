@@ -79,9 +79,7 @@ def test_a_closed_arc_carries_nothing_and_excess_is_unserved() -> None:
     closed = DiversionArc(id="closed", tail="s", head="t", free_time_s=10, capacity_vph=0)
     small = DiversionArc(id="small", tail="s", head="t", free_time_s=90, capacity_vph=200)
     alloc = allocate(
-        DiversionRequest(
-            id="r", arcs=(closed, small), source="s", supply_vph=500, exits={"t": 0}
-        )
+        DiversionRequest(id="r", arcs=(closed, small), source="s", supply_vph=500, exits={"t": 0})
     )
     assert {a.arc_id: a.flow_vph for a in alloc.arcs} == {"small": 200}
     assert alloc.unserved_vph == 300
