@@ -41,7 +41,15 @@ def _fail(e: Exception) -> typer.Exit:
 def build_cmd(
     file: Annotated[Path, typer.Argument(help=".osm, .osm.gz, .osm.bz2 or .osm.pbf file")],
     geojson: Annotated[Path | None, typer.Option("--geojson", help="write GeoJSON here")] = None,
-    png: Annotated[Path | None, typer.Option("--png", help="write a PNG map here")] = None,
+    png: Annotated[
+        Path | None, typer.Option("--png", help="write a PNG map (junctions over the streets)")
+    ] = None,
+    streets: Annotated[
+        Path | None,
+        typer.Option(
+            "--streets-geojson", help="write the routable graph's streets as GeoJSON here"
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="write the network model as JSON here")
     ] = None,
@@ -81,8 +89,21 @@ def build_cmd(
     if geojson is not None:
         write_geojson(network, geojson)
         print(f"wrote {geojson}")
+    rg = None
+    if png is not None or streets is not None:
+        from graph.routing import build_routable_graph
+
+        try:
+            rg = build_routable_graph(file)
+        except GraphError as e:
+            raise _fail(e) from e
+    if streets is not None and rg is not None:
+        from graph.export import streets_geojson
+
+        streets.write_text(json.dumps(streets_geojson(rg), ensure_ascii=False), encoding="utf-8")
+        print(f"wrote {streets} ({rg.graph.number_of_edges()} street edges)")
     if png is not None:
-        write_png(network, png, title=file.name)
+        write_png(network, png, title=file.name, streets=rg)
         print(f"wrote {png}")
     if out is not None:
         out.write_bytes(msgspec.json.encode(network))

@@ -1,4 +1,5 @@
-"""Views of a built network: a summary, GeoJSON for QGIS, a PNG map of the junctions."""
+"""Views of a built network: a summary, GeoJSON for QGIS, a PNG map of the junctions over the
+streets."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from typing import Any
 
 from graph.model import Junction, Network
 from graph.registry import DetectorRegistry
+from graph.routing import RoutableGraph
+
+_MAIN_CLASSES = frozenset({"motorway", "trunk", "primary", "secondary", "tertiary"})
 
 
 def summary(network: Network, registry: DetectorRegistry | None = None) -> dict[str, Any]:
@@ -93,8 +97,45 @@ def write_geojson(network: Network, path: Path) -> None:
     path.write_text(json.dumps(to_geojson(network), ensure_ascii=False), encoding="utf-8")
 
 
-def write_png(network: Network, path: Path, *, title: str = "") -> None:
-    """A map of approaches (grey) and junctions (coloured by zone), with matplotlib's Agg."""
+def streets_geojson(rg: RoutableGraph) -> dict[str, Any]:
+    """The routable graph's edges as a FeatureCollection (osmnx's ``graph_to_gdfs``): one
+    LineString per direction of travel with its way, name, class, lanes, speed, travel time and
+    capacity."""
+    import osmnx as ox  # seconds to import: only when streets are exported
+
+    edges = ox.convert.graph_to_gdfs(rg.graph, nodes=False).reset_index()
+    keep = [
+        c
+        for c in (
+            "u",
+            "v",
+            "key",
+            "osmid",
+            "name",
+            "ref",
+            "highway",
+            "oneway",
+            "reversed",
+            "lanes",
+            "length",
+            "speed_kph",
+            "travel_time",
+            "capacity_vph",
+            "signal_at_end",
+            "geometry",
+        )
+        if c in edges.columns
+    ]
+    out: dict[str, Any] = json.loads(edges[keep].to_json(na="drop"))
+    out["properties"] = {"source": rg.source, "attribution": rg.graph.graph.get("attribution", "")}
+    return out
+
+
+def write_png(
+    network: Network, path: Path, *, title: str = "", streets: RoutableGraph | None = None
+) -> None:
+    """A map of the junctions (coloured by zone) over the streets: every drivable edge of the
+    routable graph when given (width by lanes), else the approaches; matplotlib's Agg."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -104,15 +145,25 @@ def write_png(network: Network, path: Path, *, title: str = "") -> None:
     zones = sorted({j.zone_id for j in network.junctions})
     cmap = plt.get_cmap("tab20")
     colour = {z: cmap(i % 20) for i, z in enumerate(zones)}
-    for j in network.junctions:
-        for a in j.approaches:
-            xs = [p[0] for p in a.geometry]
-            ys = [p[1] for p in a.geometry]
-            ax.plot(xs, ys, color="0.6", linewidth=0.8 + 0.5 * a.lanes, zorder=1)
-    pos = {j.id: (j.lon, j.lat) for j in network.junctions}
-    for link in network.links:
-        f, t = pos[link.from_junction], pos[link.to_junction]
-        ax.plot([f[0], t[0]], [f[1], t[1]], color="0.85", linewidth=0.5, zorder=0)
+    if streets is not None:
+        for e in streets.graph.edges(keys=True):
+            d = streets.data(e)
+            xs, ys = d["geometry"].xy
+            main = d["highway"].removesuffix("_link") in _MAIN_CLASSES
+            ax.plot(
+                list(xs),
+                list(ys),
+                color="0.45" if main else "0.7",
+                linewidth=0.4 + 0.6 * int(d["lanes"]),
+                solid_capstyle="round",
+                zorder=1,
+            )
+    else:
+        for j in network.junctions:
+            for a in j.approaches:
+                xs = [p[0] for p in a.geometry]
+                ys = [p[1] for p in a.geometry]
+                ax.plot(xs, ys, color="0.6", linewidth=0.8 + 0.5 * a.lanes, zorder=1)
     ax.scatter(
         [j.lon for j in network.junctions],
         [j.lat for j in network.junctions],
