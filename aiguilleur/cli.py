@@ -259,6 +259,12 @@ def _mount_optional() -> None:
     from aiguilleur.cli_import import app as import_app
 
     app.add_typer(import_app, name="import", help="Import counts from CSV exports and DATEX II.")
+
+    from aiguilleur.cli_incidents import app as incidents_app
+
+    app.add_typer(
+        incidents_app, name="incidents", help="Closures and congestion, and their reroute advice."
+    )
     try:
         from aiguilleur.cli_graph import app as graph_app
 
