@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO))
 from graph._geo import distance_m  # noqa: E402 - after the path tweak
 from graph.model import Junction, Network  # noqa: E402
 from graph.osm import load_network_with_report  # noqa: E402
+from graph.synthetic import write_grid_osm  # noqa: E402
 
 MATCH_M = 30.0
 NETCONVERT_OPTS = [
@@ -308,62 +309,9 @@ def bench_file(path: Path, tmp: Path) -> FileResult:
     return result
 
 
-def grid_city(path: Path, n: int, block_m: float = 80.0) -> None:
-    """An n x n grid of two-way streets, a midpoint node per block side, signals at every third
-    intersection (and every 7th block side has a signalised pedestrian crossing)."""
-    import math
-
-    lat0, lon0 = 45.0, 5.0
-    k_lat = 1 / 111_195.0
-    k_lon = 1 / (111_195.0 * math.cos(math.radians(lat0)))
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="bench">']
-
-    def nid(i: int, j: int, sub: int = 0) -> int:
-        return 1 + 3 * (i * n + j) + sub
-
-    for i in range(n):
-        for j in range(n):
-            lat, lon = lat0 + i * block_m * k_lat, lon0 + j * block_m * k_lon
-            tag = '<tag k="highway" v="traffic_signals"/>' if (i + j) % 3 == 0 else ""
-            lines.append(
-                f'<node id="{nid(i, j)}" version="1" lat="{lat:.7f}" lon="{lon:.7f}">{tag}</node>'
-            )
-            for sub, (di, dj) in ((1, (0, 0.5)), (2, (0.5, 0))):
-                crossing = (i * n + j + sub) % 7 == 0
-                ctag = (
-                    '<tag k="highway" v="crossing"/><tag k="crossing" v="traffic_signals"/>'
-                    if crossing
-                    else ""
-                )
-                la, lo = lat + di * block_m * k_lat, lon + dj * block_m * k_lon
-                node = f'<node id="{nid(i, j, sub)}" version="1" lat="{la:.7f}" lon="{lo:.7f}">'
-                lines.append(f"{node}{ctag}</node>")
-    classes = ("primary", "secondary", "tertiary", "residential")
-    streets = [  # (way id, road class, node refs): rows then columns
-        (
-            1 + k + (n if column else 0),
-            classes[k % 4],
-            [
-                ref
-                for m in range(n)
-                for ref in ((nid(m, k), nid(m, k, 2)) if column else (nid(k, m), nid(k, m, 1)))[
-                    : 1 if m == n - 1 else 2
-                ]
-            ],
-        )
-        for column in (False, True)
-        for k in range(n)
-    ]
-    for wid, cls, refs in streets:
-        nds = "".join(f'<nd ref="{r}"/>' for r in refs)
-        lines.append(f'<way id="{wid}" version="1">{nds}<tag k="highway" v="{cls}"/></way>')
-    lines.append("</osm>")
-    path.write_text("\n".join(lines), encoding="utf-8")
-
-
 def bench_city(tmp: Path, n: int) -> dict[str, float]:
     path = tmp / "grid.osm"
-    grid_city(path, n)
+    write_grid_osm(path, n)
     t0 = time.perf_counter()
     network, report = load_network_with_report(path)
     build_s = time.perf_counter() - t0

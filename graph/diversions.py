@@ -14,13 +14,15 @@ is the optimiser's job (``optimizer.diversion``).
   last rejoin point, so alternatives are compared on the same stretch.
 - **Alternatives**: from each decision point, up to ``max_alternatives`` paths by the penalty
   method (as SUMO's marouter ``--paths.penalty``): after each shortest path, the travel time of
-  its edges is multiplied by ``1 + penalty`` and the search is repeated; near-duplicates (more
-  than ``max_overlap`` of their length shared with an earlier one) are dropped. Closed links are
-  never used; road classes outside the policy only when ``allowed``.
+  its edges is multiplied by ``1 + penalty`` and the search is repeated (a Dijkstra that stops
+  as soon as no node left can reach the road sooner, so it explores only the neighbourhood);
+  near-duplicates (more than ``max_overlap`` of their length shared with an earlier one) are
+  dropped. Closed links are never used; road classes outside the policy only when ``allowed``.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -28,7 +30,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import msgspec
-import networkx as nx
 
 from graph._geo import angle_diff_deg, bearing_deg
 from graph.routing import EdgeKey, RoutableGraph
@@ -100,8 +101,9 @@ class Candidates:
 
 
 def road_class(data: Mapping[str, Any]) -> str:
-    """``highway`` without ``_link``."""
-    return str(data.get("highway", "road")).removesuffix("_link")
+    """``highway`` without ``_link`` (the graph builders store it as ``road_class``)."""
+    cls = data.get("road_class")
+    return str(cls) if cls is not None else str(data.get("highway", "road")).removesuffix("_link")
 
 
 def _bearing(rg: RoutableGraph, edge: EdgeKey, at_end: bool) -> float:
@@ -214,42 +216,53 @@ def _rest_times(rg: RoutableGraph, last: EdgeKey, downstream: list[EdgeKey]) -> 
     return rest
 
 
-def _weight(
+def _search(
+    rg: RoutableGraph,
+    origin: int,
+    rest_s: Mapping[int, float],
     banned: Collection[EdgeKey],
     allowed: Callable[[Mapping[str, Any]], bool],
     used: Mapping[EdgeKey, int],
     penalty: float,
-) -> Callable[[int, int, dict[int, dict[str, Any]]], float | None]:
-    """networkx weight function over a MultiDiGraph: the cheapest usable parallel edge."""
-
-    def weight(u: int, v: int, keyed: dict[int, dict[str, Any]]) -> float | None:
-        best = math.inf
-        for k, d in keyed.items():
-            if (u, v, k) in banned or not allowed(d):
-                continue
-            w = float(d["travel_time"]) * (1.0 + penalty * used.get((u, v, k), 0))
-            best = min(best, w)
-        return None if best == math.inf else best
-
-    return weight
-
-
-def _edges_of(
-    rg: RoutableGraph,
-    nodes: list[int],
-    banned: Collection[EdgeKey],
-    allowed: Callable[[Mapping[str, Any]], bool],
-) -> tuple[EdgeKey, ...]:
-    """The edges a node path took: the fastest usable parallel edge between each pair."""
-    out = []
-    for u, v in itertools.pairwise(nodes):
-        keyed = rg.graph[u][v]
-        k = min(
-            (k for k, d in keyed.items() if (u, v, k) not in banned and allowed(d)),
-            key=lambda k: float(keyed[k]["travel_time"]),
-        )
-        out.append((u, v, k))
-    return tuple(out)
+    cutoff_s: float,
+) -> tuple[int, tuple[EdgeKey, ...], float] | None:
+    """Dijkstra from ``origin`` on penalised travel time to the rejoin node minimising time plus
+    the rest of the road from it; stops as soon as no node left can do better (the rest is never
+    negative), so a search reaches only as far as the best way around. Returns the rejoin node,
+    the edges and the penalised time, or None."""
+    succ = rg.graph.succ
+    dist = {origin: 0.0}
+    prev: dict[int, EdgeKey] = {}
+    heap = [(0.0, origin)]
+    done: set[int] = set()
+    best, best_node = math.inf, None
+    while heap:
+        d, u = heapq.heappop(heap)
+        if u in done:
+            continue
+        done.add(u)
+        if d >= best or d > cutoff_s:
+            break
+        if u in rest_s and u != origin and d + rest_s[u] < best:
+            best, best_node = d + rest_s[u], u
+        for v, keyed in succ[u].items():
+            for k, data in keyed.items():
+                e = (u, v, k)
+                if e in banned or not allowed(data):
+                    continue
+                nd = d + float(data["travel_time"]) * (1.0 + penalty * used.get(e, 0))
+                if nd < dist.get(v, math.inf):
+                    dist[v] = nd
+                    prev[v] = e
+                    heapq.heappush(heap, (nd, v))
+    if best_node is None:
+        return None
+    edges: list[EdgeKey] = []
+    node = best_node
+    while node != origin:
+        edges.append(prev[node])
+        node = prev[node][0]
+    return best_node, tuple(reversed(edges)), best
 
 
 def _overlap(a: tuple[EdgeKey, ...], b: tuple[EdgeKey, ...], rg: RoutableGraph) -> float:
@@ -275,13 +288,10 @@ def alternatives_from(
     for _ in range(policy.max_alternatives * 2):
         if len(out) >= policy.max_alternatives:
             break
-        weight = _weight(banned, allowed, used, policy.penalty)
-        dist, paths = nx.single_source_dijkstra(rg.graph, origin, cutoff=cutoff_s, weight=weight)
-        reached = [n for n in rest_s if n in dist and n != origin]
-        if not reached:
+        found = _search(rg, origin, rest_s, banned, allowed, used, policy.penalty, cutoff_s)
+        if found is None:
             break
-        target = min(reached, key=lambda n: dist[n] + rest_s[n])
-        edges = _edges_of(rg, paths[target], banned, allowed)
+        target, edges, _ = found
         free = sum(float(rg.data(e)["travel_time"]) for e in edges) + rest_s[target]
         for e in edges:
             used[e] = used.get(e, 0) + 1
@@ -349,7 +359,7 @@ def find_candidates(
 
     banned = {*closed, *stretch}
     original = sum(float(rg.data(e)["travel_time"]) for e in [*upstream, *stretch, *downstream])
-    cutoff = policy.max_detour_factor * original + 300.0
+    cutoff = policy.max_detour_factor * original + 120.0
     alts = [
         a
         for p in points

@@ -234,6 +234,7 @@ def _add_piece(
         attrs: dict[str, Any] = {
             "osmid": way.id,
             "highway": way.tags.get("highway", "road"),
+            "road_class": _tags.road_class(way.tags),
             "oneway": ow != 0,
             "reversed": not forward,
             "length": round(length, 2),

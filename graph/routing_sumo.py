@@ -105,6 +105,7 @@ def _edge_attrs(
     attrs: dict[str, Any] = {
         "osmid": int(way.group(1)) if way else 10**9 + index,
         "highway": highway,
+        "road_class": cls,
         "oneway": True,
         "reversed": sid.startswith("-"),
         "length": round(float(edge.getLength()), 2),

@@ -5,8 +5,9 @@
   and SUMO reroutes them from there (the quickest way at free flow, what a driver with no
   information does).
 - ``oracle``: the same closure, and SUMO's rerouting device on every vehicle
-  (``--device.rerouting.probability 1``, period 300 s): everyone knows of the closure from the
-  start and re-plans on current travel times. An upper bound no advice can reach.
+  (``--device.rerouting.probability 1``, period 300 s): everyone re-plans every five minutes on
+  current travel times, so the queue growing at the closure steers the traffic away from it
+  upstream. An upper bound the issue asks to compare with.
 - ``advice``: the same closure, and the advice applied at its decision points: a vehicle reaching
   a decision point's approach edge whose route uses the closed edge follows the advice with
   probability ``compliance``, then takes each advised alternative with its share (or goes on with
@@ -17,8 +18,11 @@
   there (``simulation.findRoute`` to its destination). The draw is seeded per vehicle, so a
   vehicle that complies at 20 % also complies at 30 %: compliance levels are paired.
 
-Every case runs the scenario's own signal programmes, with SUMO's jam teleport at 300 s (as in the
-what-if: a closure that locks a junction shows as teleports rather than as a run that never ends).
+The closure is a hard one (``disallow="all"``: vehicles that find no way around wait at it) and a
+vehicle knows of it once it has passed a rerouter edge (``--device.rerouting.mode 8``, in every
+case: otherwise SUMO refuses to insert the vehicles whose route uses the closed edge). Every case
+runs the scenario's own signal programmes, with SUMO's jam teleport at 300 s (as in the what-if:
+a closure that locks a junction shows as teleports rather than as a run that never ends).
 Measured: total and 95th-percentile trip time (``duration`` + ``departDelay`` of every trip in
 tripinfo, unfinished ones included), the vehicles diverted, the flow entering the diversion's edges
 and the time lost on its edges that end at a signal (SUMO ``edgeData``).
@@ -168,7 +172,9 @@ def write_closure(path: Path, edge: str, discover: Sequence[str], begin: float, 
     root = ET.Element("additional")
     rr = ET.SubElement(root, "rerouter", id="reroute_closure", edges=" ".join(discover))
     iv = ET.SubElement(rr, "interval", begin=f"{begin:g}", end=f"{end:g}")
-    ET.SubElement(iv, "closingReroute", id=edge)
+    # disallow="all": without it SUMO 1.28 lets a vehicle that finds no way around drive through
+    # the "closed" edge (measured on Bologna's Andrea Costa scenario)
+    ET.SubElement(iv, "closingReroute", id=edge, disallow="all")
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
 
@@ -247,6 +253,10 @@ def run_case(run: RerouteRun, case: RerouteCase, seed: int) -> CaseResult:
             write_closure(work / "closure.add.xml", run.closed_edge, discover, sc.begin_s, sc.end_s)
             adds.append(work / "closure.add.xml")
         extra = list(run.options.extra_sumo_args)
+        if case.mode != "none":
+            # a closure is known to a vehicle once it has passed a rerouter edge (mode 8); without
+            # it SUMO refuses to insert any vehicle whose route uses the closed edge
+            extra += ["--device.rerouting.mode", "8"]
         if case.mode == "oracle":
             extra += ["--device.rerouting.probability", "1", "--device.rerouting.period", "300"]
         hook = None
