@@ -123,6 +123,7 @@ def test_plans_for_the_traffic_about_to_arrive() -> None:
     assert more.inputs_digest != plain.inputs_digest
     # east-west gets more green for the diverted traffic
     assert more.phases[1].green_s > plain.phases[1].green_s
-    assert plan_junction(
-        j, sites, state, 5 * MIN, cfg, planner("webster"), "net", expected_vph={}
-    ) == plain
+    assert (
+        plan_junction(j, sites, state, 5 * MIN, cfg, planner("webster"), "net", expected_vph={})
+        == plain
+    )

@@ -87,7 +87,8 @@ def test_measured_flow_and_inputs_digest(tmp_path: Path) -> None:
     closed = _edge(rg, MAIN, 3)
     ctx = RerouteContext.build(rg)
     d = rg.data(closed)
-    state = link_state(d["travel_time"], d["length"], d["capacity_vph"], [LinkReading(flow_vph=900)])
+    reading = LinkReading(flow_vph=900)
+    state = link_state(d["travel_time"], d["length"], d["capacity_vph"], [reading])
     one = advise(_incident(MAIN, 3), closed, ctx, {closed: state}, T0, RerouteConfig())
     again = advise(_incident(MAIN, 3), closed, ctx, {closed: state}, T0, RerouteConfig())
     assert one == again  # same inputs, same advice, same id
