@@ -1,34 +1,31 @@
 """Map routes of the OSM routable graph onto the edges of a SUMO net built from the same extract.
 
 netconvert names an edge after its OSM way, ``<way>#<piece>`` along the way and ``-<way>#<piece>``
-against it, and names a junction after its OSM node (joined junctions ``cluster_<node>_<node>…``).
-A routable edge (one way, one direction, a run of OSM nodes) therefore maps to the SUMO edges of
-the same way and direction whose junctions hold a node of that run; a route maps to their
-concatenation, with SUMO's own shortest path filling any gap (a junction netconvert joined away).
+against it. A routable edge (one way, one direction) therefore maps to the SUMO edges of the same
+way and direction that lie along it: those whose shape runs within ``MATCH_M`` of the routable
+edge's line (most of it), or that hold the routable edge's middle (a routable edge shorter than
+the SUMO edge, cut at a signal netconvert did not cut at), in the order they come along the line.
+Geometry, not junction names, decides: netconvert renames the junctions it joins. A route maps to
+the concatenation, with SUMO's own shortest path filling any gap (the inside of a joined
+junction).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from shapely.geometry import LineString, Point
 
 from graph.routing import EdgeKey, RoutableGraph
 
 _WAY = re.compile(r"^(-?)(\d+)(?:#\d+)?$")
-_NUMBER = re.compile(r"\d+")
 MAX_GAP = 4
 """Most SUMO edges inserted between two mapped ones (more: the map went wrong there)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _SumoEdge:
-    id: str
-    way: int
-    backward: bool
-    from_nodes: frozenset[int]
-    to_nodes: frozenset[int]
+MATCH_M = 9.0
+"""Farthest a SUMO edge's shape (a lane's centre line, offset from the OSM way's) may run from the
+routable edge's line and still lie along it."""
 
 
 class OsmToSumo:
@@ -37,56 +34,34 @@ class OsmToSumo:
     def __init__(self, rg: RoutableGraph, net: Any) -> None:
         self.rg = rg
         self.net = net
-        self.by_way: dict[tuple[int, bool], list[_SumoEdge]] = {}
+        self.by_way: dict[tuple[int, bool], list[tuple[str, LineString]]] = {}
         for e in net.getEdges(withInternal=False):
             m = _WAY.match(e.getID())
             if m is None:
                 continue
-            s = _SumoEdge(
-                id=e.getID(),
-                way=int(m.group(2)),
-                backward=m.group(1) == "-",
-                from_nodes=_nodes(e.getFromNode().getID()),
-                to_nodes=_nodes(e.getToNode().getID()),
-            )
-            self.by_way.setdefault((s.way, s.backward), []).append(s)
+            key = (int(m.group(2)), m.group(1) == "-")
+            self.by_way.setdefault(key, []).append((e.getID(), LineString(e.getShape())))
+
+    def _line(self, edge: EdgeKey) -> LineString:
+        coords = self.rg.data(edge)["geometry"].coords
+        return LineString([self.net.convertLonLat2XY(lon, lat) for lon, lat in coords])
 
     def edge(self, edge: EdgeKey) -> list[str]:
-        """SUMO edges covering one routable edge, in driving order (empty when none does)."""
+        """SUMO edges along one routable edge, in driving order (empty when none is)."""
         d = self.rg.data(edge)
-        nodes: tuple[int, ...] = d["nodes"]
-        index = {n: i for i, n in enumerate(nodes)}
-        found: list[tuple[float, str]] = []
-        for s in self.by_way.get((int(d["osmid"]), bool(d["reversed"])), []):
-            starts = [index[n] for n in s.from_nodes if n in index]
-            ends = [index[n] for n in s.to_nodes if n in index]
-            if starts and ends and min(starts) >= max(ends):
-                continue
-            if starts and min(starts) < len(nodes) - 1:
-                found.append((min(starts), s.id))
-            elif ends and max(ends) > 0:
-                found.append((max(ends) - 0.5, s.id))
-        if found:
-            return [sid for _, sid in sorted(found)]
-        return self._by_shape(edge)
-
-    def _by_shape(self, edge: EdgeKey) -> list[str]:
-        """A routable edge inside one longer SUMO edge (netconvert did not cut where we did, at a
-        signal or a geometry node): the SUMO edge of the same way and direction passing nearest
-        to its middle, within 15 m."""
-        from sumolib.geomhelper import distancePointToPolygon
-
-        d = self.rg.data(edge)
-        mid = d["geometry"].interpolate(0.5, normalized=True)
-        x, y = self.net.convertLonLat2XY(mid.x, mid.y)
-        best = min(
-            (
-                (distancePointToPolygon((x, y), self.net.getEdge(s.id).getShape()), s.id)
-                for s in self.by_way.get((int(d["osmid"]), bool(d["reversed"])), [])
-            ),
-            default=None,
-        )
-        return [best[1]] if best is not None and best[0] <= 15.0 else []
+        line = self._line(edge)
+        middle = line.interpolate(0.5, normalized=True)
+        along: list[tuple[float, str]] = []
+        holding: list[tuple[float, str]] = []
+        for sid, shape in self.by_way.get((int(d["osmid"]), bool(d["reversed"])), []):
+            samples = [shape.interpolate(f, normalized=True) for f in (0.2, 0.5, 0.8)]
+            if sum(_beside(line, p) for p in samples) >= 2:
+                along.append((line.project(samples[1]), sid))
+            elif _beside(shape, middle):
+                holding.append((shape.distance(middle), sid))
+        if along:
+            return [sid for _, sid in sorted(along)]
+        return [min(holding)[1]] if holding else []
 
     def path(self, edges: Sequence[EdgeKey]) -> list[str]:
         """SUMO edges of a routable path, connected (gaps filled by SUMO's shortest path)."""
@@ -119,5 +94,8 @@ def connect(net: Any, ids: Sequence[str]) -> list[str]:
     return out
 
 
-def _nodes(junction_id: str) -> frozenset[int]:
-    return frozenset(int(x) for x in _NUMBER.findall(junction_id))
+def _beside(line: LineString, p: Point) -> bool:
+    """The point lies beside the line: within ``MATCH_M`` of it, level with its inside (not
+    beyond either end, where the next edge starts)."""
+    t = line.project(p)
+    return bool(0.5 < t < line.length - 0.5 and line.distance(p) <= MATCH_M)
