@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
   echo "(\`make bench\` runs them all; every figure is a ratio to a baseline measured in the same run)."
   echo "Assembled from docs/bench/ by scripts/assemble_benchmarks.sh."
   echo
-  for area in streams soak control optimizer zone_planning graph twin twin_seeds adaptive; do
+  for area in streams soak control optimizer zone_planning graph reroute twin twin_seeds adaptive reroute_twin; do
     f=docs/bench/$area.md
     [[ -f $f ]] || continue
     echo
