@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sumolib
 
@@ -70,6 +71,8 @@ class Setup:
     """A routable path as connected SUMO edges."""
     edge_ids: Callable[[EdgeKey], list[str]]
     """The SUMO edges one routable edge lies on."""
+    net: Any
+    """The SUMO net (sumolib)."""
 
 
 def demo_setup() -> Setup:
@@ -77,7 +80,7 @@ def demo_setup() -> Setup:
     scenario = load_scenario(REPO / "data" / "demo" / "twin" / "lyon-villeurbanne.sumocfg")
     rg = build_routable_graph(REPO / "data" / "demo" / "lyon-villeurbanne.osm.gz")
     mapping = OsmToSumo(rg, sumolib.net.readNet(str(scenario.net), withInternal=False))
-    return Setup("demo (Lyon-Villeurbanne)", scenario, rg, mapping.path, mapping.edge)
+    return Setup("demo (Lyon-Villeurbanne)", scenario, rg, mapping.path, mapping.edge, mapping.net)
 
 
 def sumo_setup(name: str, cfg: Path) -> Setup:
@@ -90,7 +93,7 @@ def sumo_setup(name: str, cfg: Path) -> Setup:
         ids = [str(rg.data(e)["sumo_id"]) for e in edges]
         return connect(net, ids)
 
-    return Setup(name, scenario, rg, to_sumo, lambda e: [str(rg.data(e)["sumo_id"])])
+    return Setup(name, scenario, rg, to_sumo, lambda e: [str(rg.data(e)["sumo_id"])], net)
 
 
 SETUPS: dict[str, Callable[[], Setup]] = {
@@ -199,14 +202,27 @@ def to_point_advice(setup: Setup, advice: RerouteAdvice) -> PointAdvice:
     assert point is not None
     keyed = rg.graph.get_edge_data(point.approach_node, point.node)
     approach = (point.approach_node, point.node, min(keyed))
-    decision = setup.to_sumo([approach])[-1]
     routes = []
+    decision = ""
     for alt in advice.alternatives:
-        edges = rg.edges_along(alt.node_ids)
-        path = setup.to_sumo([approach, *edges])
-        start = path.index(decision)
-        routes.append(AdvisedRoute(tuple(path[start + 1 :]), alt.share))
+        path = setup.to_sumo(rg.edges_along(alt.node_ids))
+        decision = decision or _decision_edge(setup, approach, path[0])
+        routes.append(AdvisedRoute(tuple(connect(setup.net, [decision, *path])[1:]), alt.share))
     return PointAdvice(decision, tuple(routes))
+
+
+def _decision_edge(setup: Setup, approach: EdgeKey, first: str) -> str:
+    """The SUMO edge drivers are on when they reach the decision point: the approach's own edge,
+    else the edge of the approach's way entering the junction the alternative leaves from."""
+    own = setup.edge_ids(approach)
+    if own:
+        return own[-1]
+    way = str(setup.rg.data(approach)["osmid"])
+    junction = setup.net.getEdge(first).getFromNode()
+    for e in junction.getIncoming():
+        if e.getID().lstrip("-").split("#")[0] == way:
+            return str(e.getID())
+    raise LookupError(f"no SUMO edge of way {way} reaches the decision point")
 
 
 def _key(r: dict[str, object]) -> tuple[str, str, int]:
