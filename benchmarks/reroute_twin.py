@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -259,25 +260,40 @@ def sweep(
 
 
 def table(name: str, rows: list[dict[str, object]], seeds: Sequence[int]) -> list[str]:
-    """The scenario's Markdown table: means over seeds, gain recovered against the oracle."""
-    by_case: dict[str, list[dict[str, object]]] = {}
+    """The scenario's Markdown table: means over seeds, the change against no advice paired by
+    seed (mean ± standard deviation), and the gain recovered against the oracle."""
+    by_case: dict[str, dict[int, dict[str, object]]] = {}
     for r in rows:
-        if r["scenario"] == name and int(str(r["seed"])) in seeds:
-            by_case.setdefault(str(r["case"]), []).append(r)
+        seed = int(str(r["seed"]))
+        if r["scenario"] == name and seed in seeds:
+            by_case.setdefault(str(r["case"]), {})[seed] = r
+    if "no_advice" in by_case:
+        # 0 % diverts nobody: the no-advice run, step for step (see the module docstring)
+        by_case["advice 0%"] = {s: {**r, "bound": None} for s, r in by_case["no_advice"].items()}
 
     def mean(case: str, key: str) -> float:
-        vals = [float(str(r[key])) for r in by_case.get(case, [])]
+        vals = [float(str(r[key])) for r in by_case.get(case, {}).values() if r[key] is not None]
         return statistics.fmean(vals) if vals else float("nan")
+
+    def paired(case: str) -> str:
+        base = by_case.get("no_advice", {})
+        d = [
+            float(str(r["total_time_h"])) - float(str(base[s]["total_time_h"]))
+            for s, r in by_case.get(case, {}).items()
+            if s in base
+        ]
+        if len(d) < 2 or case == "no_advice":
+            return ""
+        return f"{statistics.fmean(d):+.1f} ± {statistics.stdev(d):.1f}"
 
     base = mean("no_advice", "total_time_h")
     oracle = mean("oracle", "total_time_h")
     lines = [
-        "| case | seeds | total trip time veh·h | p95 trip s | mean trip s | diverted / bound "
-        "| diversion load veh/h | delay at its signals s/veh | teleports | gain recovered |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| case | seeds | total trip time veh·h | Δ vs no advice (paired) | p95 trip s "
+        "| mean trip s | diverted / bound | diversion load veh/h | delay at its signals s/veh "
+        "| teleports | gain recovered |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    if "no_advice" in by_case:
-        by_case["advice 0%"] = [{**r, "bound": float("nan")} for r in by_case["no_advice"]]
     order = ["none", "no_advice", "oracle", *(f"advice {c:.0%}" for c in COMPLIANCE)]
     for case in order:
         if case not in by_case:
@@ -288,12 +304,14 @@ def table(name: str, rows: list[dict[str, object]], seeds: Sequence[int]) -> lis
             if case.startswith("advice") and base != oracle
             else None
         )
+        bound = mean(case, "bound")
         label = "no closure" if case == "none" else case
         lines.append(
-            f"| {label} | {len(by_case[case])} | {total:.1f} | {mean(case, 'p95_time_s'):.0f} "
-            f"| {mean(case, 'mean_time_s'):.1f} | {mean(case, 'diverted'):.0f} / "
-            f"{mean(case, 'bound'):.0f} | {mean(case, 'diversion_vph'):.0f} "
-            f"| {mean(case, 'signal_delay_s'):.1f} | {mean(case, 'teleports'):.1f} | "
+            f"| {label} | {len(by_case[case])} | {total:.1f} | {paired(case)} "
+            f"| {mean(case, 'p95_time_s'):.0f} | {mean(case, 'mean_time_s'):.1f} "
+            f"| {mean(case, 'diverted'):.0f} / {'—' if math.isnan(bound) else f'{bound:.0f}'} "
+            f"| {mean(case, 'diversion_vph'):.0f} | {mean(case, 'signal_delay_s'):.1f} "
+            f"| {mean(case, 'teleports'):.1f} | "
             + (f"{gain:.0%}" if gain is not None else "")
             + " |"
         )
