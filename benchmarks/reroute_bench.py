@@ -183,7 +183,7 @@ def render(rows: list[Row], incidents: int) -> str:
     for r in rows:
         lines.append(
             f"| {r.name} | {r.nodes:,} | {r.edges:,} | {r.build_s:.1f} | {r.shortest_ms:.1f} "
-            f"| {r.advice_ms:.0f} | {r.advice_ms / max(r.shortest_ms, 1e-6):.0f} "
+            f"| {r.advice_ms:.0f} | {r.advice_ms / max(r.shortest_ms, 1e-6):.1f} "
             f"| {r.advice_max_ms:.0f} | {r.diversions}/{r.sampled} | {r.ten_s:.2f} "
             f"| {r.nearest_osmnx_ms:.1f} | {r.nearest_ours_ms:.2f} |"
         )
