@@ -127,3 +127,48 @@ def test_plans_for_the_traffic_about_to_arrive() -> None:
         plan_junction(j, sites, state, 5 * MIN, cfg, planner("webster"), "net", expected_vph={})
         == plain
     )
+
+
+def test_expected_flow_is_on_record_and_replays() -> None:
+    """The diverted flow is part of the zone period's inputs: the plans recomputed from the
+    record (as ``aiguilleur audit replay`` does) are the ones published."""
+    from streams.events import PlanInputs
+    from streams.plan_inputs import capture, compute
+
+    cfg = PlanningConfig(period_s=300, window_s=300)
+    j = crossroads("J", "Z", 1, 0.0, 0.0)
+    state = ZoneState(zone_id="Z")
+    state.upsert([ZoneReading(d, k * MIN, 60, 8) for d in ("dN", "dW") for k in range(1, 6)])
+    sites = [SiteRef("dN", "J:N", 2), SiteRef("dW", "J:W", 1)]
+    record = capture(
+        commune="",
+        zone_id="Z",
+        state=state,
+        sites=sites,
+        period_end_ms=5 * MIN,
+        cfg=cfg,
+        planner="webster",
+        zone_planner=False,
+        network_sha256="net",
+        active={},
+        expected={"J:W": 300.0},
+    )
+    (plan,) = compute(record, [j], (), planner("webster"), None).plans
+    assert {a.approach_id: a.expected_diverted_vph for a in plan.explanation.approaches}[
+        "J:W"
+    ] == 300
+    logged = msgspec.json.decode(msgspec.json.encode(record), type=PlanInputs)
+    assert compute(logged, [j], (), planner("webster"), None).plans == (plan,)
+    without = capture(
+        commune="",
+        zone_id="Z",
+        state=state,
+        sites=sites,
+        period_end_ms=5 * MIN,
+        cfg=cfg,
+        planner="webster",
+        zone_planner=False,
+        network_sha256="net",
+        active={},
+    )
+    assert without.inputs_id != record.inputs_id
