@@ -24,7 +24,8 @@ case: otherwise SUMO refuses to insert the vehicles whose route uses the closed 
 runs the scenario's own signal programmes, with SUMO's jam teleport at 300 s (as in the what-if:
 a closure that locks a junction shows as teleports rather than as a run that never ends).
 Measured: total and 95th-percentile trip time (``duration`` + ``departDelay`` of every trip in
-tripinfo, unfinished ones included), the vehicles diverted, the flow entering the diversion's edges
+tripinfo, unfinished ones included, and the time waited so far by vehicles a jam kept from
+entering at all), the vehicles diverted, the flow entering the diversion's edges
 and the time lost on its edges that end at a signal (SUMO ``edgeData``).
 """
 
@@ -88,6 +89,9 @@ class CaseResult:
     case: str
     seed: int
     trips: int
+    """Vehicles in the network at some point (SUMO's tripinfo, unfinished trips included)."""
+    never_inserted: int
+    """Vehicles still waiting to enter at the end: a jam at their departure edge kept them out."""
     total_time_h: float
     p95_time_s: float
     mean_time_s: float
@@ -149,6 +153,24 @@ class AdviceApplier:
             return
         api.vehicle.setRoute(veh, new)
         self.diverted += 1
+
+
+class _Hook:
+    """Every step: the advice, when there is some; at the last step: how long the vehicles still
+    waiting to enter have waited (they count in the total like any trip)."""
+
+    def __init__(self, applier: AdviceApplier | None, end_s: float) -> None:
+        self.applier = applier
+        self.end_s = end_s
+        self.never_inserted_s: list[float] = []
+
+    def __call__(self, api: Any, now: float) -> None:
+        if self.applier is not None:
+            self.applier(api, now)
+        if now >= self.end_s - 1e-9:
+            self.never_inserted_s = [
+                float(api.vehicle.getDepartDelay(v)) for v in api.simulation.getPendingVehicles()
+            ]
 
 
 def discovery_edges(net: Any, edge: str, within_m: float = DISCOVERY_M) -> list[str]:
@@ -259,9 +281,10 @@ def run_case(run: RerouteRun, case: RerouteCase, seed: int) -> CaseResult:
             extra += ["--device.rerouting.mode", "8"]
         if case.mode == "oracle":
             extra += ["--device.rerouting.probability", "1", "--device.rerouting.period", "300"]
-        hook = None
+        applier = None
         if case.mode == "advice":
-            hook = AdviceApplier(run.advice, run.closed_edge, case.compliance, seed)
+            applier = AdviceApplier(run.advice, run.closed_edge, case.compliance, seed)
+        hook = _Hook(applier, sc.end_s)
         options = replace(
             run.options,
             seed=seed,
@@ -274,7 +297,7 @@ def run_case(run: RerouteRun, case: RerouteCase, seed: int) -> CaseResult:
             audit=False,
         )
         result = run_twin(sc, "programme", options)
-        times = trip_times(work / "run" / "tripinfo.xml")
+        times = trip_times(work / "run" / "tripinfo.xml") + hook.never_inserted_s
         edges = read_edge_data(work / "edges.xml")
     watched = {e for p in run.advice for r in p.routes for e in r.edges}
     hours = (sc.end_s - sc.begin_s) / 3600.0
@@ -285,13 +308,14 @@ def run_case(run: RerouteRun, case: RerouteCase, seed: int) -> CaseResult:
     return CaseResult(
         case=case.label,
         seed=seed,
-        trips=len(times),
+        trips=len(times) - len(hook.never_inserted_s),
+        never_inserted=len(hook.never_inserted_s),
         total_time_h=round(sum(times) / 3600.0, 2),
         p95_time_s=round(percentile(times, 0.95), 1),
         mean_time_s=round(sum(times) / max(1, len(times)), 1),
         teleports=result.metrics.teleports,
-        bound=hook.bound if hook else 0,
-        diverted=hook.diverted if hook else 0,
+        bound=applier.bound if applier else 0,
+        diverted=applier.diverted if applier else 0,
         diversion_vph=round(max(entered, default=0.0) / hours, 1),
         signal_delay_s=round(lost / passing, 1) if passing else 0.0,
         wall_s=result.metrics.wall_s,
