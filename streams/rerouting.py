@@ -100,7 +100,10 @@ class RerouteContext:
 
     @classmethod
     def build(
-        cls, rg: RoutableGraph, network: Network | None = None, signs: Mapping[int, str] = {}
+        cls,
+        rg: RoutableGraph,
+        network: Network | None = None,
+        signs: Mapping[int, str] | None = None,
     ) -> RerouteContext:
         """With the approaches of ``network``'s signalised junctions indexed by their last
         segment, so advice can name the approaches a diversion enters."""
@@ -115,7 +118,7 @@ class RerouteContext:
                 if a.osm_way_id is not None:
                     with contextlib.suppress(KeyError):
                         edges[a.id] = rg.edge_on_way(a.osm_way_id, before, at)
-        return cls(rg, dict(signs), pairs, edges)
+        return cls(rg, dict(signs or {}), pairs, edges)
 
 
 @dataclass(frozen=True, slots=True)
