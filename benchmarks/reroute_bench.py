@@ -194,9 +194,11 @@ def render(rows: list[Row], incidents: int) -> str:
             "",
             f"**Growth.** From the smallest to the largest grid the graph grows "
             f"{b.edges / a.edges:.0f}× ({a.edges:,} to {b.edges:,} edges); the median advice "
-            f"grows {b.advice_ms / a.advice_ms:.1f}× ({a.advice_ms:.0f} to {b.advice_ms:.0f} ms), "
-            f"ten simultaneous incidents {b.ten_s / a.ten_s:.1f}×, the baseline shortest path "
-            f"{b.shortest_ms / a.shortest_ms:.0f}×. An advice's searches stop as soon as no node "
+            f"goes from {a.advice_ms:.0f} to {b.advice_ms:.0f} ms "
+            f"(×{b.advice_ms / a.advice_ms:.1f}), ten simultaneous incidents from "
+            f"{a.ten_s:.2f} to {b.ten_s:.2f} s (×{b.ten_s / a.ten_s:.1f}), the baseline shortest "
+            f"path from {a.shortest_ms:.0f} to {b.shortest_ms:.0f} ms "
+            f"(×{b.shortest_ms / a.shortest_ms:.0f}). An advice's searches stop as soon as no node "
             "left can reach the road sooner, so they explore the neighbourhood of the incident, "
             "not the city; what grows with the city is building the graph (once, at start-up) "
             "and osmnx's `nearest_edges`, which indexes every edge on each call.",
