@@ -13,6 +13,7 @@ import typer
 if TYPE_CHECKING:
     from streams.context import StreamsConfig
     from streams.events import Incident
+    from streams.kafka import KafkaConnection
 
 app = typer.Typer(
     help="Incidents (closures, congestion) and the reroute advice they get.",
@@ -149,12 +150,12 @@ def clear_cmd(
     import msgspec
 
     from aiguilleur.cli import _settings
-    from aiguilleur.wiring import streams_config
+    from aiguilleur.wiring import kafka_connection, streams_config
     from streams.topics import TopicNames
 
     s = _settings()
     topics = TopicNames(s.topic_namespace)
-    found = asyncio.run(_on_record(s.kafka_bootstrap, topics.incidents))
+    found = asyncio.run(_on_record(kafka_connection(s), topics.incidents))
     last = found.get(incident_id)
     if last is None:
         raise _fail(
@@ -171,10 +172,11 @@ def clear_cmd(
 def list_cmd() -> None:
     """Print the active incidents on record."""
     from aiguilleur.cli import _settings
+    from aiguilleur.wiring import kafka_connection
     from streams.topics import TopicNames
 
     s = _settings()
-    found = asyncio.run(_on_record(s.kafka_bootstrap, TopicNames(s.topic_namespace).incidents))
+    found = asyncio.run(_on_record(kafka_connection(s), TopicNames(s.topic_namespace).incidents))
     for iid, inc in sorted(found.items()):
         if inc.status == "cleared":
             continue
@@ -201,6 +203,7 @@ def advice_cmd(
 
     from aiguilleur.cli import _settings
     from aiguilleur.follow import records
+    from aiguilleur.wiring import kafka_connection
     from streams.events import RerouteAdvice
     from streams.topics import TopicNames
 
@@ -209,9 +212,7 @@ def advice_cmd(
 
     async def show() -> None:
         async for rec in records(
-            s.kafka_bootstrap,
-            TopicNames(s.topic_namespace).reroute_advice,
-            idle_timeout_s=None if follow else 3.0,
+            kafka_connection(s), TopicNames(s.topic_namespace).reroute_advice, to_end=not follow
         ):
             if rec.value is None:
                 continue
@@ -280,23 +281,17 @@ def preview_cmd(
 
 
 async def _send(cfg: StreamsConfig, topic: str, key: str, value: bytes) -> None:
-    from aiokafka import AIOKafkaProducer
+    from streams import kafka
 
-    from streams.ingest import kafka_security
-
-    producer = AIOKafkaProducer(
-        bootstrap_servers=cfg.bootstrap,
-        acks="all",
-        **kafka_security(cfg),
-    )
-    await producer.start()
+    producer = kafka.producer(cfg.kafka, acks="all", client_id="aiguilleur-incidents")
+    await kafka.start(producer, cfg.kafka)
     try:
         await producer.send_and_wait(topic, key=key.encode(), value=value)
     finally:
-        await producer.stop()
+        await kafka.stop(producer, cfg.kafka)
 
 
-async def _on_record(bootstrap: str, topic: str) -> dict[str, Incident]:
+async def _on_record(conn: KafkaConnection, topic: str) -> dict[str, Incident]:
     import msgspec
 
     from aiguilleur.follow import records
@@ -304,7 +299,7 @@ async def _on_record(bootstrap: str, topic: str) -> dict[str, Incident]:
 
     decoder = msgspec.json.Decoder(Incident)
     out: dict[str, Incident] = {}
-    async for rec in records(bootstrap, topic, idle_timeout_s=3.0):
+    async for rec in records(conn, topic, to_end=True):
         try:
             inc = decoder.decode(rec.value or b"")
         except (msgspec.DecodeError, msgspec.ValidationError):

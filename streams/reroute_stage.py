@@ -1,6 +1,6 @@
 """The rerouting stage: incidents in, reroute advice out, link state from the counts.
 
-On plain aiokafka clients, like the ingest and control stages:
+On plain aiokafka clients made by :mod:`streams.kafka`, like the ingest and control stages:
 
 - **incidents** (``aiguilleur.incidents.v1``) are work: a consumer group ``<app id>-reroute``
   advises each incident once (offsets committed once its advice is delivered; a redelivered
@@ -30,15 +30,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from graph.locate import EdgeLocator, LocationError
 from graph.routing import EdgeKey
 from optimizer.link_state import CongestionParams, LinkReading, LinkState, link_state
+from streams import kafka
 from streams.context import StreamsConfig
 from streams.errors import RejectedReading
 from streams.events import Incident, IncidentLocation, RerouteAdvice, TrafficCount
-from streams.ingest import consume_in_batches, kafka_security
+from streams.ingest import consume_in_batches
 from streams.rerouting import RerouteConfig, RerouteContext, advise, cleared_advice
 from streams.validation import dead_letter_headers
 
@@ -387,16 +388,11 @@ async def _follow(
 ) -> None:
     """Read every partition of ``topic`` (from ``start_ms``, else the beginning) into ``apply``,
     outside any group; set ``ready`` once what was there at start is applied; then follow."""
+    async with kafka.started_admin(cfg.kafka, client_id=f"{cfg.app_id}-{name}") as admin:
+        tps = await kafka.topic_partitions(admin, topic, timeout_s=None)
     consumer = _broadcast_consumer(cfg, name)
-    await consumer.start()
+    await kafka.start(consumer, cfg.kafka)
     try:
-        parts: set[int] | None = None
-        while not parts:
-            await consumer._client.force_metadata_update()  # no public call in aiokafka 0.14
-            parts = consumer.partitions_for_topic(topic)
-            if not parts:
-                await asyncio.sleep(0.5)
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         if start_ms is not None:
@@ -415,22 +411,22 @@ async def _follow(
             for msgs in batch.values():
                 for m in msgs:
                     apply(m)
+            # by position, not by the last offset seen: compaction may have removed the last ones
             for tp in list(behind):
                 if await consumer.position(tp) >= ends[tp]:
                     behind.discard(tp)
     finally:
-        await consumer.stop()
+        await kafka.stop(consumer, cfg.kafka)
 
 
 def _broadcast_consumer(cfg: StreamsConfig, name: str) -> AIOKafkaConsumer:
     """A consumer outside any group (every worker reads everything)."""
-    return AIOKafkaConsumer(
-        bootstrap_servers=cfg.bootstrap,
+    return kafka.consumer(
+        cfg.kafka,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id=f"{cfg.app_id}-{name}",
-        **kafka_security(cfg),
     )
 
 
@@ -447,12 +443,7 @@ async def run_reroute(
     """The rerouting stage until cancelled."""
     active = ActiveIncidents()
     links = link_readings(ctx, detector_edge)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=cfg.bootstrap,
-        acks="all",
-        client_id=f"{cfg.app_id}-reroute",
-        **kafka_security(cfg),
-    )
+    producer = kafka.producer(cfg.kafka, acks="all", client_id=f"{cfg.app_id}-reroute")
 
     async def send(
         topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
@@ -490,21 +481,22 @@ async def run_reroute(
         ),
     ]
     session_ms = int(cfg.session_timeout_s * 1000)
-    consumer = AIOKafkaConsumer(
+    consumer = kafka.consumer(
+        cfg.kafka,
         topics.incidents,
-        bootstrap_servers=cfg.bootstrap,
         group_id=f"{cfg.app_id}-reroute",
         client_id=f"{cfg.app_id}-reroute",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         session_timeout_ms=session_ms,
         heartbeat_interval_ms=max(1000, session_ms // 3),
-        **kafka_security(cfg),
     )
-    await producer.start()
+    await kafka.start(producer, cfg.kafka)
+    consumer_started = False
     try:
         await incidents_ready.wait()
-        await consumer.start()
+        await kafka.start(consumer, cfg.kafka)
+        consumer_started = True
         log.info("event=reroute_started group=%s-reroute topic=%s", cfg.app_id, topics.incidents)
         followers.append(
             asyncio.create_task(_detect(stage, consumer, topics, send, detect_every_s))
@@ -524,8 +516,9 @@ async def run_reroute(
         for f in followers:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await f
-        await consumer.stop()
-        await producer.stop()
+        if consumer_started:
+            await kafka.stop(consumer, cfg.kafka)
+        await kafka.stop(producer, cfg.kafka)
 
 
 async def _detect(

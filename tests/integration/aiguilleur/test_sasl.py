@@ -56,6 +56,18 @@ IMPORT_DATEX2 = [
     str(DATEX / "site-table.xml"),
     "--publish",
 ]
+INCIDENT = [
+    "incidents",
+    "declare",
+    "--by",
+    "PC",
+    "--id",
+    "sasl-1",
+    "--way",
+    "1",
+    "--from-node",
+    "2",
+]
 CREDENTIALS = ("AIGUILLEUR_KAFKA_SASL_USERNAME", "AIGUILLEUR_KAFKA_SASL_PASSWORD")
 
 # How a client can get it wrong, as changes to the right environment (None: unset), and what the
@@ -192,6 +204,10 @@ def test_every_command_works_with_the_credentials(
     assert [d.junction_id for d in printed_decisions] == ["J1"] * 3  # J2 has no envelope
     assert secured_worker.alive(), secured_worker.log_text()[-3000:]
 
+    # incidents: declared, then listed (no rerouting stage here: its own test is in streams/)
+    assert "declared sasl-1" in _ok(env, *INCIDENT)
+    assert "sasl-1" in _ok(env, "incidents", "list")
+
     # import --publish (on a namespace of its own: its detectors are not this city's)
     other = {**env, "AIGUILLEUR_TOPIC_NAMESPACE": env["AIGUILLEUR_TOPIC_NAMESPACE"] + "-import"}
     done = _cli(other, "import", *IMPORT_DATEX2)
@@ -207,6 +223,9 @@ def _commands(tmp_path: Path) -> dict[str, list[str]]:
         "dead-letters": ["dead-letters"],
         "decisions": ["decisions"],
         "import --publish": ["import", *IMPORT_DATEX2],
+        "incidents declare": INCIDENT,
+        "incidents list": ["incidents", "list"],
+        "incidents advice": ["incidents", "advice"],
     }
 
 

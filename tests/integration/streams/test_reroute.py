@@ -39,12 +39,6 @@ same advice, whatever the clock says when each runs."""
 
 
 @pytest.fixture
-def ingest_engine() -> str:
-    """The rerouting stage does not depend on the ingest engine."""
-    return "aiokafka"
-
-
-@pytest.fixture
 def reroute_env(pipeline_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     return {
         **pipeline_env,
