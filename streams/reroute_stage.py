@@ -10,9 +10,10 @@ On plain aiokafka clients made by :mod:`streams.kafka`, like the ingest and cont
 - **what is active** is shared: every worker also reads the incidents topic from the beginning
   (no group), so the advice for one incident avoids the links other incidents close, wherever
   they were declared.
-- **link state** is shared too: every worker reads the counts (no group) from ``lookback_s``
-  before its start, keeps the last readings of every detector that measures a link of the
-  routable graph, and gives the advice the flows measured *before* the incident started.
+- **link state** is shared too: every worker reads the counts, single readings and gateway
+  batches (no group), from ``lookback_s`` before its start, keeps the last readings of every
+  detector that measures a link of the routable graph, and gives the advice the flows measured
+  *before* the incident started.
   Congestion the detectors show (occupancy rising while flow falls) becomes an incident of its
   own (``source: detection``), published by the worker holding partition 0 of the group.
 """
@@ -41,7 +42,7 @@ from streams.errors import RejectedReading
 from streams.events import Incident, IncidentLocation, RerouteAdvice, TrafficCount
 from streams.ingest import consume_in_batches
 from streams.rerouting import RerouteConfig, RerouteContext, advise, cleared_advice
-from streams.validation import dead_letter_headers
+from streams.validation import dead_letter_headers, decode_batch
 
 log = logging.getLogger("aiguilleur.streams")
 
@@ -200,6 +201,22 @@ class LinkReadings:
         flow = count.count * 3600.0 / count.interval_s
         q.append(_Interval(end_ms, flow, count.occupancy, count.mean_speed_kmh))
         return True
+
+    def add_record(self, value: bytes | None) -> int:
+        """Keep the reading of a counts record; 0 when it is not a valid reading of a measured
+        link (the ingest stage dead-letters what is invalid)."""
+        try:
+            return int(self.add(_count_decoder.decode(value or b"")))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return 0
+
+    def add_batch(self, key: bytes | None, value: bytes | None) -> int:
+        """Keep the valid readings of a gateway batch record; how many were kept."""
+        try:
+            _, parts = decode_batch(key, value)
+        except RejectedReading:
+            return 0
+        return sum(self.add(p.reading) for p in parts if p.reading is not None)
 
     def states(self, before: datetime | None = None) -> dict[EdgeKey, LinkState]:
         """Each measured link's state from readings ending at or before ``before`` (all when
@@ -382,7 +399,7 @@ async def _follow(
     cfg: StreamsConfig,
     name: str,
     topic: str,
-    apply: Callable[[Any], None],
+    apply: Callable[[Any], object],
     ready: asyncio.Event,
     start_ms: int | None = None,
 ) -> None:
@@ -459,24 +476,31 @@ async def run_reroute(
             return  # the group consumer dead-letters it
         active.apply(incident, stretch)
 
-    def apply_count(m: Any) -> None:
-        with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
-            links.add(_count_decoder.decode(m.value or b""))
-
     incidents_ready = asyncio.Event()
-    counts_ready = asyncio.Event()
+    since_ms = int((time.time() - lookback_s) * 1000)
     followers = [
         asyncio.create_task(
             _follow(cfg, "incidents", topics.incidents, apply_incident, incidents_ready)
         ),
+        # single readings and gateway batches, both
         asyncio.create_task(
             _follow(
                 cfg,
                 "links",
                 topics.counts,
-                apply_count,
-                counts_ready,
-                start_ms=int((time.time() - lookback_s) * 1000),
+                lambda m: links.add_record(m.value),
+                asyncio.Event(),
+                start_ms=since_ms,
+            )
+        ),
+        asyncio.create_task(
+            _follow(
+                cfg,
+                "link-batches",
+                topics.count_batches,
+                lambda m: links.add_batch(m.key, m.value),
+                asyncio.Event(),
+                start_ms=since_ms,
             )
         ),
     ]
