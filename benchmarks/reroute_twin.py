@@ -328,6 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=REPO / "docs" / "bench" / "reroute_twin.json")
     p.add_argument("--dry", action="store_true", help="choose the closure and print the advice")
     args = p.parse_args(argv)
+    commit = _commit()  # what is measured: the commit at the start of the run
     seeds = [int(s) for s in args.seeds.split(",")]
     data = json.loads(args.json.read_text()) if args.json.is_file() else {}
     results: list[dict[str, object]] = data.get("runs", [])
@@ -359,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.dry:
             continue
         sweep(setup, RerouteRun(setup.scenario, sumo_edge, points), seeds, results, save)
-    write_report(args.write, chosen, results, seeds)
+    write_report(args.write, chosen, results, seeds, commit)
     return 0
 
 
@@ -368,12 +369,13 @@ def write_report(
     chosen: dict[str, dict[str, object]],
     results: list[dict[str, object]],
     seeds: Sequence[int],
+    commit: str,
 ) -> None:
     """docs/bench/reroute_twin.md."""
     lines = [
         "# Rerouting advice in the twin",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {_machine()}, commit {_commit()}, "
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {_machine()}, commit {commit}, "
         f"SUMO {sumolib.version.gitDescribe() if hasattr(sumolib, 'version') else ''}; "
         "a 2-core machine shared with other work (wall times are not comparable, the simulated "
         "figures are). `python -m benchmarks.reroute_twin` (resumable).",
