@@ -41,13 +41,7 @@ async def records(
         tps = await kafka.topic_partitions(admin, topic, timeout_s=exists_timeout_s)
     if not tps:
         return
-    consumer = kafka.consumer(
-        conn,
-        client_id="aiguilleur-reader",
-        enable_auto_commit=False,
-        group_id=None,
-        auto_offset_reset="earliest" if from_beginning else "latest",
-    )
+    consumer = kafka.reader(conn, client_id="aiguilleur-reader", from_beginning=from_beginning)
     await kafka.start(consumer, conn)
     try:
         consumer.assign(tps)

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +34,7 @@ sys.path.insert(0, str(REPO))
 
 import osmnx as ox  # noqa: E402 - after the path tweak
 
+from benchmarks.provenance import commit, machine  # noqa: E402
 from graph.locate import EdgeLocator  # noqa: E402
 from graph.routing import EdgeKey, RoutableGraph, build_routable_graph  # noqa: E402
 from graph.synthetic import write_grid_osm  # noqa: E402
@@ -160,7 +159,7 @@ def render(rows: list[Row], incidents: int) -> str:
     lines = [
         "# Rerouting advice",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {_machine()}, commit {_commit()}; "
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}, commit {commit()}; "
         "`python -m benchmarks.reroute_bench`. The machine is a shared 2-core one (other "
         "sessions ran at the same time): absolute times are noisy, the ratios to the baseline "
         "measured in the same run less so.",
@@ -204,27 +203,6 @@ def render(rows: list[Row], incidents: int) -> str:
             "and osmnx's `nearest_edges`, which indexes every edge on each call.",
         ]
     return "\n".join(lines) + "\n"
-
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,10 +21,7 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -34,6 +31,7 @@ from typing import Any
 
 import sumolib
 
+from benchmarks import provenance
 from graph.diversions import road_class
 from graph.routing import EdgeKey, RoutableGraph, build_routable_graph
 from graph.routing_sumo import routable_from_sumo
@@ -328,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=REPO / "docs" / "bench" / "reroute_twin.json")
     p.add_argument("--dry", action="store_true", help="choose the closure and print the advice")
     args = p.parse_args(argv)
-    commit = _commit()  # what is measured: the commit at the start of the run
+    commit = provenance.commit()  # what is measured: the commit at the start of the run
     seeds = [int(s) for s in args.seeds.split(",")]
     data = json.loads(args.json.read_text()) if args.json.is_file() else {}
     results: list[dict[str, object]] = data.get("runs", [])
@@ -375,7 +373,7 @@ def write_report(
     lines = [
         "# Rerouting advice in the twin",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {_machine()}, commit {commit}, "
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {provenance.machine()}, commit {commit}, "
         f"SUMO {sumolib.version.gitDescribe() if hasattr(sumolib, 'version') else ''}; "
         "a 2-core machine shared with other work (wall times are not comparable, the simulated "
         "figures are). `python -m benchmarks.reroute_twin` (resumable).",
@@ -395,28 +393,3 @@ def write_report(
         ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {path}")
-
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -39,6 +39,7 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from benchmarks import provenance
 from benchmarks.streams_bench import REPO, _bootstrap, _free_port
 from graph.model import Network
 from graph.synthetic import ARMS, crossroads
@@ -236,13 +237,7 @@ def start_prometheus(folder: Path, target: str) -> tuple[subprocess.Popen[bytes]
 
 
 async def soak(args: argparse.Namespace, out: list[str]) -> bool:  # noqa: PLR0915  # one timeline
-    commit = subprocess.run(  # the code measured: read at the start, not 30 minutes later
-        ["git", "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    ).stdout.strip()
+    commit = provenance.commit()  # the code measured: read at the start, not 30 minutes later
     boot = _bootstrap()
     tag = "soak" + uuid.uuid4().hex[:6]
     folder = Path(tempfile.mkdtemp(prefix="aiguilleur-soak-"))

@@ -40,6 +40,7 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from benchmarks import provenance
 from graph.synthetic import city, write_city
 from streams.events import TrafficCount, TrafficCountBatch
 from streams.topics import TopicNames
@@ -328,13 +329,7 @@ def main() -> None:  # noqa: PLR0915, C901  # one report, written in order
         print(line, flush=True)
         lines.append(line)
 
-    commit = subprocess.run(  # the code measured: read at the start
-        ["git", "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    ).stdout.strip()
+    commit = provenance.commit()  # the code measured: read at the start
     boot = _bootstrap()
     tag = "bench" + uuid.uuid4().hex[:8]
     folder = Path(tempfile.mkdtemp())

@@ -107,6 +107,20 @@ def consumer(
     return AIOKafkaConsumer(*topics, client_id=client_id, **client_options(conn), **options)
 
 
+def reader(
+    conn: KafkaConnection, *, client_id: str, from_beginning: bool = True
+) -> AIOKafkaConsumer:
+    """A consumer outside any group, committing nothing, that starts from the beginning (else the
+    end) of the partitions it is assigned: every instance reads everything. Not started."""
+    return consumer(
+        conn,
+        client_id=client_id,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
+
+
 def admin(conn: KafkaConnection, *, client_id: str = "aiguilleur-admin") -> AIOKafkaAdminClient:
     """An admin client (not started)."""
     return AIOKafkaAdminClient(client_id=client_id, **client_options(conn))

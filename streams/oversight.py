@@ -105,13 +105,7 @@ class Oversight:
 
 def oversight_consumer(cfg: StreamsConfig, name: str) -> AIOKafkaConsumer:
     """A consumer with no group that reads a compacted topic from the beginning."""
-    return kafka.consumer(
-        cfg.kafka,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        client_id=f"{cfg.app_id}-{name}",
-    )
+    return kafka.reader(cfg.kafka, client_id=f"{cfg.app_id}-{name}")
 
 
 async def follow_compacted(

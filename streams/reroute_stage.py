@@ -407,7 +407,7 @@ async def _follow(
     outside any group; set ``ready`` once what was there at start is applied; then follow."""
     async with kafka.started_admin(cfg.kafka, client_id=f"{cfg.app_id}-{name}") as admin:
         tps = await kafka.topic_partitions(admin, topic, timeout_s=None)
-    consumer = _broadcast_consumer(cfg, name)
+    consumer = kafka.reader(cfg.kafka, client_id=f"{cfg.app_id}-{name}")
     await kafka.start(consumer, cfg.kafka)
     try:
         consumer.assign(tps)
@@ -434,17 +434,6 @@ async def _follow(
                     behind.discard(tp)
     finally:
         await kafka.stop(consumer, cfg.kafka)
-
-
-def _broadcast_consumer(cfg: StreamsConfig, name: str) -> AIOKafkaConsumer:
-    """A consumer outside any group (every worker reads everything)."""
-    return kafka.consumer(
-        cfg.kafka,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        client_id=f"{cfg.app_id}-{name}",
-    )
 
 
 async def run_reroute(
