@@ -68,6 +68,7 @@ def test_approve_modify_reject_and_the_active_plan(api: Api) -> None:
         headers=h,
     )
     assert r.status_code == 409
+    api.clock.now += timedelta(seconds=1)  # the history lists newest first
     api.service.propose("alpha", msgspec.json.encode(second), api.clock())
     shown = c.get(f"/api/communes/alpha/recommendations/{second.plan_id}", headers=h).json()
     assert shown["changes"]["active_plan_id"] == first.plan_id
@@ -89,6 +90,7 @@ def test_approve_modify_reject_and_the_active_plan(api: Api) -> None:
     active = api.service.active("alpha")["J"]
     assert active.plan.cycle_s == second.cycle_s - 4
     assert active.plan.plan_id == r.json()["approved_id"] != second.plan_id
+    api.clock.now += timedelta(seconds=1)  # the history lists newest first
     api.service.propose("alpha", msgspec.json.encode(third), api.clock())
     r = c.post(
         f"/api/communes/alpha/recommendations/{third.plan_id}/reject",
