@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -62,17 +63,43 @@ async def record(
         for tp, msgs in batch.items():
             commune, what = routes[tp.topic]
             for m in msgs:
-                if m.value is None:
-                    continue
-                try:
-                    if what == "inputs":
-                        await asyncio.to_thread(service.record_inputs, commune, m.value, clock())
-                    else:
-                        await asyncio.to_thread(service.propose, commune, m.value, clock())
-                except Exception:  # a bad record must not stop the recorder; it is logged
-                    log.exception("event=record_failed topic=%s offset=%s", tp.topic, m.offset)
+                if m.value is not None:
+                    await _record_one(
+                        service, what, commune, m.value, clock, f"{tp.topic}@{m.offset}"
+                    )
         if batch:
             await consumer.commit()
+
+
+async def _record_one(
+    service: Oversight,
+    what: str,
+    commune: str,
+    value: bytes,
+    clock: Callable[[], datetime],
+    where: str,
+    retry_max_s: float = 5.0,
+) -> None:
+    """Put one record on record. When the database refuses for now (a deadlock victim, a
+    serialisation failure, the connection lost, the server restarting), the same record is tried
+    again, with a growing pause, until it is on record: it is never skipped, and the offsets after
+    it are not committed before it is. A record the service cannot read is logged and skipped, so
+    that it does not stop the recorder."""
+    pause = 0.1
+    while True:
+        try:
+            if what == "inputs":
+                await asyncio.to_thread(service.record_inputs, commune, value, clock())
+            else:
+                await asyncio.to_thread(service.propose, commune, value, clock())
+            return
+        except psycopg.OperationalError as e:
+            log.warning("event=record_retry record=%s pause_s=%.1f reason=%s", where, pause, e)
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, retry_max_s)
+        except Exception:
+            log.exception("event=record_failed record=%s", where)
+            return
 
 
 async def publish(

@@ -14,7 +14,7 @@ record.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +55,12 @@ from streams.events import (
 from streams.oversight import suspension_key
 
 
+def _lock_trail(conn: psycopg.Connection[Any]) -> None:
+    """Take the audit trail's append lock for the current transaction (held until it ends;
+    :func:`audit.store.append` takes it again, which is a no-op then)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (audit.LOCK_ID,))
+
+
 class Oversight:
     """The lifecycle of every commune's recommendations in one PostgreSQL database."""
 
@@ -67,6 +73,17 @@ class Oversight:
         """An autocommit connection for a ``with`` block (each change opens its own
         transaction); kept open for the next caller afterwards."""
         return self._pool.connection()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection in a transaction that changes the lifecycle. Every such transaction
+        appends to the audit trail, whose lock serialises appends; it takes that lock FIRST,
+        before any row lock. A proposal locks the junction's pending rows (to supersede them)
+        after its append, a decision its row before: each holding what the other waited for,
+        PostgreSQL aborted one as a deadlock, and a proposal was lost. One order, no cycle."""
+        with self.connect() as conn, conn.transaction():
+            _lock_trail(conn)
+            yield conn
 
     def create_schema(self) -> None:
         """Create every table (idempotent)."""
@@ -81,7 +98,7 @@ class Oversight:
     def record_inputs(self, commune: str, value: bytes, now: datetime) -> bool:
         """Put a zone period's plan inputs on the trail (once); True when new."""
         inputs = msgspec.json.decode(value, type=PlanInputs)
-        with self.connect() as conn, conn.transaction():
+        with self._writing() as conn:
             new = conn.execute(
                 "INSERT INTO plan_inputs_seen VALUES (%s, %s) ON CONFLICT DO NOTHING",
                 (commune, inputs.inputs_id),
@@ -104,7 +121,7 @@ class Oversight:
         it, let an auto-approval policy approve it. ``None`` when it was already recorded."""
         plan = plan_decoder.decode(value)
         c = self.communes[commune]
-        with self.connect() as conn, conn.transaction():
+        with self._writing() as conn:
             new = conn.execute(
                 "INSERT INTO recommendations (commune, id, kind, subject_id, zone_id, status, "
                 "proposed_at, valid_from, valid_until, payload) "
@@ -150,7 +167,7 @@ class Oversight:
         c = self.communes[commune]
         value = msgspec.json.encode(proposal).decode()
         now = proposal.proposed_at
-        with self.connect() as conn, conn.transaction():
+        with self._writing() as conn:
             conn.execute(
                 "INSERT INTO recommendations (commune, id, kind, subject_id, zone_id, status, "
                 "proposed_at, valid_from, valid_until, payload) "
@@ -247,7 +264,7 @@ class Oversight:
     ) -> RecommendationDecision:
         """Approve (as is, or ``edit`` = (cycle, greens)) or reject a pending recommendation."""
         c = self.communes[commune]
-        with self.connect() as conn, conn.transaction():
+        with self._writing() as conn:
             return self._decide(conn, c, recommendation_id, status, by, now, reason, edit=edit)
 
     def _decide(
@@ -418,7 +435,7 @@ class Oversight:
         """Withdraw a junction's approved envelope (a tombstone on the envelopes topic): it gets
         no live decision any more. False when it had none."""
         c = self.communes[commune]
-        with self.connect() as conn, conn.transaction():
+        with self._writing() as conn:
             gone = conn.execute(
                 "DELETE FROM active_envelopes WHERE commune = %s AND junction_id = %s "
                 "RETURNING body",
@@ -452,6 +469,7 @@ class Oversight:
                 if commune not in self.communes:
                     continue
                 with conn.transaction():
+                    _lock_trail(conn)
                     try:
                         self._decide(
                             conn,
@@ -471,7 +489,7 @@ class Oversight:
         """Record and publish an operator's stop."""
         c = self.communes[commune]
         value = msgspec.json.encode(event)
-        with self.connect() as conn, conn.transaction():
+        with self._writing() as conn:
             conn.execute(
                 "INSERT INTO suspensions VALUES (%s, %s, %s, %s) ON CONFLICT "
                 "(commune, scope, target) DO UPDATE SET body = EXCLUDED.body",
@@ -495,7 +513,7 @@ class Oversight:
     ) -> bool:
         """Lift a stop; False when there was none."""
         c = self.communes[commune]
-        with self.connect() as conn, conn.transaction():
+        with self._writing() as conn:
             gone = conn.execute(
                 "DELETE FROM suspensions WHERE commune = %s AND scope = %s AND target = %s",
                 (commune, scope, target),
@@ -525,7 +543,7 @@ class Oversight:
         now: datetime,
     ) -> None:
         """Set (or remove, with ``None``) an auto-approval policy; logged as a policy change."""
-        with self.connect() as conn, conn.transaction():
+        with self._writing() as conn:
             if policy is None:
                 conn.execute(
                     "DELETE FROM policies WHERE commune = %s AND scope = %s AND target = %s",
@@ -551,7 +569,7 @@ class Oversight:
         self, commune: str, what: str, body: dict[str, Any], by: str, now: datetime
     ) -> None:
         """Put a configuration change on the trail (the API's settings at start, say)."""
-        with self.connect() as conn, conn.transaction():
+        with self._writing() as conn:
             audit.append(
                 conn,
                 at=now,
