@@ -219,10 +219,11 @@ async def operator_round(
                 raise
             # a newer period's proposal superseded it while the operator read it
             block.append(f"refused: {e.detail}")
-            newer = [r for r in await asyncio.to_thread(c.pending) if r["junction_id"] == junction]
-            if not newer:
-                raise
-            chosen = newer[0]
+            # take the junction's newest one; none left pending (the last period's were
+            # superseded or expired meanwhile): look at what is pending now
+            now_pending = await _poll("pending recommendation", c.pending, timeout_s=30)
+            newer = [r for r in now_pending if r["junction_id"] == junction]
+            chosen = newer[0] if newer else _choose(now_pending)
     else:
         raise TimeoutError("every proposal was superseded before it could be approved")
     block.append(f"approved {rid} by {decision['decided_by']}")
