@@ -171,11 +171,15 @@ class AdaptiveController(SteppedController):
         c_extend = schedule_cost(state.phases, extend, current_green=cur)
         c_switch = schedule_cost(state.phases, switch, current_green=cur)
         horizon = sum(d for _, d in extend)
-        if c_extend < c_switch:
+        if c_extend <= c_switch + EPS:
+            # A tie keeps the green: a switch that gains nothing still costs an intergreen and a
+            # minimum green (with nobody in sight, it would stop the next arrivals for nothing).
             reason = (
                 f"adaptive look-ahead {horizon} s: extending phase {cur} by {step} s costs "
                 f"{c_extend:.0f} veh·s against {c_switch:.0f} switching to {target}"
             )
+            if c_extend >= c_switch - EPS:
+                reason += ": no gain in switching, kept"
             return self._guard.decide(state, want=cur, hold_s=self.step_s, reason=reason)
         reason = (
             f"adaptive look-ahead {horizon} s: switching to phase {target} costs {c_switch:.0f} "

@@ -98,3 +98,16 @@ def test_missing_or_stale_queues_fall_back_to_gap_logic() -> None:
     d = ctrl.decide(_state(stale, fresh, fresh))
     assert d.reason.startswith("fall-back to gap logic")
     assert d.phase_index == 1
+
+
+def test_nobody_in_sight_keeps_the_green() -> None:
+    # No queue, no arrival anywhere: both schedules cost nothing, and switching would only stop
+    # the next arrivals for an intergreen and a minimum green.
+    empty = [MovementState(id=m, queue_veh=0.0) for m in ("a", "b", "c")]
+    d = controller("adaptive", ENV).decide(_state(*empty, elapsed=12.0, current=1))
+    assert d.phase_index == 1
+    assert "no gain in switching" in d.reason
+    # One vehicle on the way to phase 2 is a reason to go there once phase 1 has nobody left.
+    coming = MovementState(id="c", queue_veh=0.0, approaching_veh=(2.0,))
+    d = controller("adaptive", ENV).decide(_state(empty[0], empty[1], coming, current=1))
+    assert d.phase_index == 2
