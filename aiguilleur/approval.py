@@ -24,14 +24,14 @@ def approvals(
     *,
     approved_by: str,
     approved_at: datetime,
-    cycle_min_s: float = 40.0,
+    cycle_min_s: float | None = None,
     cycle_max_s: float = 120.0,
     may_skip_phases: bool = True,
     note: str = "",
 ) -> list[SignalEnvelope]:
     """One envelope event per junction (all of ``network``'s when ``junction_ids`` is None), from
-    the network model's phases and bounds. ``KeyError`` names an unknown junction;
-    ``InvalidEnvelope`` one whose bounds cannot hold."""
+    the network model's phases and bounds, no minimum cycle unless ``cycle_min_s`` sets one.
+    ``KeyError`` names an unknown junction; ``InvalidEnvelope`` one whose bounds cannot hold."""
     if junction_ids is None:
         junctions = list(network.junctions)
     else:

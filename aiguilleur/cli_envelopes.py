@@ -26,7 +26,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _bounds_body(
-    junction: list[str] | None, cycle_min: float, cycle_max: float, skip: bool, note: str
+    junction: list[str] | None, cycle_min: float | None, cycle_max: float, skip: bool, note: str
 ) -> dict[str, Any]:
     return {
         "junctions": junction,
@@ -40,7 +40,13 @@ def _bounds_body(
 JunctionOpt = Annotated[
     list[str] | None, typer.Option(help="Junction id (repeatable); default: every junction.")
 ]
-CycleMinOpt = Annotated[float, typer.Option(help="Shortest cycle allowed (s).")]
+CycleMinOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Shortest cycle allowed (s); default: none beyond what the minimum greens and "
+        "intergreens impose."
+    ),
+]
 CycleMaxOpt = Annotated[float, typer.Option(help="Longest cycle allowed (s).")]
 SkipOpt = Annotated[bool, typer.Option("--skip/--no-skip", help="May serve phases out of order.")]
 NoteOpt = Annotated[str, typer.Option(help="Why, for the record.")]
@@ -53,7 +59,7 @@ CommuneOpt = Annotated[
 @app.command("approve")
 def approve_cmd(
     junction: JunctionOpt = None,
-    cycle_min: CycleMinOpt = 40.0,
+    cycle_min: CycleMinOpt = None,
     cycle_max: CycleMaxOpt = 120.0,
     skip: SkipOpt = True,
     note: NoteOpt = "",
@@ -95,7 +101,7 @@ def approve_cmd(
 @app.command("propose")
 def propose_cmd(
     junction: JunctionOpt = None,
-    cycle_min: CycleMinOpt = 40.0,
+    cycle_min: CycleMinOpt = None,
     cycle_max: CycleMaxOpt = 120.0,
     skip: SkipOpt = True,
     note: NoteOpt = "",
@@ -111,7 +117,12 @@ def propose_cmd(
 
 
 def _dry_run(
-    junction: list[str] | None, cycle_min: float, cycle_max: float, skip: bool, note: str, by: str
+    junction: list[str] | None,
+    cycle_min: float | None,
+    cycle_max: float,
+    skip: bool,
+    note: str,
+    by: str,
 ) -> None:
     import msgspec
 

@@ -284,7 +284,13 @@ class ProposeEnvelopes(BaseModel):
     junctions: list[str] | None = Field(
         default=None, max_length=10_000, description="Junction ids; default: every junction."
     )
-    cycle_min_s: float = Field(default=40.0, gt=0, le=600)
+    cycle_min_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=600,
+        description="Shortest cycle allowed (s); default: none beyond what the minimum greens "
+        "and intergreens impose (a phase-by-phase controller has no cycle to keep long).",
+    )
     cycle_max_s: float = Field(default=120.0, gt=0, le=600)
     may_skip_phases: bool = True
     note: str = Field(default="", max_length=2000)

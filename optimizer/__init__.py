@@ -9,6 +9,7 @@ from optimizer._envelope import (
     EnvelopeGuard,
     envelope_from_demand,
     envelope_from_phases,
+    shortest_cycle_s,
     validate_envelope,
 )
 from optimizer.adaptive import AdaptiveController
@@ -105,6 +106,7 @@ __all__ = [
     "phase_pressure",
     "planner",
     "planners",
+    "shortest_cycle_s",
     "timing_delay_s_per_veh",
     "validate_envelope",
     "webster_cycle_s",

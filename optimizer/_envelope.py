@@ -183,15 +183,38 @@ def validate_envelope(envelope: Envelope) -> None:
             raise InvalidEnvelope(jid, f"phase {p}: need 0 <= min_green_s <= max_green_s")
         if envelope.intergreen_s[p] < 0:
             raise InvalidEnvelope(jid, f"phase {p}: intergreen_s must be >= 0")
-    spans = [envelope.min_green_s[p] + envelope.intergreen_s[p] for p in envelope.phase_order]
-    # Skipping still serves the first phase and one other in every cycle.
-    shortest = spans[0] + min(spans[1:], default=0.0) if envelope.may_skip_phases else sum(spans)
+    shortest = shortest_cycle_s(
+        envelope.phase_order,
+        envelope.min_green_s,
+        envelope.intergreen_s,
+        may_skip_phases=envelope.may_skip_phases,
+    )
     if shortest > envelope.cycle_max_s or envelope.cycle_min_s > envelope.cycle_max_s:
         raise InvalidEnvelope(
             jid,
             f"minimum greens and intergreens ({shortest:.0f} s) or cycle_min_s exceed "
             f"cycle_max_s ({envelope.cycle_max_s:.0f} s)",
         )
+
+
+def shortest_cycle_s(
+    phase_order: Sequence[int],
+    min_green_s: Sequence[float],
+    intergreen_s: Sequence[float],
+    *,
+    may_skip_phases: bool,
+) -> float:
+    """The shortest cycle the minimum greens and intergreens allow: every phase in the order, or
+    with skipping the first phase and the shortest other one (a cycle serves at least two)."""
+    spans = [min_green_s[p] + intergreen_s[p] for p in phase_order]
+    if not spans:
+        return 0.0
+    return spans[0] + min(spans[1:], default=0.0) if may_skip_phases else sum(spans)
+
+
+NO_MINIMUM_CYCLE_S = 1.0
+"""The floor of a "no minimum cycle" envelope whose greens and intergreens are all zero (an
+approved minimum cycle must be positive)."""
 
 
 class PhaseBounds(Protocol):
@@ -210,18 +233,31 @@ class PhaseBounds(Protocol):
 def envelope_from_phases(
     junction_id: str,
     phases: Sequence[PhaseBounds],
-    cycle_min_s: float,
+    cycle_min_s: float | None,
     cycle_max_s: float,
     *,
     may_skip_phases: bool,
 ) -> Envelope:
-    """The envelope of ``phases`` taken in the order given, with their greens and intergreens."""
+    """The envelope of ``phases`` taken in the order given, with their greens and intergreens.
+
+    ``cycle_min_s`` None: no minimum cycle beyond what the greens impose (the shortest cycle they
+    allow, :func:`shortest_cycle_s`). A phase-by-phase controller has no cycle of its own to
+    keep long: a minimum cycle only makes it hold a green nobody uses (docs/bench/adaptive.md)."""
+    order = tuple(p.index for p in phases)
+    min_green = tuple(p.min_green_s for p in phases)
+    intergreen = tuple(p.intergreen_s for p in phases)
+    if cycle_min_s is None:
+        # Indexed by position here: phases are taken in the order given.
+        shortest = shortest_cycle_s(
+            range(len(phases)), min_green, intergreen, may_skip_phases=may_skip_phases
+        )
+        cycle_min_s = max(NO_MINIMUM_CYCLE_S, shortest)
     return Envelope(
         junction_id=junction_id,
-        phase_order=tuple(p.index for p in phases),
-        min_green_s=tuple(p.min_green_s for p in phases),
+        phase_order=order,
+        min_green_s=min_green,
         max_green_s=tuple(p.max_green_s for p in phases),
-        intergreen_s=tuple(p.intergreen_s for p in phases),
+        intergreen_s=intergreen,
         cycle_min_s=cycle_min_s,
         cycle_max_s=cycle_max_s,
         may_skip_phases=may_skip_phases,

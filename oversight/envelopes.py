@@ -51,7 +51,7 @@ def propose(
     network_sha256: str,
     proposed_by: str,
     now: datetime,
-    cycle_min_s: float = 40.0,
+    cycle_min_s: float | None = None,
     cycle_max_s: float = 120.0,
     may_skip_phases: bool = True,
     note: str = "",

@@ -49,13 +49,14 @@ def envelope_id(
 
 def envelope_from_junction(
     junction: Junction,
-    cycle_min_s: float = 40.0,
+    cycle_min_s: float | None = None,
     cycle_max_s: float = 120.0,
     *,
     may_skip_phases: bool = True,
 ) -> Envelope:
     """The envelope a junction's network model describes: its phases in index order with their
-    minimum and maximum greens and intergreens (what ``twin.live_policy.envelope_for`` grants)."""
+    minimum and maximum greens and intergreens (what ``twin.live_policy.envelope_for`` grants);
+    no minimum cycle unless ``cycle_min_s`` sets one (``optimizer.envelope_from_phases``)."""
     return envelope_from_phases(
         junction.id, junction.phases, cycle_min_s, cycle_max_s, may_skip_phases=may_skip_phases
     )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optimizer import (
+    Controller,
+    Decision,
     Envelope,
     InvalidEnvelope,
     JunctionState,
@@ -15,8 +20,10 @@ from optimizer import (
     controller,
     controllers,
     envelope_from_demand,
+    envelope_from_phases,
     planner,
     planners,
+    shortest_cycle_s,
 )
 from tests.unit.optimizer._gen import (
     EPS,
@@ -186,3 +193,74 @@ def test_a_single_phase_junction_keeps_its_phase_past_max_green(name: str) -> No
     assert decision.phase_index == 0
     assert "only phase in the approved order" in decision.reason
     assert "switch to 0" not in decision.reason
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    index: int
+    min_green_s: float
+    max_green_s: float
+    intergreen_s: float
+
+
+class _Recording:
+    """A controller whose decisions' reasons are kept."""
+
+    def __init__(self, inner: Controller) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.envelope = inner.envelope
+        self.reasons: list[str] = []
+
+    def decide(self, state: JunctionState) -> Decision:
+        d = self.inner.decide(state)
+        self.reasons.append(d.reason)
+        return d
+
+
+@pytest.mark.parametrize("name", ["max-pressure", "adaptive"])
+@settings(max_examples=25, deadline=None)
+@given(env=envelopes(), flows=st.lists(st.floats(0, 900), min_size=4, max_size=4))
+def test_without_a_minimum_cycle_no_green_is_held_for_the_cycle(
+    name: str, env: Envelope, flows: list[float]
+) -> None:
+    n = len(env.min_green_s)
+    phases = [
+        _Bounds(i, env.min_green_s[i], env.max_green_s[i], env.intergreen_s[i]) for i in range(n)
+    ]
+    free = envelope_from_phases(
+        "J", phases, None, env.cycle_max_s, may_skip_phases=env.may_skip_phases
+    )
+    shortest = shortest_cycle_s(
+        range(n), env.min_green_s, env.intergreen_s, may_skip_phases=env.may_skip_phases
+    )
+    assert free.cycle_min_s == max(1.0, shortest)
+    played = _Recording(controller(name, free))
+    FluidJunction(free, flows[:n]).run(played, duration_s=600.0)
+    assert not [r for r in played.reasons if "before its minimum" in r]
+
+
+@pytest.mark.parametrize("name", ["max-pressure", "adaptive"])
+def test_an_approved_minimum_cycle_still_holds(name: str) -> None:
+    phases = [_Bounds(i, 5.0, 60.0, 3.0) for i in range(2)]
+    free = envelope_from_phases("J", phases, None, 120.0, may_skip_phases=True)
+    assert free.cycle_min_s == 16.0  # 5 s green and 3 s intergreen, twice
+    # Phase 1 is served and has nobody left; phase 0 has a queue: switch back at once ...
+    state = JunctionState(
+        junction_id="J",
+        time_s=0.0,
+        current_phase=1,
+        phase_elapsed_s=5.0,
+        cycle_elapsed_s=16.0,
+        phases=(
+            PhaseState(index=0, movements=(MovementState(id="m0", queue_veh=10.0),)),
+            PhaseState(index=1, movements=(MovementState(id="m1", queue_veh=0.0),)),
+        ),
+    )
+    assert controller(name, free).decide(state).phase_index == 0
+    # ... unless the operator approved a minimum cycle: then phase 1 is held until it is reached.
+    strict = msgspec.structs.replace(free, cycle_min_s=40.0)
+    d = controller(name, strict).decide(state)
+    assert d.phase_index == 1
+    assert "before its minimum of 40 s" in d.reason
+    assert d.next_decision_in_s == pytest.approx(40.0 - 16.0 - 3.0)
