@@ -5,10 +5,11 @@ their states to ``aiguilleur.junction-states.v1`` (key = zone), waits (bounded) 
 decisions on ``aiguilleur.signal-decisions.v1`` and hands them back, in lockstep: the simulation
 does not advance before every due junction has its decision. The worker decides only under an
 approved envelope: with a worker of its own, the run approves every junction's envelope (the
-scenario's phases and bounds, as the in-process run grants them) under the approver's name before
-the worker starts; with ``--no-worker`` it uses the approvals on record and stops if one is
-missing. Event time is simulation time from the run's start on the wall clock, so that a run
-never takes an earlier run's decisions on the same topics for its own.
+scenario's phases and the programme's greens, as the in-process run grants them) under the
+approver's name before the worker starts; with ``--no-worker`` it uses the approvals on record
+(and the signal audit checks those) and stops if one is missing. Event time is simulation time
+from the run's start on the wall clock, so that a run never takes an earlier run's decisions on
+the same topics for its own.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import msgspec
 
-from aiguilleur.approval import approvals, on_record, publish
+from aiguilleur.approval import on_record, publish
 from aiguilleur.demo import start_worker, stop_process
 from aiguilleur.settings import Settings
 from aiguilleur.twin_live import (
@@ -34,12 +35,16 @@ from aiguilleur.twin_live import (
 )
 from aiguilleur.wiring import load_network, streams_config
 from aiguilleur.worker import ensure_topics
+from graph.model import Network
+from graph.sumo import network_from_sumo
 from optimizer.strategy import Decision, JunctionState
 from streams.context import StreamsConfig
 from streams.control import to_decision, to_report
+from streams.envelopes import approve, to_envelope
 from streams.events import SignalDecision, SignalEnvelope
 from streams.topics import TopicNames
 from twin import RunOptions, RunResult, Scenario, run_twin
+from twin.live_policy import live_envelopes
 
 _decision_decoder = msgspec.json.Decoder(SignalDecision)
 
@@ -131,6 +136,28 @@ class LiveControlResult:
     """Wall time spent waiting for the pipeline's decisions (sum of the round trips)."""
 
 
+def _twin_approvals(
+    scenario: Scenario, network: Network, *, approved_by: str, approved_at: datetime
+) -> list[SignalEnvelope]:
+    """The approvals a run with a worker of its own makes: the envelopes the in-process run
+    grants (``twin.live_policy.live_envelopes``, the programme's greens), for the pipeline's
+    network model."""
+    sn = network_from_sumo(scenario.net, scenario.additionals)
+    granted = live_envelopes(
+        sn.network.junctions, sn.signals, RunOptions().live_envelope, may_skip=True
+    )
+    return [
+        approve(
+            j,
+            granted[j.id],
+            approved_by=approved_by,
+            approved_at=approved_at,
+            network_sha256=network.source_sha256,
+        )
+        for j in network.junctions
+    ]
+
+
 def run_live_control(
     scenario: Scenario,
     settings: Settings,
@@ -155,12 +182,11 @@ def run_live_control(
     proc = None
     log_path = workdir / "worker.log"
     if opts.start_worker:
-        events = approvals(
+        events = _twin_approvals(
+            scenario,
             network,
-            None,
             approved_by=approved_by or f"twin live {settings.topic_namespace}",
             approved_at=datetime.now(UTC),
-            may_skip_phases=True,
         )
         asyncio.run(publish(cfg, topics.envelopes, events))
         out(
@@ -206,6 +232,7 @@ def run_live_control(
                     base_date=base,
                     decision_source=source,
                     progress=opts.progress,
+                    envelopes={j: to_envelope(ev) for j, ev in envelopes.items()},
                 ),
             )
             return LiveControlResult(

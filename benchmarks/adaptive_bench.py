@@ -7,8 +7,12 @@ Usage: .venv/bin/python benchmarks/adaptive_bench.py [--only NAME ...] [--contro
 Networks: the generated evaluation networks of ``benchmarks/twin_unseen.py`` (corridors, grids
 and regions at light, medium and saturated demand), the shared scenarios (RESCO, Bologna, the
 Champs-Élysées with its OD flows; skipped when ``../shared/data`` is absent) and the demo city.
-Controls: ``programme``, ``actuated``, ``adaptive`` (full junction states) and ``adaptive@loops``
-(the adaptive mode on states built from stop-line and advance loops only). Each run is one SUMO
+Controls: ``programme``, ``actuated`` (SUMO's actuated copy of the programme), ``adaptive`` (full
+junction states, under the same greens as the actuated copy: the programme's ``minDur``/``maxDur``,
+else 5-60 s, ``twin.programmes.green_bounds``), ``adaptive@loops`` (the adaptive mode on states
+built from stop-line, advance and exit loops only) and ``adaptive#model`` (under the network
+model's greens, what ``aiguilleur envelopes approve`` proposes: 7-90 s where the programme states
+none). Each run is one SUMO
 seed; results are kept per seed in a JSON file, so the benchmark resumes where it stopped. The
 report gives per network the mean over seeds of the RESCO delay and of the vehicles never
 inserted, and says which target holds.
@@ -27,12 +31,13 @@ from typing import Any, cast, get_args
 from benchmarks.twin_unseen import EVAL_NETWORKS, generate_eval
 from twin import RunOptions, load_scenario, run_twin
 from twin.bench import _git_head, machine
+from twin.live_policy import LiveBounds
 from twin.loop_states import LiveInputs
 from twin.scenario import Scenario
 
 REPO = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- table: benchmarks/adaptive_bench.py -->", "<!-- end of table -->"
-CONTROLS = ("programme", "actuated", "adaptive", "adaptive@loops", "adaptive#actuated")
+CONTROLS = ("programme", "actuated", "adaptive", "adaptive@loops", "adaptive#model")
 DESIGN_SHARED = ("cologne1", "grid4x4", "acosta", "ingolstadt1")
 """The shared scenarios designs were chosen on (with the generated networks marked ``design``);
 the others (cologne3, arterial4x4, pasubio, the Champs-Élysées, the demo city) are held out."""
@@ -76,14 +81,14 @@ def networks(cache: Path) -> list[tuple[str, str, Scenario]]:
 
 def run_one(sc: Scenario, control: str, seed: int) -> dict[str, Any]:
     """One run's figures (``adaptive@loops``: the adaptive mode on loop-only states;
-    ``adaptive#actuated``: under the bounds SUMO's actuated copy runs with)."""
+    ``adaptive#model``: under the network model's greens)."""
     base, _, envelope = control.partition("#")
     name, _, inputs = base.partition("@")
     opts = RunOptions(progress=False, seed=seed, audit=False)
     if inputs in get_args(LiveInputs):
         opts = replace(opts, live_inputs=cast(LiveInputs, inputs))
-    if envelope == "actuated":
-        opts = replace(opts, live_envelope="actuated")
+    if envelope in get_args(LiveBounds):
+        opts = replace(opts, live_envelope=cast(LiveBounds, envelope))
     m = run_twin(sc, name, opts).metrics
     return {
         "delay": round(m.avg_delay_s, 2),
@@ -117,7 +122,7 @@ def report(
     """The Markdown table: per network, mean delay and never-inserted per control."""
     lines = [
         "| network | group | signals | programme | actuated | adaptive | adaptive per seed "
-        "| adaptive, loops only | adaptive, actuated's bounds "
+        "| adaptive, loops only | adaptive, model's greens "
         "| never inserted: programme / actuated / adaptive | adaptive < actuated "
         "| adaptive never-ins. ≤ programme |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -155,7 +160,7 @@ def report(
         lines.append(
             f"| {name} | {group} | {n_tls} | {_cell(d['programme'])} | {_cell(d['actuated'])} "
             f"| {_cell(d['adaptive'])} | {per_seed} | {_cell(d['adaptive@loops'])} "
-            f"| {_cell(d['adaptive#actuated'])} | "
+            f"| {_cell(d['adaptive#model'])} | "
             + " / ".join(_cell(ni[c], 0) for c in ("programme", "actuated", "adaptive"))
             + f" | {beat} | {ins} |"
         )

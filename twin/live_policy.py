@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -24,6 +24,7 @@ from optimizer.strategy import controller as make_controller
 from twin.driver import SignalDriver
 from twin.loop_states import VEH_SPACING_M, LiveInputs, LoopStates
 from twin.policy import PolicyOutcome
+from twin.programmes import programme_green_bounds
 
 _EPS = 1e-6
 HALTING_SPEED_MPS = 0.1
@@ -65,32 +66,54 @@ def travel_time(dist_m: float, speed_mps: float, vmax_mps: float) -> float:
     return t_acc + (dist_m - d_acc) / vmax
 
 
+LiveBounds = Literal["programme", "model"]
+"""Which greens the twin grants live controllers: the scenario programme's, as SUMO's actuated
+copy runs them (``programme``: ``twin.programmes.green_bounds``, the two compared at equal
+bounds), or the network model's (``model``: what ``aiguilleur envelopes approve`` proposes)."""
+
+
 def envelope_for(
     junction: Junction,
-    cycle_min_s: float = 40.0,
+    cycle_min_s: float | None = None,
     cycle_max_s: float = 120.0,
     *,
     may_skip: bool = True,
     greens: Mapping[int, tuple[float, float]] | None = None,
 ) -> Envelope:
-    """The operator envelope the twin grants a live controller: the scenario's phases and bounds.
+    """The operator envelope the twin grants a live controller: the scenario's phases, the
+    network model's greens and intergreens (``greens``: phase index -> minimum, maximum green
+    replaces them), no minimum cycle unless ``cycle_min_s`` sets one."""
+    phases = list(junction.phases)
+    if greens is not None:
+        phases = [
+            msgspec.structs.replace(
+                p,
+                min_green_s=greens.get(p.index, (p.min_green_s, p.max_green_s))[0],
+                max_green_s=greens.get(p.index, (p.min_green_s, p.max_green_s))[1],
+            )
+            for p in phases
+        ]
+    return envelope_from_phases(
+        junction.id, phases, cycle_min_s, cycle_max_s, may_skip_phases=may_skip
+    )
 
-    ``greens`` (phase index -> minimum, maximum green) replaces the network model's greens, and
-    the minimum cycle goes: the bounds SUMO's actuated copy runs under
-    (``twin.programmes.actuated_green_bounds``), to compare the two at equal bounds."""
-    if greens is None:
-        return envelope_from_phases(
-            junction.id, junction.phases, cycle_min_s, cycle_max_s, may_skip_phases=may_skip
+
+def live_envelopes(
+    junctions: Sequence[Junction],
+    signals: Mapping[str, SumoSignal],
+    bounds: LiveBounds,
+    *,
+    may_skip: bool = True,
+) -> dict[str, Envelope]:
+    """The envelope the twin grants each junction's live controller (see :data:`LiveBounds`)."""
+    return {
+        j.id: envelope_for(
+            j,
+            may_skip=may_skip,
+            greens=programme_green_bounds(signals[j.id]) if bounds == "programme" else None,
         )
-    phases = [
-        msgspec.structs.replace(
-            p,
-            min_green_s=greens.get(p.index, (p.min_green_s, p.max_green_s))[0],
-            max_green_s=greens.get(p.index, (p.min_green_s, p.max_green_s))[1],
-        )
-        for p in junction.phases
-    ]
-    return envelope_from_phases(junction.id, phases, 1.0, cycle_max_s, may_skip_phases=may_skip)
+        for j in junctions
+    }
 
 
 class LivePolicy:

@@ -6,16 +6,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from optimizer.model import Plan
-from optimizer.strategy import Decision
+from optimizer.strategy import Decision, Envelope
 from twin.audit import AuditResult
 from twin.detectors import (
     CountRecord,
     DetectorSpec,
 )
-from twin.live_policy import DecisionSource
+from twin.live_policy import DecisionSource, LiveBounds
 from twin.loop_states import LiveInputs
 from twin.metrics import RunMetrics
 
@@ -59,11 +59,15 @@ class RunOptions:
     """Another ``sumo`` binary (TraCI only), e.g. an older SUMO to compare versions."""
     audit: bool = True
     """Read back the states SUMO shows and check them against the control (``twin.audit``)."""
-    live_envelope: Literal["model", "actuated"] = "model"
-    """The envelope granted to live controllers: the network model's phase bounds with a 40-120 s
-    cycle (``model``, what ``aiguilleur envelopes approve`` proposes), or the bounds SUMO's
-    actuated copy of the programme runs under and no minimum cycle (``actuated``: the two
-    compared at equal bounds)."""
+    live_envelope: LiveBounds = "programme"
+    """The greens granted to live controllers: the scenario programme's ``minDur``/``maxDur``,
+    else 5-60 s, the bounds SUMO's actuated copy of the programme runs under (``programme``: the
+    two compared at equal bounds), or the network model's (``model``, what ``aiguilleur
+    envelopes approve`` proposes: 7-90 s where the programme states none). Either way a 120 s
+    maximum cycle and no minimum cycle."""
+    envelopes: Mapping[str, Envelope] | None = None
+    """Envelopes to grant instead (by junction id): those on record in a closed loop, so that
+    the signal audit checks what the operator approved."""
     live_inputs: LiveInputs = "full"
     """What live controllers are given (``twin.loop_states``): SUMO's halting vehicles and arrival
     times (``full``), states from stop-line, advance and exit loops only (``loops``), or only

@@ -7,27 +7,35 @@ from pathlib import Path
 
 from graph.sumo import ProgramPhase, SumoSignal
 
-ACTUATED_MIN_GREEN_S = 5.0
-ACTUATED_MAX_GREEN_S = 60.0
+DEFAULT_MIN_GREEN_S = 5.0
+DEFAULT_MAX_GREEN_S = 60.0
+"""The twin's safety bounds for a green whose programme phase states no ``minDur``/``maxDur``:
+5 s minimum (or the programme's green when shorter), 60 s maximum (or the programme's green when
+longer). Every control the twin compares runs under the same bounds: SUMO's actuated copy of the
+programme and the live controllers (``twin.live_policy.live_envelopes``). SUMO's netconvert
+makes actuated programmes with 5 s and 50 s; the network model (``graph.sumo``) proposes 7 s and
+90 s to an operator, which on a corridor's main road leaves SUMO's actuated control at its
+maximum green whenever traffic is continuous (docs/bench/adaptive.md)."""
 
 
-def actuated_bounds(ph: ProgramPhase) -> tuple[float, float]:
-    """Minimum and maximum green SUMO's actuated copy gives a green phase: the programme's own
-    ``minDur``/``maxDur`` when it has them, else 5 s (or less) to 60 s (or its duration)."""
+def green_bounds(ph: ProgramPhase) -> tuple[float, float]:
+    """Minimum and maximum green of a green programme phase: the programme's own
+    ``minDur``/``maxDur`` when it has them, else :data:`DEFAULT_MIN_GREEN_S` (or less) to
+    :data:`DEFAULT_MAX_GREEN_S` (or its duration)."""
     bounded = ph.min_dur_s is not None and ph.max_dur_s is not None and ph.max_dur_s > ph.min_dur_s
     if bounded and ph.min_dur_s is not None and ph.max_dur_s is not None:
         return ph.min_dur_s, ph.max_dur_s
-    return min(ACTUATED_MIN_GREEN_S, ph.duration_s), max(ACTUATED_MAX_GREEN_S, ph.duration_s)
+    return min(DEFAULT_MIN_GREEN_S, ph.duration_s), max(DEFAULT_MAX_GREEN_S, ph.duration_s)
 
 
-def actuated_green_bounds(signal: SumoSignal) -> dict[int, tuple[float, float]]:
-    """Per model phase (index into ``green_states``), the bounds SUMO's actuated copy runs it
-    with (the loosest over the programme's phases showing that state)."""
+def programme_green_bounds(signal: SumoSignal) -> dict[int, tuple[float, float]]:
+    """Per model phase (index into ``green_states``), the bounds :func:`green_bounds` gives it
+    (the loosest over the programme's phases showing that state)."""
     out: dict[int, tuple[float, float]] = {}
     for ph in signal.program:
         if ph.is_green() and ph.state in signal.green_states:
             k = signal.green_states.index(ph.state)
-            lo, hi = actuated_bounds(ph)
+            lo, hi = green_bounds(ph)
             if k in out:
                 lo, hi = min(lo, out[k][0]), max(hi, out[k][1])
             out[k] = (lo, hi)
@@ -35,7 +43,8 @@ def actuated_green_bounds(signal: SumoSignal) -> dict[int, tuple[float, float]]:
 
 
 def write_actuated_programmes(signals: dict[str, SumoSignal], path: Path) -> str:
-    """An additional file turning every programme actuated (same phases); returns its programID."""
+    """An additional file turning every programme actuated (same phases, greens within
+    :func:`green_bounds`); returns its programID."""
     program_id = "aiguilleur-actuated"
     root = ET.Element("additional")
     for sig in signals.values():
@@ -50,7 +59,7 @@ def write_actuated_programmes(signals: dict[str, SumoSignal], path: Path) -> str
         for ph in sig.program:
             attrs = {"duration": f"{ph.duration_s:g}", "state": ph.state}
             if ph.is_green():
-                lo, hi = actuated_bounds(ph)
+                lo, hi = green_bounds(ph)
                 attrs |= {"minDur": f"{lo:g}", "maxDur": f"{hi:g}"}
             ET.SubElement(tl, "phase", attrs)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

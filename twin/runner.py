@@ -32,7 +32,7 @@ from twin.detectors import (
 )
 from twin.driver import SignalDriver
 from twin.errors import ScenarioError, SumoStartError
-from twin.live_policy import LivePolicy, envelope_for
+from twin.live_policy import LivePolicy, live_envelopes
 from twin.loop_counter import LoopCounter
 from twin.loop_states import ControlLoops, LoopStates, write_control_loops
 from twin.mapping import TlsMapping
@@ -40,7 +40,7 @@ from twin.metrics import RunMetrics, compute_metrics, read_tripinfo
 from twin.options import RunOptions, RunResult
 from twin.plan_policy import PlanPolicy
 from twin.policy import Policy, PolicyOutcome, ProgrammePolicy
-from twin.programmes import actuated_green_bounds, write_actuated_programmes
+from twin.programmes import write_actuated_programmes
 from twin.progress import progress
 from twin.scenario import Scenario, open_xml
 from twin.sourced import SourcedPlanner
@@ -344,15 +344,16 @@ def _audit(api: Any, run: _Run, policy: Policy, now: float) -> SignalAudit | Non
 
 
 def _envelopes(run: _Run) -> dict[str, Envelope]:
-    """The envelope granted to each junction's live controller (``RunOptions.live_envelope``)."""
-    skip = run.options.may_skip_phases
-    out = {}
-    for j in run.sn.network.junctions:
-        greens = None
-        if run.options.live_envelope == "actuated":
-            greens = actuated_green_bounds(run.sn.signals[j.id])
-        out[j.id] = envelope_for(j, may_skip=skip, greens=greens)
-    return out
+    """The envelope granted to each junction's live controller (``RunOptions.envelopes``, else
+    ``RunOptions.live_envelope``)."""
+    if run.options.envelopes is not None:
+        return dict(run.options.envelopes)
+    return live_envelopes(
+        run.sn.network.junctions,
+        run.sn.signals,
+        run.options.live_envelope,
+        may_skip=run.options.may_skip_phases,
+    )
 
 
 def _drivers(api: Any, run: _Run, now: float) -> dict[str, SignalDriver]:

@@ -1,9 +1,9 @@
 """The adaptive mode in closed loop through the real pipeline: real broker, real worker, real SUMO.
 
 The decisions SUMO applied must be exactly the decisions the worker published, one per state the
-twin sent, under the envelopes the run approved (the scenario's phases and bounds, as the
-in-process run grants them); and since a decision is a function of the state and the envelope
-only, the run must measure exactly what the in-process adaptive run measures.
+twin sent, under the envelopes the run approved (the scenario's phases and the programme's
+greens, as the in-process run grants them); and since a decision is a function of the state and
+the envelope only, the run must measure exactly what the in-process adaptive run measures.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from benchmarks.twin_unseen import LONG_ID_LENGTH, long_ids
 from graph.sumo import network_from_sumo
 from streams.envelopes import to_envelope
 from twin import RunOptions, load_scenario, run_twin
-from twin.live_policy import envelope_for
+from twin.live_policy import live_envelopes
 
 pytestmark = pytest.mark.integration
 
@@ -49,10 +49,12 @@ def test_worker_decisions_drive_the_twin(
     local = run_twin(sc, "adaptive", RunOptions(progress=False))
 
     # the approvals on record are the envelopes the in-process run grants
-    junctions = network_from_sumo(sc.net, sc.additionals).network.junctions
+    sn = network_from_sumo(sc.net, sc.additionals)
+    junctions = sn.network.junctions
+    granted = live_envelopes(junctions, sn.signals, RunOptions().live_envelope)
     assert sorted(res.envelopes) == sorted(j.id for j in junctions)
     for j in junctions:
-        assert to_envelope(res.envelopes[j.id]) == envelope_for(j)
+        assert to_envelope(res.envelopes[j.id]) == granted[j.id]
         assert res.envelopes[j.id].approved_by == "Ada Operator"
 
     # one decision per state sent, and SUMO applied exactly those, in order
