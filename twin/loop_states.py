@@ -188,8 +188,11 @@ class LoopStates:
         return held if held >= OCCUPIED_QUEUE_S else 0.0
 
     def gap_s(self, lane: str) -> float:
-        """Seconds since a vehicle last crossed the lane's advance loop (0 while on it)."""
-        return self._loop[self.loops.approach[lane][1]].gap_s
+        """Seconds since a vehicle last crossed the lane's stop-line or advance loop (0 while one
+        is on either): a queue discharging over the stop line keeps the gap short even when no
+        vehicle passes the advance loop, which stands between two stopped cars."""
+        stop, adv = self.loops.approach[lane][:2]
+        return min(self._loop[stop].gap_s, self._loop[adv].gap_s)
 
     def on_exit(self, lane: str) -> float:
         """Vehicles believed on an exit lane."""
