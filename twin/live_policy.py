@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,7 +21,7 @@ from optimizer.strategy import (
 )
 from optimizer.strategy import controller as make_controller
 from twin.driver import SignalDriver
-from twin.loop_states import VEH_SPACING_M, LiveInputs, LoopStates
+from twin.loop_states import VEH_SPACING_M, LiveInputs, LoopStates, travel_time
 from twin.policy import PolicyOutcome
 from twin.programmes import programme_green_bounds
 
@@ -31,8 +30,6 @@ HALTING_SPEED_MPS = 0.1
 """SUMO's own threshold for a halting vehicle."""
 JAM_SPEED_MPS = 5.0
 """An exit lane moving slower than this on average is jammed: every vehicle on it takes room."""
-ACCEL_MPS2 = 2.6
-"""A passenger car's acceleration (SUMO's default), for arrival estimates."""
 
 DecisionSource = Callable[[Sequence[JunctionState]], Mapping[str, Decision]]
 """Decisions from outside the process (the Kafka closed loop): the states of the junctions due at
@@ -52,18 +49,6 @@ class _Movement:
 _LaneView = dict[str, tuple[int, list[float], float]]
 """Per next edge: (halting vehicles, arrival times in s of the moving ones, longest wait in s of
 the halting ones)."""
-
-
-def travel_time(dist_m: float, speed_mps: float, vmax_mps: float) -> float:
-    """Seconds to cover ``dist_m`` from ``speed_mps``, accelerating at :data:`ACCEL_MPS2` up to
-    ``vmax_mps`` (a vehicle pulling away from a queue is not stuck at its current speed)."""
-    v0 = max(speed_mps, 0.0)
-    vmax = max(vmax_mps, v0, 0.1)
-    t_acc = (vmax - v0) / ACCEL_MPS2
-    d_acc = (v0 + vmax) / 2.0 * t_acc
-    if dist_m <= d_acc:
-        return (math.sqrt(v0 * v0 + 2.0 * ACCEL_MPS2 * dist_m) - v0) / ACCEL_MPS2
-    return t_acc + (dist_m - d_acc) / vmax
 
 
 LiveBounds = Literal["programme", "model"]

@@ -2,26 +2,31 @@
 
 Every signalised approach lane gets a **stop-line loop** (2 m before the stop line) and an
 **advance loop** (:data:`ADVANCE_M` upstream, or the lane's start on a shorter lane); every exit
-lane a loop at its **start** and one at its **end**. From their pulses alone (a vehicle entering a
-loop, a loop occupied, the time since the last vehicle), per lane:
+lane a loop at its **start** and one at its **end**. From their pulses alone (a vehicle arriving
+on a loop, leaving it, a loop occupied, the time since the last vehicle), per lane:
 
-- vehicles between the advance and the stop-line loop: count in minus count out, bounded by the
-  storage between them, reset to zero when both loops and the stop line have been free for
-  :data:`RESET_GAP_S`; at least that storage when the advance loop stays occupied (the queue
-  reaches it);
-- approaching vehicles: those that crossed the advance loop and have not had time to reach the
-  stop line at the speed the loop measured (arrival estimates); the rest are queued;
+- vehicles between the advance and the stop-line loop: arrivals on the advance loop minus
+  departures from the stop-line loop (a vehicle standing on the stop-line loop is still queued),
+  bounded by the storage between them, reset to zero once both loops have been free for the
+  distance between them at :data:`RESET_SPEED_MPS` (and at least :data:`RESET_GAP_S`); at least
+  that storage when the advance loop stays occupied (the queue reaches it);
+- approaching vehicles: those that crossed the advance loop and would not yet have reached the
+  stop line from the speed the loop measured, accelerating to the lane's speed limit (point-queue
+  arrival estimates); the rest are queued;
 - the wait at the stop line: how long the stop-line loop has been occupied without a break;
-- the gap: time since a vehicle last crossed the advance loop (gap logic);
-- per exit lane: vehicles on it (in minus out, bounded by its storage; all of it when its start
-  loop stays occupied: the queue reaches back to the junction).
+- the gap: time since a vehicle last crossed the stop-line or the advance loop (gap logic);
+- per exit lane: vehicles on it (arrivals on its start loop minus departures from its end loop,
+  bounded by its storage; all of it when its start loop stays occupied: the queue reaches back to
+  the junction).
 
 Lane changes between two loops of one lane make counts drift; the bounds and resets keep them in
-range. No vehicle identity, route or position is read: loops do not see them.
+range. No vehicle route or position is read: loops do not see them (SUMO's vehicle ids only tell
+one pulse from the next when a vehicle stays on a loop over several steps).
 """
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +40,26 @@ VEH_SPACING_M = 7.5
 OCCUPIED_QUEUE_S = 2.0
 """A loop occupied this long without a break has a queued vehicle on it."""
 RESET_GAP_S = 5.0
+RESET_SPEED_MPS = 5.0
+"""A vehicle past the advance loop reaches the stop-line loop at least this fast on average, or
+queues behind one standing on it: counts between the two loops are reset only after both have
+been free for the distance at this speed (and :data:`RESET_GAP_S`)."""
+
+ACCEL_MPS2 = 2.6
+"""A passenger car's acceleration (SUMO's default), for arrival estimates."""
+
+
+def travel_time(dist_m: float, speed_mps: float, vmax_mps: float) -> float:
+    """Seconds to cover ``dist_m`` from ``speed_mps``, accelerating at :data:`ACCEL_MPS2` up to
+    ``vmax_mps`` (a vehicle pulling away from a queue is not stuck at its current speed)."""
+    v0 = max(speed_mps, 0.0)
+    vmax = max(vmax_mps, v0, 0.1)
+    t_acc = (vmax - v0) / ACCEL_MPS2
+    d_acc = (v0 + vmax) / 2.0 * t_acc
+    if dist_m <= d_acc:
+        return (math.sqrt(v0 * v0 + 2.0 * ACCEL_MPS2 * dist_m) - v0) / ACCEL_MPS2
+    return t_acc + (dist_m - d_acc) / vmax
+
 
 LiveInputs = Literal["full", "loops", "gaps"]
 """What the twin's live controllers are given: ``full`` (SUMO's halting vehicles and arrival
@@ -98,6 +123,10 @@ class _Loop:
 
     entries: int = 0
     """Vehicles that entered it during the last step."""
+    leaves: int = 0
+    """Vehicles that left it during the last step."""
+    seen: set[str] = field(default_factory=set)
+    gone: set[str] = field(default_factory=set)
     occupied_since: float | None = None
     gap_s: float = 0.0
     speed_mps: float = -1.0
@@ -124,6 +153,8 @@ class LoopStates:
             self._loop[start] = _Loop()
             self._loop[end] = _Loop()
         self._approach = {lane: _Approach() for lane in loops.approach}
+        self._vmax = {lane: float(api.lane.getMaxSpeed(lane)) for lane in loops.approach}
+        """Speed limit of each approach lane (the network's, not a measurement)."""
         self._exit = dict.fromkeys(loops.exits, 0.0)
         self._now = 0.0
 
@@ -131,7 +162,15 @@ class LoopStates:
         il = self._api.inductionloop
         st = self._loop[det]
         data = il.getVehicleData(det)
-        st.entries = sum(1 for d in data if float(d[2]) > now - step + 1e-6)
+        # A loop's pulse: a vehicle arriving on it, and leaving it. SUMO lists a vehicle in two
+        # steps when it crosses at a step boundary (or stands on the loop): each counts once.
+        # The ids only tell one pulse from the next; no estimate reads them.
+        on = {str(d[0]) for d in data}
+        left = {str(d[0]) for d in data if float(d[3]) >= 0}
+        st.entries = len(on - st.seen)
+        st.leaves = len(left - st.gone)
+        st.seen, st.gone = on, left
+        del step
         occupied = any(float(d[3]) < 0 for d in data)
         if occupied and st.occupied_since is None:
             entry = [float(d[2]) for d in data if float(d[3]) < 0]
@@ -153,19 +192,20 @@ class LoopStates:
             stop, adv = self._read(stop_id, now, step), self._read(adv_id, now, step)
             a = self._approach[lane]
             storage = max(1.0, dist / VEH_SPACING_M)
-            speed = adv.speed_mps if adv.speed_mps > 0.5 else 0.5
-            a.transit += [now + dist / speed] * adv.entries
-            a.between = min(storage + 1.0, max(0.0, a.between + adv.entries - stop.entries))
+            # Point-queue arrival at the stop line: the loop's speed, accelerating to the limit.
+            eta = travel_time(dist, max(adv.speed_mps, 0.0), self._vmax[lane])
+            a.transit += [now + eta] * adv.entries
+            a.between = min(storage + 1.0, max(0.0, a.between + adv.entries - stop.leaves))
             a.transit = [t for t in a.transit if t > now][: int(a.between)]
             if self._held(adv, now) >= OCCUPIED_QUEUE_S:
                 a.between = max(a.between, storage)
             free = stop.occupied_since is None and stop.gap_s >= RESET_GAP_S
-            if free and adv.gap_s >= RESET_GAP_S:
+            if free and adv.gap_s >= max(RESET_GAP_S, dist / RESET_SPEED_MPS):
                 a.between, a.transit = 0.0, []
         for lane, (in_id, out_id, length) in self.loops.exits.items():
             start, end = self._read(in_id, now, step), self._read(out_id, now, step)
             storage = max(1.0, length / VEH_SPACING_M)
-            n = min(storage, max(0.0, self._exit[lane] + start.entries - end.entries))
+            n = min(storage, max(0.0, self._exit[lane] + start.entries - end.leaves))
             if self._held(start, now) >= OCCUPIED_QUEUE_S:
                 n = storage
             elif min(start.gap_s, end.gap_s) >= RESET_GAP_S and end.occupied_since is None:
