@@ -10,12 +10,12 @@ these tests were written: see the comments).
 
 from __future__ import annotations
 
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
+from tests.integration.twin.plain_net import build_plain_net
 from twin import RunOptions, load_scenario, run_twin
 from twin.loop_states import LiveInputs
 
@@ -28,55 +28,24 @@ def _build(d: Path, *, bottleneck_mps: float, flows: dict[tuple[str, str], float
     """Signal A at the origin; the main road continues east of A through a 60 m link into
     ``bottleneck_mps`` road (a slow stretch: a queue that spills back onto A when the main
     flow exceeds what it drains)."""
-    import sumo  # sets SUMO_HOME
-    import sumolib
-
-    del sumo
-    d.mkdir(parents=True, exist_ok=True)
     nodes = {
-        "W": (-300, 0, "priority"),
-        "A": (0, 0, "traffic_light"),
-        "B": (60, 0, "priority"),
-        "E": (460, 0, "priority"),
-        "N": (0, 250, "priority"),
-        "S": (0, -250, "priority"),
+        "W": (-300.0, 0.0, "priority"),
+        "A": (0.0, 0.0, "traffic_light"),
+        "B": (60.0, 0.0, "priority"),
+        "E": (460.0, 0.0, "priority"),
+        "N": (0.0, 250.0, "priority"),
+        "S": (0.0, -250.0, "priority"),
     }
-    (d / "n.nod.xml").write_text(
-        "<nodes>"
-        + "".join(f'<node id="{n}" x="{x}" y="{y}" type="{t}"/>' for n, (x, y, t) in nodes.items())
-        + "</nodes>"
-    )
-    edges = [
-        ("WA", "W", "A", 13.9),
-        ("AB", "A", "B", 13.9),
-        ("BE", "B", "E", bottleneck_mps),
-        ("NA", "N", "A", 13.9),
-        ("AS", "A", "S", 13.9),
-        ("SA", "S", "A", 13.9),
-        ("AN", "A", "N", 13.9),
-    ]
-    (d / "n.edg.xml").write_text(
-        "<edges>"
-        + "".join(
-            f'<edge id="{e}" from="{a}" to="{b}" numLanes="1" speed="{v}"/>' for e, a, b, v in edges
-        )
-        + "</edges>"
-    )
-    net = d / "net.net.xml"
-    subprocess.run(
-        [
-            sumolib.checkBinary("netconvert"),
-            f"--node-files={d / 'n.nod.xml'}",
-            f"--edge-files={d / 'n.edg.xml'}",
-            "--no-turnarounds",
-            "--tls.default-type=static",
-            "--no-warnings",
-            "-o",
-            str(net),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    edges = {
+        "WA": ("W", "A", 13.9),
+        "AB": ("A", "B", 13.9),
+        "BE": ("B", "E", bottleneck_mps),
+        "NA": ("N", "A", 13.9),
+        "AS": ("A", "S", 13.9),
+        "SA": ("S", "A", 13.9),
+        "AN": ("A", "N", 13.9),
+    }
+    build_plain_net(d, nodes, edges)
     (d / "r.rou.xml").write_text(
         '<routes><vType id="car" sigma="0"/>'
         + "".join(

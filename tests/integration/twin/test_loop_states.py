@@ -8,11 +8,11 @@ lane is compared with SUMO's halting vehicles on it.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.integration.twin.plain_net import build_plain_net
 from twin.loop_states import ADVANCE_M, LoopStates, write_control_loops
 from twin.sumo_command import lane_lengths
 
@@ -22,46 +22,18 @@ END_S = 900
 
 
 def _build(d: Path) -> Path:
-    import sumo  # sets SUMO_HOME
-    import sumolib
-
-    del sumo
     nodes = {
-        "W": (-300, 0, "priority"),
-        "A": (0, 0, "traffic_light"),
-        "E": (300, 0, "priority"),
-        "N0": (0, 300, "priority"),
-        "N": (0, 45, "priority"),
-        "S": (0, -250, "priority"),
+        "W": (-300.0, 0.0, "priority"),
+        "A": (0.0, 0.0, "traffic_light"),
+        "E": (300.0, 0.0, "priority"),
+        "N0": (0.0, 300.0, "priority"),
+        "N": (0.0, 45.0, "priority"),
+        "S": (0.0, -250.0, "priority"),
     }
-    (d / "n.nod.xml").write_text(
-        "<nodes>"
-        + "".join(f'<node id="{n}" x="{x}" y="{y}" type="{t}"/>' for n, (x, y, t) in nodes.items())
-        + "</nodes>"
-    )
-    edges = [("WA", "W", "A"), ("AE", "A", "E"), ("N0N", "N0", "N"), ("NA", "N", "A")]
-    edges += [("AS", "A", "S"), ("SA", "S", "A"), ("AN", "A", "N"), ("NN0", "N", "N0")]
-    (d / "n.edg.xml").write_text(
-        "<edges>"
-        + "".join(
-            f'<edge id="{e}" from="{a}" to="{b}" numLanes="1" speed="13.9"/>' for e, a, b in edges
-        )
-        + "</edges>"
-    )
-    subprocess.run(
-        [
-            sumolib.checkBinary("netconvert"),
-            f"--node-files={d / 'n.nod.xml'}",
-            f"--edge-files={d / 'n.edg.xml'}",
-            "--no-turnarounds",
-            "--tls.default-type=static",
-            "--no-warnings",
-            "-o",
-            str(d / "net.net.xml"),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    pairs = ["WA", "AE", "N0N", "NA", "AS", "SA", "AN", "NN0"]
+    ends = {"WA": ("W", "A"), "AE": ("A", "E"), "N0N": ("N0", "N"), "NA": ("N", "A")}
+    ends |= {"AS": ("A", "S"), "SA": ("S", "A"), "AN": ("A", "N"), "NN0": ("N", "N0")}
+    net = build_plain_net(d, nodes, {e: (*ends[e], 13.9) for e in pairs})
     flows = {("WA", "AE"): 700, ("N0N", "AS"): 300, ("SA", "NN0"): 250}
     (d / "r.rou.xml").write_text(
         '<routes><vType id="car" sigma="0.5"/>'
@@ -72,7 +44,7 @@ def _build(d: Path) -> Path:
         )
         + "</routes>"
     )
-    return d / "net.net.xml"
+    return net
 
 
 def test_loop_queues_follow_the_halting_vehicles(tmp_path: Path) -> None:
