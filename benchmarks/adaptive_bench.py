@@ -112,6 +112,12 @@ def _cell(v: float | None, digits: int = 1) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
 
 
+def _count(v: float | None) -> str:
+    """A mean count: whole when it is, else one decimal (a vehicle left out at one seed of three
+    shows as 0.3, not 0)."""
+    return "–" if v is None else _cell(v, 0 if float(v).is_integer() else 1)
+
+
 def _seeds_of(rows: dict[str, Any], name: str, control: str, seeds: list[int]) -> int:
     return sum(_key(name, control, s) in rows for s in seeds)
 
@@ -128,6 +134,8 @@ def report(
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     wins = held = total = total_ins = 0
+    by_half: dict[str, list[int]] = {"design": [0, 0], "held out": [0, 0]}
+    """Per half (the group's last words): [wins, networks compared]."""
     for name, group, n_tls in nets:
         d = {c: _mean(rows, name, c, seeds, "delay") for c in CONTROLS}
         ni = {c: _mean(rows, name, c, seeds, "never_inserted") for c in CONTROLS}
@@ -145,6 +153,9 @@ def report(
             mine = _mean(rows, name, "adaptive", common, "delay") or 0.0
             ok = mine < (_mean(rows, name, "actuated", common, "delay") or 0.0)
             wins += ok
+            half = by_half["design" if group.endswith("design") else "held out"]
+            half[0] += ok
+            half[1] += 1
             beat = "yes" if ok else "**no**"
             if len(common) < len(seeds):
                 beat += f" (seed{'s' if len(common) > 1 else ''} {','.join(map(str, common))})"
@@ -161,7 +172,7 @@ def report(
             f"| {name} | {group} | {n_tls} | {_cell(d['programme'])} | {_cell(d['actuated'])} "
             f"| {_cell(d['adaptive'])} | {per_seed} | {_cell(d['adaptive@loops'])} "
             f"| {_cell(d['adaptive#model'])} | "
-            + " / ".join(_cell(ni[c], 0) for c in ("programme", "actuated", "adaptive"))
+            + " / ".join(_count(ni[c]) for c in ("programme", "actuated", "adaptive"))
             + f" | {beat} | {ins} |"
         )
     commits = sorted(
@@ -173,8 +184,10 @@ def report(
         "SUMO seeds "
         f"{', '.join(map(str, seeds))}, each figure the mean over the seeds measured (a "
         "comparison made on fewer seeds says how many). Delay: RESCO's average delay (s), "
-        f"time-to-teleport -1. Adaptive below actuated on {wins} of {total} networks measured; "
-        f"never more vehicles left uninserted than the programme on {held} of {total_ins}.",
+        f"time-to-teleport -1. Adaptive below actuated on {wins} of {total} networks measured "
+        f"(design half: {by_half['design'][0]} of {by_half['design'][1]}; held out: "
+        f"{by_half['held out'][0]} of {by_half['held out'][1]}); never more vehicles left "
+        f"uninserted than the programme on {held} of {total_ins}.",
         "",
     ]
     return "\n".join(head + lines) + "\n"
