@@ -19,7 +19,7 @@ import msgspec
 from graph.model import Network
 from graph.settings import BuildSettings
 
-MODEL_VERSION = 4
+MODEL_VERSION = 5
 """Bump when the builder's output changes for the same input, to invalidate old caches."""
 
 logger = logging.getLogger(__name__)

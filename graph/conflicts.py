@@ -98,6 +98,15 @@ class ConflictTable:
         """True when movements ``m1`` and ``m2`` must not be green together."""
         return _conflict(self._chords[m1], self._chords[m2])
 
+    def gives_way(self, m1: str, m2: str) -> bool:
+        """True when ``m1`` may run green with ``m2`` only by giving way to it: their paths cross,
+        their approaches face each other, ``m1`` yields (an unprotected far-side turn or U-turn)
+        and ``m2`` does not."""
+        p, q = self._chords[m1], self._chords[m2]
+        if p.approach_id == q.approach_id or not _crosses(p, q) or not p.yields or q.yields:
+            return False
+        return abs(angle_diff_deg(p.bearing, q.bearing)) >= OPPOSING_MIN_DEG
+
     def conflicting_pairs(self, movement_ids: Iterable[str]) -> list[tuple[str, str]]:
         """Every conflicting pair among ``movement_ids``."""
         ids = sorted(set(movement_ids))

@@ -14,6 +14,21 @@ import msgspec
 TurnType = Literal["left", "through", "right", "uturn"]
 
 
+class Lane(msgspec.Struct, frozen=True, kw_only=True):
+    """One lane of an approach at the stop line, and the movements it serves."""
+
+    index: int
+    """0 is the rightmost lane in the direction of travel, counting leftwards (SUMO's
+    convention; OSM's ``turn:lanes`` lists lanes from the left, so its last entry is lane 0)."""
+    id: str
+    """The lane's id: the SUMO lane id (``<edge>_<index>``) for a SUMO network,
+    ``<approach id>#<index>`` for a network built from OSM."""
+    movement_ids: tuple[str, ...]
+    """Movements whose vehicles may leave from this lane."""
+    guessed: bool = False
+    """True when the lane's movements come from the default allocation (no ``turn:lanes``)."""
+
+
 class Approach(msgspec.Struct, frozen=True, kw_only=True):
     """One incoming drivable edge of a junction (all its lanes)."""
 
@@ -43,6 +58,9 @@ class Approach(msgspec.Struct, frozen=True, kw_only=True):
     """Where the approach meets the junction: bearing from the junction centre to a point of the
     approach ~25 m out. Separates the two carriageways of a divided road; ``None`` when unknown
     (then ``bearing_deg + 180``)."""
+    lane_detail: tuple[Lane, ...] = ()
+    """Every lane at the stop line with the movements it serves, index 0 first; empty in models
+    built before lanes were recorded (every lane then serves every movement)."""
 
 
 class Exit(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,6 +78,9 @@ class Exit(msgspec.Struct, frozen=True, kw_only=True):
     lanes: int = 1
     position_deg: float | None = None
     """Bearing from the junction centre to a point of the exit ~25 m out (``None``: unknown)."""
+    lane_ids: tuple[str, ...] = ()
+    """Ids of the exit's lanes where they are lanes of the model too (SUMO: ``<edge>_<index>``),
+    so that a detector on them counts the junction's outflow; empty when unknown."""
 
 
 class Movement(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,6 +92,9 @@ class Movement(msgspec.Struct, frozen=True, kw_only=True):
     turn: TurnType
     protected: bool = False
     """True when the movement runs only in its own conflict-free phase (e.g. a left-turn lane)."""
+    yields_to: tuple[str, ...] = ()
+    """Movements this one must give way to when both show green (a left turn to the opposing
+    through traffic; SUMO: the node's right-of-way matrix)."""
 
 
 class Phase(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,6 +108,16 @@ class Phase(msgspec.Struct, frozen=True, kw_only=True):
     intergreen_s: float = 5.0
     """Amber plus all-red after this phase ends."""
     pedestrian: bool = False
+    """True when a signalised pedestrian crossing walks during this phase."""
+    permitted_movement_ids: tuple[str, ...] = ()
+    """Movements of ``movement_ids`` the phase shows *permitted*: green, but giving way to a
+    movement in :attr:`Movement.yields_to` (SUMO's ``g``); the others have priority."""
+    lane_ids: tuple[str, ...] = ()
+    """Lanes that show green in this phase (SUMO: a lane with a green link); empty: every lane
+    serving one of ``movement_ids``."""
+    programme_green_s: float | None = None
+    """Green the signal's own programme gives this phase per cycle (SUMO ``tlLogic``); ``None``
+    when no programme is known (a network built from OSM)."""
 
 
 class Junction(msgspec.Struct, frozen=True, kw_only=True):
@@ -107,6 +141,8 @@ class Junction(msgspec.Struct, frozen=True, kw_only=True):
     """Approaches whose arm has a pedestrian crossing near the junction."""
     exits: tuple[Exit, ...] = ()
     """Outgoing edges (movement ``exit_id`` values are their ids)."""
+    programme_cycle_s: float | None = None
+    """Cycle of the signal's own programme (SUMO ``tlLogic``); ``None`` when unknown."""
 
     def approach(self, approach_id: str) -> Approach:
         """Return the approach with this id, or raise ``KeyError``."""

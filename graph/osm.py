@@ -19,13 +19,15 @@ import msgspec
 from graph import cache
 from graph._approaches import JunctionParts, build_parts
 from graph._geo import distance_m
+from graph._lanes import allocate_lanes
 from graph._links import build_links
 from graph._phases import design_phases, protect_turns
 from graph._reader import Restriction, read_roads
 from graph._roads import RoadGraph, build_graph
 from graph._signals import Cluster, cluster_signals
+from graph.conflicts import ConflictTable
 from graph.errors import NetworkSourceError
-from graph.model import Exit, Junction, Network
+from graph.model import Approach, Exit, Junction, Movement, Network, Phase
 from graph.settings import BuildSettings
 from graph.zones import assign_zones
 
@@ -187,6 +189,13 @@ def _junction(
     phases = design_phases(
         parts.approaches, exits, movements, parts.crossings, clearance, settings, extent
     )
+    movements, phases = _right_of_way(parts.approaches, exits, movements, phases, settings)
+    approaches = [
+        msgspec.structs.replace(
+            a, lane_detail=allocate_lanes(a, movements, drive_left=settings.drive_left)
+        )
+        for a in parts.approaches
+    ]
     guessed = ["phases"]
     if any(x.width_guessed for x in parts.crossings):
         guessed.append("pedestrian_clearance_s")
@@ -199,7 +208,7 @@ def _junction(
         lon=round(sum(lons) / len(lons), 7),
         zone_id="",
         node_ids=tuple(str(n) for n in sorted(cluster.internal)),
-        approaches=tuple(parts.approaches),
+        approaches=tuple(approaches),
         movements=tuple(movements),
         phases=tuple(phases),
         name=" / ".join(names[:MAX_NAMES]),
@@ -209,6 +218,28 @@ def _junction(
         crossing_approach_ids=tuple(sorted({a for x in parts.crossings for a in x.approach_ids})),
         exits=exits,
     )
+
+
+def _right_of_way(
+    approaches: list[Approach],
+    exits: tuple[Exit, ...],
+    movements: list[Movement],
+    phases: list[Phase],
+    settings: BuildSettings,
+) -> tuple[list[Movement], list[Phase]]:
+    """Movements with what they give way to (``yields_to``), and phases with the movements they
+    show permitted: those giving way to another movement of the same phase (an unprotected left
+    turn across the opposing through traffic)."""
+    table = ConflictTable(approaches, exits, movements, drive_left=settings.drive_left)
+    ids = [m.id for m in movements]
+    yields = {m: tuple(o for o in ids if o != m and table.gives_way(m, o)) for m in ids}
+    movements = [msgspec.structs.replace(m, yields_to=yields[m.id]) for m in movements]
+    out = []
+    for p in phases:
+        shown = set(p.movement_ids)
+        permitted = tuple(m for m in p.movement_ids if any(o in shown for o in yields[m]))
+        out.append(msgspec.structs.replace(p, permitted_movement_ids=permitted))
+    return movements, out
 
 
 def _with_zone(j: Junction, zone_id: str) -> Junction:

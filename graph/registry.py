@@ -16,7 +16,17 @@ Two ways to place a detector, in CSV or GeoJSON:
   (for a SUMO network: the ``tlLogic`` id and the incoming edge id). For feeds whose detectors are
   already known per approach, such as the digital twin's loops (``twin.export``).
 
-An optional ``lanes`` column says how many lanes the detector covers (default 1).
+- **by lane id**: ``lane_id``, a lane id of the network model (for a SUMO network the SUMO lane id,
+  ``<edge>_<index>``). A lane of a signalised approach places the detector on that approach (and
+  lane); a lane of a junction's exit only (traffic leaving it) places it on that exit, where it
+  counts the junction's outflow. ``junction_id`` and ``approach_id`` may be given too, and must
+  then agree.
+
+An optional ``lanes`` column says how many lanes the detector covers (default 1), and an optional
+``lane_index`` which ones, with any placement by approach: lanes ``lane_index`` to
+``lane_index + lanes - 1``, counted from the rightmost lane (0) leftwards, the network model's
+convention (``graph.model.Lane``). Without either, the detector covers ``lanes`` unknown lanes of
+its approach, as registries written before lanes were recorded.
 
 Malformed files (unreadable, missing columns, non-numeric values, duplicate ids) raise
 :class:`~graph.errors.DetectorRegistryError` with the file and line. Well-formed detectors that
@@ -27,6 +37,7 @@ never stops the service.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
@@ -37,7 +48,7 @@ import msgspec
 
 from graph._geo import angle_diff_deg, bearing_deg, point_segment_distance, project
 from graph.errors import DetectorRegistryError
-from graph.model import Approach, Junction, Network
+from graph.model import Approach, Exit, Junction, Network
 
 DEFAULT_SNAP_M = 30.0
 """Farthest a positioned detector may be from an approach's centre line and still snap to it."""
@@ -55,8 +66,13 @@ class DetectorSite(msgspec.Struct, frozen=True):
     detector_id: str
     junction_id: str
     approach_id: str
+    """Approach the detector counts (empty for a detector on an exit only, ``exit_id``)."""
     zone_id: str
     lanes: int = 1
+    lane_ids: tuple[str, ...] = ()
+    """Model lanes the detector covers (empty: ``lanes`` lanes of the approach, unknown which)."""
+    exit_id: str = ""
+    """Exit of ``junction_id`` the detector counts, for a detector on an exit only."""
 
 
 class UnmappedDetector(msgspec.Struct, frozen=True):
@@ -80,6 +96,12 @@ class _Entry:
     bearing: float = math.nan
     junction_id: str = ""
     approach_id: str = ""
+    lane_id: str = ""
+    lane_index: int | None = None
+
+
+_Place = tuple[Junction, Approach | Exit, tuple[str, ...]]
+"""Where an entry lands: junction, approach (or exit), and the model lanes it covers."""
 
 
 class DetectorRegistry:
@@ -203,11 +225,19 @@ def map_entries(
             if a.osm_way_id is not None:
                 by_way.setdefault(a.osm_way_id, []).append((j, a))
     by_id = {(j.id, a.id): (j, a) for j in network.junctions for a in j.approaches}
+    lanes = _LaneIndex(network)
     snapper: _Snapper | None = None
     sites: list[DetectorSite] = []
     unmapped: list[UnmappedDetector] = []
     for e in entries:
         found: tuple[Junction, Approach] | str
+        if e.lane_id:
+            placed = lanes.place(e)
+            if isinstance(placed, str):
+                unmapped.append(UnmappedDetector(e.detector_id, e.line, placed))
+            else:
+                sites.append(_site(e, placed))
+            continue
         if e.approach_id:
             found = by_id.get((e.junction_id, e.approach_id)) or (
                 f"junction {e.junction_id!r} has no approach {e.approach_id!r} in this network: "
@@ -219,12 +249,82 @@ def map_entries(
             if snapper is None:
                 snapper = _Snapper(network, cell_m=max(snap_m, 25.0))
             found = snapper.snap(e.lon, e.lat, e.bearing, snap_m, bearing_tolerance_deg)
+        if not isinstance(found, str) and e.lane_index is not None:
+            found_lanes = _indexed_lanes(e, found[1])
+            if isinstance(found_lanes, str):
+                found = found_lanes
+            else:
+                sites.append(_site(e, (found[0], found[1], found_lanes)))
+                continue
         if isinstance(found, str):
             unmapped.append(UnmappedDetector(e.detector_id, e.line, found))
         else:
             j, a = found
             sites.append(DetectorSite(e.detector_id, j.id, a.id, j.zone_id, e.lanes))
     return DetectorRegistry(sites, unmapped)
+
+
+def _site(e: _Entry, placed: _Place) -> DetectorSite:
+    j, where, lane_ids = placed
+    if isinstance(where, Exit):
+        return DetectorSite(
+            e.detector_id, j.id, "", j.zone_id, len(lane_ids), lane_ids, exit_id=where.id
+        )
+    return DetectorSite(e.detector_id, j.id, where.id, j.zone_id, len(lane_ids), lane_ids)
+
+
+def _indexed_lanes(e: _Entry, a: Approach) -> tuple[str, ...] | str:
+    """The model lanes ``lane_index`` .. ``lane_index + lanes - 1`` of ``a``, or why not."""
+    first = e.lane_index or 0
+    last = first + e.lanes - 1
+    if last >= a.lanes:
+        return (
+            f"lane_index {first} with lanes {e.lanes} reaches lane {last}, but approach {a.id} "
+            f"has {a.lanes} lane(s) (0 is the rightmost): check lane_index and lanes"
+        )
+    if not a.lane_detail:
+        return (
+            f"approach {a.id} has no lane detail in this network model (built before lanes "
+            "were recorded): rebuild it with `aiguilleur graph build`, or drop lane_index"
+        )
+    return tuple(ln.id for ln in a.lane_detail[first : last + 1])
+
+
+class _LaneIndex:
+    """Model lanes by id: approach lanes first, then lanes of exits that are no approach."""
+
+    def __init__(self, network: Network) -> None:
+        self.approach: dict[str, tuple[Junction, Approach]] = {}
+        self.exit: dict[str, tuple[Junction, Exit]] = {}
+        for j in network.junctions:
+            for a in j.approaches:
+                for ln in a.lane_detail:
+                    self.approach[ln.id] = (j, a)
+        for j in network.junctions:
+            for x in j.exits:
+                for lid in x.lane_ids:
+                    if lid not in self.approach:
+                        self.exit.setdefault(lid, (j, x))
+
+    def place(self, e: _Entry) -> _Place | str:
+        found = self.approach.get(e.lane_id)
+        if found is not None:
+            j, a = found
+            if (e.junction_id and e.junction_id != j.id) or (
+                e.approach_id and e.approach_id != a.id
+            ):
+                return (
+                    f"lane {e.lane_id!r} is on approach {a.id!r} of junction {j.id!r}, not on "
+                    f"{e.approach_id or '?'!r} of {e.junction_id or '?'!r}: fix one of them"
+                )
+            return j, a, (e.lane_id,)
+        out = self.exit.get(e.lane_id)
+        if out is not None and not e.approach_id:
+            return out[0], out[1], (e.lane_id,)
+        return (
+            f"no signalised approach or exit of this network has a lane {e.lane_id!r}: check "
+            "that the registry was written for the same network (SUMO lane ids: <edge>_<index>)"
+        )
 
 
 def _by_way(
@@ -297,14 +397,14 @@ def _check_header(path: Path, header: list[str]) -> None:
         raise DetectorRegistryError(
             str(path), 1, f"no detector_id column in header {','.join(header)}"
         )
-    if not any(
+    if "lane_id" not in header and not any(
         all(c in header for c in cols) for cols in (_WAY_COLUMNS, _POS_COLUMNS, _APPROACH_COLUMNS)
     ):
         raise DetectorRegistryError(
             str(path),
             1,
             "header needs osm_way_id,from_node or lat,lon,bearing or junction_id,approach_id "
-            "columns "
+            "or lane_id columns "
             f"(got {','.join(header)})",
         )
 
@@ -334,6 +434,41 @@ def _entry(path: Path, line: int, values: Mapping[str, object]) -> _Entry:
                 str(path), line, f"lanes must be a positive integer, got {raw_lanes!r}"
             )
         lanes = int(lanes_f)
+    lane_index: int | None = None
+    raw_index = values.get("lane_index")
+    if raw_index not in (None, ""):
+        index_f = _number(path, line, "lane_index", raw_index)
+        if index_f != int(index_f) or index_f < 0:
+            raise DetectorRegistryError(
+                str(path),
+                line,
+                f"lane_index must be 0 (the rightmost lane) or more, got {raw_index!r}",
+            )
+        lane_index = int(index_f)
+    lane = str(values.get("lane_id") or "").strip()
+    if lane:
+        if lane_index is not None or lanes != 1:
+            raise DetectorRegistryError(
+                str(path),
+                line,
+                "lane_id names one lane: give one row per lane instead of lanes/lane_index",
+            )
+        return _Entry(
+            detector_id,
+            line,
+            1,
+            junction_id=str(values.get("junction_id") or "").strip(),
+            approach_id=str(values.get("approach_id") or "").strip(),
+            lane_id=lane,
+        )
+    entry = _placed_entry(path, line, values, detector_id, lanes)
+    return dataclasses.replace(entry, lane_index=lane_index)
+
+
+def _placed_entry(
+    path: Path, line: int, values: Mapping[str, object], detector_id: str, lanes: int
+) -> _Entry:
+    """An entry placed by approach id, OSM way or position."""
     approach_id = str(values.get("approach_id") or "").strip()
     if approach_id:
         junction_id = str(values.get("junction_id") or "").strip()

@@ -23,7 +23,19 @@ from typing import Any
 import msgspec
 
 from graph.errors import NetworkSourceError
-from graph.model import Approach, Junction, Movement, Network, Phase, TurnType
+from graph.model import (
+    Approach,
+    Exit,
+    Junction,
+    Lane,
+    Link,
+    Movement,
+    Network,
+    Phase,
+    TurnType,
+)
+from graph.sumo_links import links_from_net
+from graph.zones import assign_zones
 
 SATURATION_FLOW_PER_LANE_VPH = 1800.0
 """HCM base saturation flow per lane, used because a SUMO net does not state one."""
@@ -193,7 +205,25 @@ def network_from_sumo(
             "the twin needs at least one tlLogic",
         )
     digest = hashlib.sha256(net_path.read_bytes()).hexdigest()
-    network = Network(source=net_path.name, source_sha256=digest, junctions=tuple(junctions))
+    links = tuple(
+        Link(
+            from_junction=lk.from_junction,
+            to_junction=lk.to_junction,
+            length_m=lk.length_m,
+            travel_time_s=lk.travel_time_s,
+            exit_id=lk.first_edge,
+            approach_id=lk.last_edge,
+        )
+        for lk in links_from_net(net)
+        if lk.from_junction in signals and lk.to_junction in signals
+    )
+    zones = assign_zones(signals, links)
+    network = Network(
+        source=net_path.name,
+        source_sha256=digest,
+        junctions=tuple(msgspec.structs.replace(j, zone_id=zones[j.id]) for j in junctions),
+        links=links,
+    )
     return SumoNetwork(network=network, signals=signals, geo_referenced=geo)
 
 
@@ -219,7 +249,8 @@ def _junction(
     link_lanes = [("", "")] * n_links
     approaches: dict[str, Approach] = {}
     movements: dict[str, Movement] = {}
-    approach_lanes: dict[str, set[str]] = {}
+    approach_lanes: dict[str, dict[str, tuple[int, set[str]]]] = {}
+    exits: dict[str, Exit] = {}
     node_ids: set[str] = set()
     for in_lane, out_lane, index in tls.getConnections():
         link_lanes[index] = (in_lane.getID(), out_lane.getID())
@@ -229,7 +260,10 @@ def _junction(
         node_ids.add(in_edge.getToNode().getID())
         mid = f"{in_edge.getID()}>{out_edge.getID()}"
         link_movements[index] = mid
-        approach_lanes.setdefault(in_edge.getID(), set()).add(in_lane.getID())
+        lanes = approach_lanes.setdefault(in_edge.getID(), {})
+        lanes.setdefault(in_lane.getID(), (int(in_lane.getIndex()), set()))[1].add(mid)
+        if out_edge.getID() not in exits:
+            exits[out_edge.getID()] = _exit(tls_id, out_edge)
         if mid not in movements:
             conns = in_edge.getConnections(out_edge)
             direction = conns[0].getDirection() if conns else "s"
@@ -259,8 +293,14 @@ def _junction(
             approaches[aid],
             lanes=len(lanes),
             saturation_flow_vph=SATURATION_FLOW_PER_LANE_VPH * len(lanes),
+            lane_detail=tuple(
+                Lane(index=i, id=lane_id, movement_ids=tuple(sorted(mids)))
+                for lane_id, (i, mids) in sorted(lanes.items(), key=lambda kv: kv[1][0])
+            ),
         )
     yields = _yields_to(tls, n_links)
+    for mid, foes in _movement_yields(link_movements, yields).items():
+        movements[mid] = msgspec.structs.replace(movements[mid], yields_to=foes)
     model_phases, signal = _phases(
         tls_id=tls_id,
         program_id=program_id,
@@ -289,8 +329,41 @@ def _junction(
         movements=tuple(movements.values()),
         phases=model_phases,
         guessed=() if geo else ("lat", "lon"),
+        exits=tuple(exits.values()),
+        programme_cycle_s=round(sum(p.duration_s for p in phases), 3),
     )
     return junction, signal
+
+
+def _exit(tls_id: str, edge: Any) -> Exit:
+    lanes = [ln for ln in edge.getLanes() if _is_vehicle_lane(ln)]
+    shape = (lanes or edge.getLanes())[0].getShape()
+    (x0, y0), (x1, y1) = shape[0], shape[1]
+    return Exit(
+        id=edge.getID(),
+        junction_id=tls_id,
+        from_node=edge.getFromNode().getID(),
+        to_node=edge.getToNode().getID(),
+        bearing_deg=round((math.degrees(math.atan2(x1 - x0, y1 - y0)) + 360.0) % 360.0, 1),
+        lanes=max(1, len(lanes)),
+        lane_ids=tuple(ln.getID() for ln in lanes),
+    )
+
+
+def _movement_yields(
+    link_movements: Sequence[str], yields: Sequence[Sequence[int]]
+) -> dict[str, tuple[str, ...]]:
+    """Per movement, the movements one of its links yields to (the right-of-way matrix)."""
+    out: dict[str, set[str]] = {}
+    for i, foes in enumerate(yields):
+        mine = link_movements[i] if i < len(link_movements) else ""
+        if not mine:
+            continue
+        for j in foes:
+            other = link_movements[j] if j < len(link_movements) else ""
+            if other and other != mine:
+                out.setdefault(mine, set()).add(other)
+    return {m: tuple(sorted(v)) for m, v in out.items()}
 
 
 def _yields_to(tls: Any, n_links: int) -> tuple[tuple[int, ...], ...]:
@@ -386,13 +459,13 @@ def _phases(
         raise NetworkSourceError(tls_id, f"programme {program_id!r} has no green phase")
     model: list[Phase] = []
     for k, state in enumerate(states):
-        mids = sorted(
-            {
-                link_movements[i]
-                for i, c in enumerate(state)
-                if c in "Gg" and i < len(link_movements) and link_movements[i]
-            }
-        )
+        green = [
+            i
+            for i, c in enumerate(state)
+            if c in "Gg" and i < len(link_movements) and link_movements[i]
+        ]
+        mids = sorted({link_movements[i] for i in green})
+        priority = {link_movements[i] for i in green if state[i] == "G"}
         aids = sorted({movements[m].approach_id for m in mids})
         model.append(
             Phase(
@@ -403,6 +476,9 @@ def _phases(
                 max_green_s=minmax[k][1],
                 intergreen_s=intergreen[k],
                 pedestrian=not mids,
+                permitted_movement_ids=tuple(m for m in mids if m not in priority),
+                lane_ids=tuple(sorted({link_lanes[i][0] for i in green})),
+                programme_green_s=round(sum(program[i].duration_s for i in indices[k]), 3),
             )
         )
     signal = SumoSignal(

@@ -1,7 +1,7 @@
 """Files the rest of aiguilleur reads: counts in the replay CSV format, and a detector registry
 mapping each twin detector onto an approach, by position (lat, lon, bearing: for a network built
-from OSM) or by id (junction_id, approach_id: for the network built from the scenario's own
-``.net.xml``, as the Kafka closed loop uses)."""
+from OSM) or by lane (junction_id, approach_id, lane_id: for the network built from the scenario's
+own ``.net.xml``, as the Kafka closed loop and the in-process product rows use)."""
 
 from __future__ import annotations
 
@@ -76,24 +76,31 @@ def write_registry_csv(specs: Iterable[DetectorSpec], net_path: Path, path: Path
 def write_approach_registry_csv(
     specs: Iterable[DetectorSpec], network: Network, path: Path
 ) -> tuple[int, list[str]]:
-    """A detector registry by approach id for a network built from the scenario's ``.net.xml``.
+    """A lane-level detector registry for a network built from the scenario's ``.net.xml``.
 
-    A detector counts for the approach whose incoming edge holds its lane (one lane per loop).
-    Returns the number of rows written and the ids of detectors on no signalised approach, which
-    are left out.
+    A detector counts for the lane it sits on (one lane per loop): a lane of a signalised
+    approach (``junction_id``, ``approach_id`` and ``lane_id``), or else a lane of a signalised
+    junction's exit (``lane_id`` only: it counts that junction's outflow). Returns the number of
+    rows written and the ids of detectors on neither, which are left out.
     """
-    approach_of = {a.id: j.id for j in network.junctions for a in j.approaches}
+    on_approach = {
+        ln.id: (j.id, a.id) for j in network.junctions for a in j.approaches for ln in a.lane_detail
+    }
+    on_exit = {lid for j in network.junctions for x in j.exits for lid in x.lane_ids}
     n = 0
     skipped: list[str] = []
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(("detector_id", "junction_id", "approach_id", "lanes"))
+        w.writerow(("detector_id", "junction_id", "approach_id", "lane_id", "lanes"))
         for d in specs:
-            edge = d.lane.rsplit("_", 1)[0]
-            if edge not in approach_of:
+            if d.lane in on_approach:
+                junction, approach = on_approach[d.lane]
+                w.writerow([d.id, junction, approach, d.lane, 1])
+            elif d.lane in on_exit:
+                w.writerow([d.id, "", "", d.lane, 1])
+            else:
                 skipped.append(d.id)
                 continue
-            w.writerow([d.id, approach_of[edge], edge, 1])
             n += 1
     return n, skipped
 

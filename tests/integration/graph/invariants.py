@@ -40,6 +40,11 @@ def check_network(net: Network) -> None:
             assert a.saturation_flow_vph > 0
             assert a.free_speed_mps > 0
             assert a.length_m > 0
+            # Lanes: one per lane, indexed from the right, together serving every movement.
+            assert [ln.index for ln in a.lane_detail] == list(range(a.lanes)), a.id
+            mine = {mv.id for mv in j.movements if mv.approach_id == a.id}
+            assert all(ln.movement_ids and set(ln.movement_ids) <= mine for ln in a.lane_detail)
+            assert {m for ln in a.lane_detail for m in ln.movement_ids} == mine, a.id
         exits = {e.id for e in j.exits}
         a_ids = {a.id for a in j.approaches}
         for mv in j.movements:
@@ -51,6 +56,11 @@ def check_network(net: Network) -> None:
         table = ConflictTable.of(j)
         for p in j.phases:
             assert table.conflicting_pairs(p.movement_ids) == [], (j.id, p.index)
+            # A permitted movement gives way to a movement the same phase shows.
+            assert set(p.permitted_movement_ids) <= set(p.movement_ids)
+            by_id = {mv.id: mv for mv in j.movements}
+            for mid in p.permitted_movement_ids:
+                assert set(by_id[mid].yields_to) & set(p.movement_ids), (j.id, mid)
         if j.crossing_approach_ids:
             assert any(p.pedestrian for p in j.phases), j.id
             assert j.pedestrian_clearance_s > 0

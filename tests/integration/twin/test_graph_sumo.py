@@ -32,6 +32,40 @@ def test_grid_junctions_match_the_net_programmes(grid_scenario: Path) -> None:
         assert {m for m in sig.link_movements if m} == movement_ids
 
 
+def test_grid_lanes_phases_and_links(grid_scenario: Path) -> None:
+    net = grid_scenario.with_name("grid.net.xml")
+    sn = network_from_sumo(net)
+    for j in sn.network.junctions:
+        sig = sn.signals[j.id]
+        lanes = {ln.id: ln for a in j.approaches for ln in a.lane_detail}
+        for a in j.approaches:
+            assert [ln.index for ln in a.lane_detail] == list(range(a.lanes))
+        # every vehicle link leaves a recorded lane that serves its movement
+        for m, (in_lane, _) in zip(sig.link_movements, sig.link_lanes, strict=True):
+            if m:
+                assert m in lanes[in_lane].movement_ids
+        for p in j.phases:
+            state = sig.green_states[p.index]
+            assert set(p.lane_ids) <= set(lanes)
+            assert set(p.permitted_movement_ids) <= set(p.movement_ids)
+            for mid in p.permitted_movement_ids:  # shown with 'g' only: it gives way
+                assert all(
+                    state[i] == "g"
+                    for i, m in enumerate(sig.link_movements)
+                    if m == mid and state[i] in "Gg"
+                )
+            assert p.programme_green_s is not None
+            assert p.programme_green_s > 0
+        assert j.programme_cycle_s == pytest.approx(sum(ph.duration_s for ph in sig.program))
+        assert {m.exit_id for m in j.movements} <= {x.id for x in j.exits}
+        assert all(x.lane_ids for x in j.exits)
+    # the 3x3 grid's signals are linked to their neighbours and zoned by those links
+    assert sn.network.links
+    pairs = {(lk.from_junction, lk.to_junction) for lk in sn.network.links}
+    assert all((b, a) in pairs for a, b in pairs)
+    assert len({j.zone_id for j in sn.network.junctions}) < len(sn.network.junctions)
+
+
 def test_missing_net_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(NetworkSourceError, match="no such SUMO network file"):
         network_from_sumo(tmp_path / "absent.net.xml")
