@@ -73,6 +73,16 @@ class Settings(BaseSettings):
         le=7200,
         description="Counting window for a plan; defaults to the control period.",
     )
+    recent_window_s: int = Field(
+        default=900,
+        ge=0,
+        le=7200,
+        description=(
+            "Longer recent window whose flows every lane group also carries (HCM's 15-minute "
+            "analysis period): a phase the recent traffic needs is kept when the latest window "
+            "was quiet. 0 (or not longer than the window): not used."
+        ),
+    )
     lateness_s: int = Field(
         default=60,
         ge=0,

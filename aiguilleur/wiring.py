@@ -52,13 +52,23 @@ def load_network(path: Path, cache_dir: Path | None = None) -> Network:
 
 def detector_rows(path: Path, network: Network) -> tuple[list[tuple[str, str, str, int]], int]:
     """Registry rows (detector, junction, approach, lanes) and the number of unmapped detectors."""
+    rows, _, unmapped = detector_sites(path, network)
+    return rows, unmapped
+
+
+def detector_sites(
+    path: Path, network: Network
+) -> tuple[list[tuple[str, str, str, int]], dict[str, tuple[str, ...]], int]:
+    """Registry rows (detector, junction, approach, lanes), the model lanes of the detectors
+    placed on lanes, and the number of unmapped detectors."""
     from graph.registry import load_registry
 
     registry = load_registry(path, network)
     for u in registry.unmapped:
         log.warning("event=detector_unmapped detail=%r", u)
     rows = [(s.detector_id, s.junction_id, s.approach_id, s.lanes) for s in registry.sites()]
-    return rows, len(registry.unmapped)
+    lanes = {s.detector_id: s.lane_ids for s in registry.sites() if s.lane_ids}
+    return rows, lanes, len(registry.unmapped)
 
 
 def planning_config(settings: Settings) -> PlanningConfig:
@@ -69,6 +79,7 @@ def planning_config(settings: Settings) -> PlanningConfig:
         cycle_min_s=settings.cycle_min_s,
         cycle_max_s=settings.cycle_max_s,
         pedestrian_flow_pph=settings.pedestrian_flow_pph,
+        recent_window_s=settings.recent_window_s,
         guardrails=guardrail_config(
             settings.guardrail_max_cycle_step_s, settings.guardrail_max_green_step_s
         ),
@@ -126,7 +137,7 @@ def streams_config(settings: Settings) -> StreamsConfig:
 def pipeline_context(settings: Settings, metrics: Metrics | None = None) -> PipelineContext:
     """Load the network and registry and prepare what the agents need."""
     network = load_network(settings.network_file, settings.cache_dir)
-    rows, unmapped = detector_rows(settings.detector_registry, network)
+    rows, lanes, unmapped = detector_sites(settings.detector_registry, network)
     log.info(
         "event=network_loaded source=%s junctions=%d zones=%d detectors=%d unmapped=%d",
         settings.network_file,
@@ -148,7 +159,7 @@ def pipeline_context(settings: Settings, metrics: Metrics | None = None) -> Pipe
     reroute = reroute_setup(settings, network, rows) if settings.reroute else None
     return PipelineContext.create(
         network=network,
-        detectors=DetectorIndex.build(network, rows),
+        detectors=DetectorIndex.build(network, rows, lanes),
         planning=planning_config(settings),
         planner=strategies.planner(planner_name),
         metrics=metrics or create_metrics(),

@@ -66,13 +66,23 @@ class Window:
     turning: Mapping[str, Mapping[str, float]] | None = None
     """Measured turning counts per lane (lane id -> movement id -> vehicles), when a source
     gives them (a camera; the twin's oracle); ``None``: none."""
+    coverage_s: float | None = None
+    """Seconds a detector must have reported over this window for its count to be used;
+    ``None``: ``DemandSettings.min_coverage`` of the window. A recent window uses the current
+    window's requirement, so that its first minutes, before it has filled, still count."""
+
+    def required_s(self, settings: DemandSettings) -> float:
+        """Seconds of readings a detector needs over this window."""
+        return (
+            self.coverage_s if self.coverage_s is not None else settings.min_coverage * self.seconds
+        )
 
 
-def running_timing(junction: Junction, published: RunningTiming | None) -> RunningTiming | None:
-    """The timing to judge against: the last published plan, else the signal's own programme
-    when the model has it, else ``None``."""
-    if published is not None:
-        return published
+def running_timing(junction: Junction, active: RunningTiming | None) -> RunningTiming | None:
+    """The timing to judge against: the junction's active (approved) plan, else the signal's own
+    programme when the model has it, else ``None``."""
+    if active is not None:
+        return active
     greens = tuple(
         (p.index, p.programme_green_s) for p in junction.phases if p.programme_green_s is not None
     )
@@ -108,9 +118,11 @@ def estimate_junction(
     if running is not None:
         skippable = idle_protected_phases(served, now.charged, skippable)
     groups = now.groups(junction, by_lane)
+    recent_groups: list[GroupEstimate] = []
     if recent is not None:
         before = _charge(junction, recent, settings, lanes, by_lane, served, critical, running)
-        flows = {g.id: g.flow_vph for g in before.groups(junction, by_lane)}
+        recent_groups = before.groups(junction, by_lane)
+        flows = {g.id: g.flow_vph for g in recent_groups}
         groups = [
             msgspec.structs.replace(g, recent_flow_vph=round(flows.get(g.id, 0.0), 3))
             for g in groups
@@ -153,6 +165,7 @@ def estimate_junction(
         approaches=now.approaches,
         exits_used=now.exits_used,
         running=running,
+        recent_groups=tuple(recent_groups),
         warnings=_warnings(now, settings, junction),
     )
 
@@ -213,10 +226,9 @@ def _charge(
     critical: Mapping[int, list[Pair]],
     running: RunningTiming | None,
 ) -> _Charged:
-    flows, approaches = lane_flows(
-        junction, window.detectors, window.seconds, settings.min_coverage
-    )
-    exits = exit_flows(junction, window.detectors, window.seconds, settings.min_coverage)
+    required = window.required_s(settings)
+    flows, approaches = lane_flows(junction, window.detectors, required)
+    exits = exit_flows(junction, window.detectors, required)
     measured = {a.approach_id for a in approaches if a.measured}
     pairs, used = split_lanes(junction, flows, exits, settings, measured, window.turning)
     pair_flows = {pr: f for pr, (f, _) in pairs.items()}

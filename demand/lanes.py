@@ -58,8 +58,8 @@ def lanes_of(junction: Junction) -> dict[str, list[LaneInfo]]:
     return out
 
 
-def _usable(w: DetectorWindow, window_s: float, min_coverage: float) -> bool:
-    return w.seconds > 0 and w.seconds >= min_coverage * window_s
+def _usable(w: DetectorWindow, required_s: float) -> bool:
+    return w.seconds > 0 and w.seconds >= required_s
 
 
 def _rate(w: DetectorWindow) -> float:
@@ -67,12 +67,10 @@ def _rate(w: DetectorWindow) -> float:
 
 
 def lane_flows(
-    junction: Junction,
-    windows: Sequence[DetectorWindow],
-    window_s: float,
-    min_coverage: float,
+    junction: Junction, windows: Sequence[DetectorWindow], required_s: float
 ) -> tuple[dict[str, LaneFlow], tuple[ApproachEstimate, ...]]:
-    """Flow (veh/h) of every lane of the junction, and what was measured per approach."""
+    """Flow (veh/h) of every lane of the junction, and what was measured per approach
+    (``required_s``: the seconds of readings a detector needs for its count to be used)."""
     lanes = lanes_of(junction)
     out: dict[str, LaneFlow] = {}
     approaches: list[ApproachEstimate] = []
@@ -84,7 +82,7 @@ def lane_flows(
             for w in windows
             if (w.lane_ids and set(w.lane_ids) <= ids) or (not w.lane_ids and w.approach_id == a.id)
         ]
-        flows = _approach_lanes(a, mine, dets, window_s, min_coverage)
+        flows = _approach_lanes(a, mine, dets, required_s)
         out.update(flows)
         approaches.append(
             ApproachEstimate(
@@ -92,7 +90,7 @@ def lane_flows(
                 flow_vph=round(sum(f.flow_vph for f in flows.values()), 3),
                 detectors=tuple(w.detector_id for w in dets),
                 readings=sum(w.readings for w in dets),
-                measured=any(_usable(w, window_s, min_coverage) for w in dets),
+                measured=any(_usable(w, required_s) for w in dets),
             )
         )
     return out, tuple(approaches)
@@ -102,8 +100,7 @@ def _approach_lanes(
     a: Approach,
     lanes: list[LaneInfo],
     dets: list[DetectorWindow],
-    window_s: float,
-    min_coverage: float,
+    required_s: float,
 ) -> dict[str, LaneFlow]:
     rate: dict[str, list[float]] = {}
     occ: dict[str, list[float]] = {}
@@ -111,7 +108,7 @@ def _approach_lanes(
     covered = 0
     total_occ: list[float] = []
     for w in dets:
-        if not _usable(w, window_s, min_coverage):
+        if not _usable(w, required_s):
             continue
         if w.lane_ids:
             for lid in w.lane_ids:
@@ -145,10 +142,7 @@ def _approach_lanes(
 
 
 def exit_flows(
-    junction: Junction,
-    windows: Sequence[DetectorWindow],
-    window_s: float,
-    min_coverage: float,
+    junction: Junction, windows: Sequence[DetectorWindow], required_s: float
 ) -> dict[str, float]:
     """Exit id -> measured outflow (veh/h), for exits whose every lane a usable detector covers."""
     out: dict[str, float] = {}
@@ -157,9 +151,7 @@ def exit_flows(
             continue
         lanes = set(x.lane_ids)
         dets = [
-            w
-            for w in windows
-            if w.lane_ids and set(w.lane_ids) <= lanes and _usable(w, window_s, min_coverage)
+            w for w in windows if w.lane_ids and set(w.lane_ids) <= lanes and _usable(w, required_s)
         ]
         if {lid for w in dets for lid in w.lane_ids} != lanes:
             continue

@@ -58,9 +58,9 @@ class RunningTiming(msgspec.Struct, frozen=True, kw_only=True):
     greens_s: tuple[tuple[int, float], ...]
     """``(phase index, green s)``, a phase shown twice in a cycle appearing twice."""
     cycle_s: float
-    source: Literal["published", "programme"] = "published"
-    """``published``: the last plan published for the junction; ``programme``: the signal's own
-    programme in the network model (before any plan was published)."""
+    source: Literal["active", "programme"] = "active"
+    """``active``: the plan approved for the junction (what it runs); ``programme``: the signal's
+    own programme in the network model (before any plan was approved)."""
 
     def green_of(self) -> dict[int, float]:
         """Green per cycle of each phase index."""
@@ -147,6 +147,8 @@ class JunctionEstimate(msgspec.Struct, frozen=True, kw_only=True):
     """Exits whose counts constrained the turning estimate."""
     running: RunningTiming | None = None
     """The running timing the permitted turns and saturated loops were judged against."""
+    recent_groups: tuple[GroupEstimate, ...] = ()
+    """The same lane groups over the recent window (empty when none was given)."""
     warnings: tuple[str, ...] = ()
 
     @property

@@ -206,7 +206,7 @@ class Zones:
         self.ch = ch
         self.ctx = ctx
         self.period_ms = ctx.planning.period_s * 1000
-        self.window_ms = ctx.planning.window_s * 1000
+        self.window_ms = ctx.planning.history_s * 1000
         self.lateness_ms = cfg.lateness_s * 1000
         self.horizon_ms = self.window_ms + self.lateness_ms + self.period_ms
         self.watermarks: dict[str, int] = {}

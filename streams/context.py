@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,14 +27,20 @@ class DetectorIndex:
     sites_by_zone: dict[str, tuple[SiteRef, ...]]
 
     @classmethod
-    def build(cls, network: Network, sites: Iterable[tuple[str, str, str, int]]) -> DetectorIndex:
-        """From (detector id, junction id, approach id, lanes) rows of ``network``'s junctions."""
+    def build(
+        cls,
+        network: Network,
+        sites: Iterable[tuple[str, str, str, int]],
+        lane_ids: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> DetectorIndex:
+        """From (detector id, junction id, approach id, lanes) rows of ``network``'s junctions;
+        ``lane_ids``: the model lanes of the detectors the registry places on lanes."""
         zone_of_junction = {j.id: j.zone_id for j in network.junctions}
         zone_of: dict[str, str] = {}
         by_zone: dict[str, list[SiteRef]] = {}
         for det, junction_id, approach_id, lanes in sites:
             zone = zone_of_junction[junction_id]
-            ref = SiteRef(det, approach_id, lanes)
+            ref = SiteRef(det, approach_id, lanes, (lane_ids or {}).get(det, ()))
             zone_of[det] = zone
             by_zone.setdefault(zone, []).append(ref)
         return cls(zone_of, {z: tuple(v) for z, v in by_zone.items()})

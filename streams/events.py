@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from demand.model import DemandSettings
+
 VehicleClass = Literal["all", "car", "hgv", "bus", "bicycle", "motorcycle", "lgv"]
 
 MAX_ID_LENGTH = 4096
@@ -104,6 +106,8 @@ class ZoneReading(msgspec.Struct, frozen=True, array_like=True):
     interval_end_ms: int
     interval_s: int
     count: int
+    occupancy: float | None = None
+    """Time occupancy 0..1 when the reading has one (absent from records written before)."""
 
 
 class ZoneReadings(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,7 +130,9 @@ class PhaseGreen(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ApproachInput(msgspec.Struct, frozen=True, kw_only=True):
-    """What was measured on one approach during the window, and what the plan expects there."""
+    """What was measured on one approach during the window, and what the plan expects there
+    (``degree_of_saturation``: the highest of the approach's lane groups; ``delay_s_per_veh``:
+    their flow-weighted mean; each group is in ``PlanExplanation.lane_groups``)."""
 
     approach_id: str
     flow_vph: float
@@ -138,6 +144,40 @@ class ApproachInput(msgspec.Struct, frozen=True, kw_only=True):
     delay_s_per_veh: float
     expected_diverted_vph: float = 0.0
     """Flow reroute advice sends onto this approach, added to the measured flow for this plan."""
+
+
+class MovementInput(msgspec.Struct, frozen=True, kw_only=True):
+    """One movement's part of a lane group: from which lane, how much, and how it was split."""
+
+    movement_id: str
+    lane_id: str
+    flow_vph: float
+    source: str
+    """How the lane's count was split onto the movement: ``single-movement``,
+    ``measured-turning``, ``exit-counts`` (junction O-D estimate on exit-side counts) or
+    ``prior`` (the stated turning prior; see docs/demand.md)."""
+
+
+class LaneGroupInput(msgspec.Struct, frozen=True, kw_only=True):
+    """One lane group the plan was computed for: its lanes and movements, its demand and how it
+    was obtained, and what the plan expects there."""
+
+    id: str
+    """``<phase index>:<approach id>``."""
+    phase: int
+    approach_id: str
+    lane_ids: tuple[str, ...]
+    movements: tuple[MovementInput, ...]
+    flow_vph: float
+    recent_flow_vph: float | None = None
+    """Its flow over the longer recent window (``None``: none was used)."""
+    saturation_flow_vph: float
+    sources: tuple[str, ...]
+    """How its flow was obtained: lane flows (``measured-lane``, ``approach-count``,
+    ``other-lanes``, ``unmeasured``), splits (``single-movement``, ``measured-turning``,
+    ``exit-counts``, ``prior``), adjustments (``permitted-overflow``, ``occupancy-saturated``)."""
+    degree_of_saturation: float
+    delay_s_per_veh: float
 
 
 class ExpectedEffect(msgspec.Struct, frozen=True, kw_only=True):
@@ -246,6 +286,12 @@ class PlanExplanation(msgspec.Struct, frozen=True, kw_only=True):
     """Set when the plan comes from a zone planner (``AIGUILLEUR_PLANNER=coordinated``)."""
     transition: PlanTransition | None = None
     """Set when guardrails bounded this plan against the junction's active plan."""
+    lane_groups: tuple[LaneGroupInput, ...] = ()
+    """Every lane group the plan was computed for (absent from plans published before)."""
+    running_timing: str = ""
+    """What the permitted turns and saturated loops were judged against: ``active`` (the
+    junction's approved plan), ``programme`` (the signal's own, from the network model) or empty
+    (none known)."""
 
 
 class SignalPlan(msgspec.Struct, frozen=True, kw_only=True):
@@ -513,6 +559,12 @@ class PlanningParameters(msgspec.Struct, frozen=True, kw_only=True):
     guardrail_max_cycle_step_s: int | None = None
     """``None``: guardrails off."""
     guardrail_max_green_step_s: int | None = None
+    recent_window_s: int = 0
+    """Longer window whose flows each lane group also carries (0: none; records written before
+    it existed had none)."""
+    demand: DemandSettings = msgspec.field(default_factory=DemandSettings)
+    """The demand estimator's other parameters (docs/demand.md); ``min_coverage`` and
+    ``pedestrian_flow_pph`` above override its own."""
 
 
 class SiteInput(msgspec.Struct, frozen=True, array_like=True):
@@ -521,6 +573,8 @@ class SiteInput(msgspec.Struct, frozen=True, array_like=True):
     detector_id: str
     approach_id: str
     lanes: int
+    lane_ids: tuple[str, ...] = ()
+    """Model lanes the detector covers (empty: ``lanes`` lanes of its approach, unknown which)."""
 
 
 class ExpectedInput(msgspec.Struct, frozen=True, array_like=True):

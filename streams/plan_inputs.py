@@ -49,6 +49,8 @@ def parameters(cfg: PlanningConfig) -> PlanningParameters:
         pedestrian_flow_pph=cfg.pedestrian_flow_pph,
         guardrail_max_cycle_step_s=None if g is None else g.max_cycle_step_s,
         guardrail_max_green_step_s=None if g is None else g.max_green_step_s,
+        recent_window_s=cfg.recent_window_s,
+        demand=cfg.demand,
     )
 
 
@@ -68,6 +70,8 @@ def planning_config(p: PlanningParameters) -> PlanningConfig:
         min_coverage=p.min_coverage,
         pedestrian_flow_pph=p.pedestrian_flow_pph,
         guardrails=guardrails,
+        recent_window_s=p.recent_window_s,
+        demand=p.demand,
     )
 
 
@@ -94,7 +98,7 @@ def capture(
     """The record of what the zone stage holds for this period (``expected``: flow reroute advice
     sends onto approaches, by approach id)."""
     readings = tuple(
-        ZoneReading(det, t, length, count)
+        ZoneReading(det, t, length, count, state.occupancy.get(det, {}).get(t))
         for det in sorted(state.counts)
         for t, (count, length) in sorted(state.counts[det].items())
         if t <= period_end_ms
@@ -108,7 +112,7 @@ def capture(
         planner=planner,
         zone_planner=zone_planner,
         config=parameters(cfg),
-        sites=tuple(SiteInput(s.detector_id, s.approach_id, s.lanes) for s in sites),
+        sites=tuple(SiteInput(s.detector_id, s.approach_id, s.lanes, s.lane_ids) for s in sites),
         readings=readings,
         active=tuple(active[j] for j in sorted(active)),
         expected=tuple(ExpectedInput(a, v) for a, v in sorted((expected or {}).items())),
@@ -149,7 +153,7 @@ def compute(
 
     cfg = planning_config(inputs.config)
     state = state_of(inputs)
-    sites = [SiteRef(s.detector_id, s.approach_id, s.lanes) for s in inputs.sites]
+    sites = [SiteRef(s.detector_id, s.approach_id, s.lanes, s.lane_ids) for s in inputs.sites]
     active = {a.junction_id: a for a in inputs.active}
     expected = {e.approach_id: e.vph for e in inputs.expected}
     plans: list[SignalPlan] = []

@@ -1,26 +1,39 @@
-"""From a zone's aggregated counts to signal-plan events: measure flows, build demand, call the
-planner.
+"""From a zone's aggregated counts to signal-plan events: read each detector's window, estimate
+the demand (:mod:`demand`), call the planner, bound by the guardrails, wrap as an event.
 
 Pure: the network, detector sites, state and period end come in; ``SignalPlan`` events go out.
+The demand itself is :func:`demand.estimate_junction`'s, the estimator the twin's planner rows
+use too; this module only reads the zone state into its inputs and its answer into the event.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import msgspec
 
+from demand import (
+    DemandSettings,
+    DetectorWindow,
+    JunctionEstimate,
+    RunningTiming,
+    Window,
+    estimate_junction,
+    running_timing,
+)
 from graph.model import Junction
 from optimizer.guardrails import GuardrailConfig
-from optimizer.model import JunctionDemand, LaneGroup, PhaseDemand, Plan
+from optimizer.model import ApproachEffect, JunctionDemand, Plan
 from optimizer.strategy import Planner
 from streams.events import (
     ActivePlan,
     ApproachInput,
     ExpectedEffect,
+    LaneGroupInput,
+    MovementInput,
     PhaseGreen,
     PlanExplanation,
     PlanTransition,
@@ -29,7 +42,8 @@ from streams.events import (
 from streams.guarding import active_delay, guard, timing
 from streams.zone_state import ZoneState
 
-MODEL_VERSION = "aiguilleur-0.1"
+MODEL_VERSION = "aiguilleur-0.2"
+"""Version of the planning model (0.2: demand from the lane-level estimator, ``demand/``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +55,31 @@ class PlanningConfig:
     cycle_min_s: int = 40
     cycle_max_s: int = 120
     min_coverage: float = 0.5
-    """Share of the window a detector must have reported for its approach to count as measured."""
+    """Share of the window a detector must have reported for its count to be used."""
     pedestrian_flow_pph: float = 60.0
     """Pedestrians per hour assumed (not measured) on each phase with a signalised crossing."""
     guardrails: GuardrailConfig | None = None
     """Bounds on the change from the running plan per cycle; ``None``: publish plans as computed."""
+    recent_window_s: int = 900
+    """Longer window whose flows each lane group also carries (``LaneGroup.recent_flow_vph``): the
+    optimiser keeps a phase the recent traffic needs when the latest window happened to be quiet
+    (HCM's 15-minute analysis period). 0 (or not longer than ``window_s``): not used."""
+    demand: DemandSettings = field(default_factory=DemandSettings)
+    """The estimator's other parameters (turning prior, saturated occupancy, exit weight…);
+    ``min_coverage`` and ``pedestrian_flow_pph`` above override theirs."""
+
+    def demand_settings(self) -> DemandSettings:
+        """The estimator's settings, with this configuration's coverage and pedestrian flow."""
+        return msgspec.structs.replace(
+            self.demand,
+            min_coverage=self.min_coverage,
+            pedestrian_flow_pph=self.pedestrian_flow_pph,
+        )
+
+    @property
+    def history_s(self) -> int:
+        """How far back from a period's end the zone state must keep readings."""
+        return max(self.window_s, self.recent_window_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,106 +89,108 @@ class SiteRef:
     detector_id: str
     approach_id: str
     lanes: int
+    lane_ids: tuple[str, ...] = ()
+    """Model lanes the detector covers (empty: ``lanes`` lanes of the approach, unknown which)."""
 
 
-@dataclass(frozen=True, slots=True)
-class MeasuredApproach:
-    """Flow measured on one approach over the window."""
-
-    approach_id: str
-    flow_vph: float
-    detectors: tuple[str, ...]
-    readings: int
-    measured: bool
-
-
-def measure_approaches(
-    junction: Junction,
-    sites: Sequence[SiteRef],
-    state: ZoneState,
-    start_ms: int,
-    end_ms: int,
-    cfg: PlanningConfig,
-) -> list[MeasuredApproach]:
-    """Flow per approach (veh/h) from the detectors on it, scaled to the approach's lanes.
-
-    A detector's flow is its vehicles over the seconds it actually reported (gaps do not read as
-    zero
-    traffic). If detectors cover only some lanes, the flow is scaled up by lanes / covered lanes.
-    """
-    by_approach: dict[str, list[SiteRef]] = {}
-    for s in sites:
-        by_approach.setdefault(s.approach_id, []).append(s)
+def detector_windows(
+    junction: Junction, sites: Sequence[SiteRef], state: ZoneState, start_ms: int, end_ms: int
+) -> list[DetectorWindow]:
+    """The windows of the detectors on ``junction``'s approaches and exits."""
+    approaches = {a.id for a in junction.approaches}
+    lanes = {ln.id for a in junction.approaches for ln in a.lane_detail}
+    lanes |= {lid for x in junction.exits for lid in x.lane_ids}
     out = []
-    window_s = (end_ms - start_ms) / 1000
-    for a in junction.approaches:
-        flow = 0.0
-        lanes_covered = 0
-        readings = 0
-        dets = by_approach.get(a.id, [])
-        for s in dets:
-            vehicles, seconds, n = state.window(s.detector_id, start_ms, end_ms)
-            readings += n
-            if seconds >= cfg.min_coverage * window_s and seconds > 0:
-                flow += vehicles * 3600.0 / seconds
-                lanes_covered += s.lanes
-        measured = lanes_covered > 0
-        if measured and lanes_covered < a.lanes:
-            flow *= a.lanes / lanes_covered
+    for s in sites:
+        on_lanes = bool(s.lane_ids) and set(s.lane_ids) <= lanes
+        if not on_lanes and not (not s.lane_ids and s.approach_id in approaches):
+            continue
+        vehicles, seconds, n = state.window(s.detector_id, start_ms, end_ms)
         out.append(
-            MeasuredApproach(
-                a.id, round(flow, 3), tuple(s.detector_id for s in dets), readings, measured
+            DetectorWindow(
+                detector_id=s.detector_id,
+                approach_id=s.approach_id if s.approach_id in approaches else "",
+                lane_ids=s.lane_ids,
+                lanes=s.lanes,
+                vehicles=vehicles,
+                seconds=float(seconds),
+                readings=n,
+                occupancy=state.window_occupancy(s.detector_id, start_ms, end_ms),
             )
         )
     return out
 
 
-def junction_demand(
-    junction: Junction, flows: Mapping[str, float], cfg: PlanningConfig
-) -> JunctionDemand:
-    """Demand per phase: each approach's flow shared among the phases that serve its movements."""
-    movement_share: dict[tuple[int, str], float] = {}
-    moves_per_approach: dict[str, int] = {}
-    for m in junction.movements:
-        moves_per_approach[m.approach_id] = moves_per_approach.get(m.approach_id, 0) + 1
-    for p in junction.phases:
-        served = set(p.movement_ids)
-        for a_id in p.approach_ids:
-            n_total = moves_per_approach.get(a_id, 0)
-            n_here = sum(1 for m in junction.movements if m.approach_id == a_id and m.id in served)
-            share = n_here / n_total if n_total else 1.0
-            movement_share[(p.index, a_id)] = share
-    phases = []
-    for p in junction.phases:
-        groups = []
-        for a_id in p.approach_ids:
-            a = junction.approach(a_id)
-            share = movement_share.get((p.index, a_id), 1.0)
-            groups.append(
-                LaneGroup(
-                    id=a_id,
-                    flow_vph=flows.get(a_id, 0.0) * share,
-                    saturation_flow_vph=a.saturation_flow_vph,
-                )
-            )
-        phases.append(
-            PhaseDemand(
-                index=p.index,
-                lane_groups=tuple(groups),
-                min_green_s=p.min_green_s,
-                max_green_s=p.max_green_s,
-                intergreen_s=p.intergreen_s,
-                pedestrian_flow_pph=cfg.pedestrian_flow_pph if p.pedestrian else 0.0,
-            )
+def with_expected_counts(
+    windows: list[DetectorWindow], expected_vph: Mapping[str, float] | None
+) -> list[DetectorWindow]:
+    """``windows`` with the flow expected on top of the measured one (by approach id, veh/h)
+    added to the counts of that approach's detectors, shared by their lanes over the seconds each
+    covered. An approach no detector measures gets nothing (its flow is not known to add to)."""
+    extra = {a: v for a, v in (expected_vph or {}).items() if v > 0}
+    if not extra:
+        return windows
+    lanes: dict[str, int] = {}
+    for w in windows:
+        if w.approach_id in extra:
+            lanes[w.approach_id] = lanes.get(w.approach_id, 0) + max(w.lanes, len(w.lane_ids), 1)
+    out = []
+    for w in windows:
+        added = 0
+        if w.approach_id in extra:
+            share = max(w.lanes, len(w.lane_ids), 1) / lanes[w.approach_id]
+            added = round(extra[w.approach_id] * share * w.seconds / 3600.0)
+        out.append(msgspec.structs.replace(w, vehicles=w.vehicles + added) if added else w)
+    return out
+
+
+def active_timing(active: ActivePlan | None) -> RunningTiming | None:
+    """The junction's active (approved) plan, as the estimator's running timing."""
+    if active is None:
+        return None
+    return RunningTiming(
+        greens_s=tuple((p.index, float(p.green_s)) for p in active.plan.phases),
+        cycle_s=float(active.plan.cycle_s),
+        source="active",
+    )
+
+
+def estimate(
+    junction: Junction,
+    sites: Sequence[SiteRef],
+    state: ZoneState,
+    period_end_ms: int,
+    cfg: PlanningConfig,
+    active: ActivePlan | None = None,
+    expected_vph: Mapping[str, float] | None = None,
+) -> JunctionEstimate:
+    """The junction's demand for the period that starts at ``period_end_ms``, from the window
+    (and the recent window) that ends there, judged against what it runs: its ``active``
+    (approved) plan, else its own programme when the network model has it. ``expected_vph``
+    (flow diverted onto an approach by reroute advice) is counted by that approach's detectors
+    on top of what they measured (:func:`with_expected_counts`)."""
+    start_ms = period_end_ms - cfg.window_s * 1000
+    now = Window(
+        with_expected_counts(
+            detector_windows(junction, sites, state, start_ms, period_end_ms), expected_vph
+        ),
+        float(cfg.window_s),
+    )
+    recent = None
+    if cfg.recent_window_s > cfg.window_s:
+        recent_start = period_end_ms - cfg.recent_window_s * 1000
+        recent = Window(
+            detector_windows(junction, sites, state, recent_start, period_end_ms),
+            float(cfg.recent_window_s),
+            coverage_s=cfg.min_coverage * cfg.window_s,
         )
-    return JunctionDemand(
-        junction_id=junction.id,
-        phases=tuple(phases),
-        cycle_min_s=cfg.cycle_min_s,
-        cycle_max_s=cfg.cycle_max_s,
-        # The flows are vehicles counted over the window, scaled to veh/h: the optimiser plans for
-        # the rate such a count cannot rule out (Webster ignores it).
-        count_period_s=float(cfg.window_s),
+    return estimate_junction(
+        junction,
+        now,
+        cfg.demand_settings(),
+        cycle_bounds=(cfg.cycle_min_s, cfg.cycle_max_s),
+        running=running_timing(junction, active_timing(active)),
+        recent=recent,
     )
 
 
@@ -189,7 +225,9 @@ def digest_of(
                 cfg.cycle_min_s,
                 cfg.cycle_max_s,
                 cfg.min_coverage,
+                cfg.recent_window_s,
             ],
+            "demand_settings": cfg.demand_settings(),
             "strategy": strategy,
             "model": MODEL_VERSION,
         },
@@ -217,18 +255,13 @@ def plan_junction(
     planner's recommendation, bounded by the guardrails against the junction's ``active``
     (approved) plan when there is one. ``expected_vph`` is flow about to arrive on top of what was
     measured (diverted by reroute advice, ``streams.diversion_board``), by approach id."""
-    start_ms = period_end_ms - cfg.window_s * 1000
-    measured = measure_approaches(junction, sites, state, start_ms, period_end_ms, cfg)
-    flows = {m.approach_id: m.flow_vph for m in measured}
-    for approach_id, extra in (expected_vph or {}).items():
-        if approach_id in flows:
-            flows[approach_id] += extra
-    demand = junction_demand(junction, flows, cfg)
+    est = estimate(junction, sites, state, period_end_ms, cfg, active, expected_vph)
+    demand = est.demand
     plan = planner.plan(demand)
     guarded = guard(active, plan, demand, cfg.guardrails)
     if guarded is None:
         digest = inputs_digest(network_sha256, demand, cfg, planner.name, period_end_ms)
-        event = to_event(junction, plan, measured, period_end_ms, cfg, digest)
+        event = to_event(junction, plan, est, period_end_ms, cfg, digest)
     else:
         assert active is not None
         # The active plan and the bounds are inputs too: the same demand from another active
@@ -245,7 +278,7 @@ def plan_junction(
             period_end_ms,
         )
         event = to_event(
-            junction, guarded.plan, measured, period_end_ms, cfg, digest, guarded.transition
+            junction, guarded.plan, est, period_end_ms, cfg, digest, guarded.transition
         )
     event = with_expected(event, expected_vph)
     return with_active_delay(event, active_delay(active, plan, demand))
@@ -281,35 +314,74 @@ def with_active_delay(event: SignalPlan, delay: float | None) -> SignalPlan:
     return msgspec.structs.replace(event, expected_effect=effect)
 
 
+def _lane_groups(
+    est: JunctionEstimate, effects: Mapping[str, ApproachEffect]
+) -> tuple[LaneGroupInput, ...]:
+    out = []
+    for g in est.groups:
+        effect = effects.get(g.id)
+        out.append(
+            LaneGroupInput(
+                id=g.id,
+                phase=g.phase,
+                approach_id=g.approach_id,
+                lane_ids=g.lane_ids,
+                movements=tuple(
+                    MovementInput(
+                        movement_id=m.movement_id,
+                        lane_id=m.lane_id,
+                        flow_vph=m.flow_vph,
+                        source=m.source,
+                    )
+                    for m in g.movements
+                ),
+                flow_vph=g.flow_vph,
+                recent_flow_vph=g.recent_flow_vph,
+                saturation_flow_vph=g.saturation_flow_vph,
+                sources=g.sources,
+                degree_of_saturation=effect.degree_of_saturation if effect else 0.0,
+                delay_s_per_veh=effect.delay_s_per_veh if effect else 0.0,
+            )
+        )
+    return tuple(out)
+
+
+def _approach_inputs(
+    junction: Junction, est: JunctionEstimate, groups: Sequence[LaneGroupInput]
+) -> tuple[ApproachInput, ...]:
+    sat = {a.id: a.saturation_flow_vph for a in junction.approaches}
+    out = []
+    for a in est.approaches:
+        mine = [g for g in groups if g.approach_id == a.approach_id]
+        flow = sum(g.flow_vph for g in mine)
+        out.append(
+            ApproachInput(
+                approach_id=a.approach_id,
+                flow_vph=a.flow_vph,
+                saturation_flow_vph=sat[a.approach_id],
+                detectors=a.detectors,
+                readings=a.readings,
+                measured=a.measured,
+                degree_of_saturation=max((g.degree_of_saturation for g in mine), default=0.0),
+                delay_s_per_veh=round(sum(g.delay_s_per_veh * g.flow_vph for g in mine) / flow, 2)
+                if flow > 0
+                else 0.0,
+            )
+        )
+    return tuple(out)
+
+
 def to_event(
     junction: Junction,
     plan: Plan,
-    measured: Sequence[MeasuredApproach],
+    est: JunctionEstimate,
     period_end_ms: int,
     cfg: PlanningConfig,
     digest: str,
     transition: PlanTransition | None = None,
 ) -> SignalPlan:
     """Wrap an optimiser plan as the public ``SignalPlan`` event."""
-    effects = {e.lane_group_id: e for e in plan.effects}
-    sat = {a.id: a.saturation_flow_vph for a in junction.approaches}
-    approaches = tuple(
-        ApproachInput(
-            approach_id=m.approach_id,
-            flow_vph=m.flow_vph,
-            saturation_flow_vph=sat[m.approach_id],
-            detectors=m.detectors,
-            readings=m.readings,
-            measured=m.measured,
-            degree_of_saturation=effects[m.approach_id].degree_of_saturation
-            if m.approach_id in effects
-            else 0.0,
-            delay_s_per_veh=effects[m.approach_id].delay_s_per_veh
-            if m.approach_id in effects
-            else 0.0,
-        )
-        for m in measured
-    )
+    groups = _lane_groups(est, {e.lane_group_id: e for e in plan.effects})
     phase_approaches = {p.index: p.approach_ids for p in junction.phases}
     phases = tuple(
         PhaseGreen(
@@ -322,17 +394,6 @@ def to_event(
         )
         for t in plan.phases
     )
-    unmeasured = [m.approach_id for m in measured if not m.measured]
-    warnings: tuple[str, ...] = tuple(
-        f"approach {a} has no detector data in the window: its flow is taken as 0"
-        for a in unmeasured
-    )
-    if cfg.pedestrian_flow_pph > 0 and any(p.pedestrian for p in junction.phases):
-        warnings += (
-            f"pedestrian demand is assumed, not measured: {cfg.pedestrian_flow_pph:g} "
-            "pedestrians/h on each phase with a signalised crossing",
-        )
-
     ex = plan.explanation
     explanation = PlanExplanation(
         method=ex.method,
@@ -340,13 +401,15 @@ def to_event(
         binding_constraints=ex.binding_constraints,
         solver_status=ex.solver_status,
         parameters=dict(ex.parameters),
-        approaches=approaches,
+        approaches=_approach_inputs(junction, est, groups),
         window_start=_ms_to_dt(period_end_ms - cfg.window_s * 1000),
         window_end=_ms_to_dt(period_end_ms),
         text_en=ex.text_en,
         text_fr=ex.text_fr,
-        warnings=warnings,
+        warnings=est.warnings,
         transition=transition,
+        lane_groups=groups,
+        running_timing=est.running.source if est.running is not None else "",
     )
     max_x = max((t.degree_of_saturation for t in plan.phases), default=0.0)
     return SignalPlan(

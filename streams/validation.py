@@ -197,7 +197,11 @@ def to_zone_reading(reading: TrafficCount) -> ZoneReading:
         else (f"{reading.detector_id}#{reading.vehicle_class}")
     )
     return ZoneReading(
-        key, int(reading.interval_end.timestamp() * 1000), reading.interval_s, reading.count
+        key,
+        int(reading.interval_end.timestamp() * 1000),
+        reading.interval_s,
+        reading.count,
+        reading.occupancy,
     )
 
 

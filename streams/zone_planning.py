@@ -1,17 +1,17 @@
-"""A zone planned together: measure every junction, build the zone's demand and links, call a zone
-planner (common cycle, offsets), and wrap its plans as ``SignalPlan`` events.
+"""A zone planned together: estimate every junction's demand, build the zone's links, call a
+zone planner (common cycle, offsets), and wrap its plans as ``SignalPlan`` events.
 
 Pure, like :mod:`streams.planning`: the zone's junctions and links, detector sites, state and period
 end come in; events go out.
 
-Phase matching across a link (the road a :class:`graph.model.Link` follows is named at both ends):
+Phase matching across a link (the road a :class:`graph.model.Link` follows is named at both ends),
+from the estimator's lane groups (:mod:`demand`; over the recent window when there is one):
 
-- **upstream**: every phase whose movements lead onto the link's exit releases a platoon. One
-  optimiser link per such phase carrying measured flow, weighted by that flow (an approach's flow
-  is shared evenly among its movements, as :func:`streams.planning.junction_demand` shares it);
-- **downstream**: the phase serving the largest share of the arriving approach's movements
-  receives every platoon; the link carries that phase's flow and saturation flow for the approach
-  (its lane group in the junction's demand), so the optimiser costs a stop-line queue.
+- **upstream**: every phase whose lane groups send traffic onto the link's exit releases a
+  platoon: one optimiser link per such phase, weighted by that flow;
+- **downstream**: the phase whose lane group on the arriving approach carries the most flow
+  receives every platoon; the link carries that group's flow and saturation flow, so the
+  optimiser costs a stop-line queue.
 
 Junctions with nothing measured get no plan (as with a per-junction planner); the others are
 coordinated together, and links touching a left-out junction are dropped.
@@ -25,19 +25,17 @@ from dataclasses import dataclass
 
 import msgspec
 
+from demand import GroupEstimate, JunctionEstimate
 from graph.model import Junction
 from graph.model import Link as RoadLink
 from optimizer.coordination import Link, ZoneDemand, ZonePlan
-from optimizer.model import JunctionDemand
 from optimizer.strategy import ZonePlanner
 from streams.events import ActivePlan, LinkArrival, SignalPlan, ZoneCoordination
 from streams.planning import (
-    MeasuredApproach,
     PlanningConfig,
     SiteRef,
     digest_of,
-    junction_demand,
-    measure_approaches,
+    estimate,
     to_event,
 )
 from streams.zone_state import ZoneState
@@ -54,50 +52,37 @@ class ZoneResult:
     """The zone planner's answer (``None`` when no junction was measured)."""
 
 
-def movement_flows(junction: Junction, flows: Mapping[str, float]) -> dict[str, float]:
-    """Flow (veh/h) of every movement: its approach's flow shared evenly among its movements."""
-    per_approach: dict[str, int] = {}
-    for m in junction.movements:
-        per_approach[m.approach_id] = per_approach.get(m.approach_id, 0) + 1
-    return {
-        m.id: flows.get(m.approach_id, 0.0) / per_approach[m.approach_id]
-        for m in junction.movements
-    }
+def _groups(est: JunctionEstimate) -> tuple[GroupEstimate, ...]:
+    """The lane groups whose flows weigh the links: the recent window's when there is one."""
+    return est.recent_groups or est.groups
 
 
-def releasing_phases(
-    junction: Junction, exit_id: str, flows: Mapping[str, float]
-) -> dict[int, float]:
-    """Phase index -> flow it sends onto ``exit_id`` (phases sending some)."""
-    by_movement = movement_flows(junction, flows)
+def releasing_phases(junction: Junction, exit_id: str, est: JunctionEstimate) -> dict[int, float]:
+    """Phase index -> flow (veh/h) it sends onto ``exit_id`` (phases sending some)."""
     onto = {m.id for m in junction.movements if m.exit_id == exit_id}
     out: dict[int, float] = {}
-    for p in junction.phases:
-        flow = sum(by_movement[m] for m in p.movement_ids if m in onto)
+    for g in _groups(est):
+        flow = sum(m.flow_vph for m in g.movements if m.movement_id in onto)
         if flow > 0:
-            out[p.index] = flow
+            out[g.phase] = out.get(g.phase, 0.0) + flow
     return out
 
 
-def receiving_phase(junction: Junction, approach_id: str) -> int | None:
-    """The phase serving most of ``approach_id``'s movements (lowest index on ties), or ``None``
-    when no phase serves it."""
-    movements = {m.id for m in junction.movements if m.approach_id == approach_id}
-    best: tuple[int, int] | None = None
-    for p in junction.phases:
-        if approach_id not in p.approach_ids:
-            continue
-        served = sum(1 for m in p.movement_ids if m in movements)
-        if best is None or served > best[0]:
-            best = (served, p.index)
-    return None if best is None else best[1]
+def receiving_group(approach_id: str, est: JunctionEstimate) -> GroupEstimate | None:
+    """The lane group of ``approach_id`` carrying the most flow (lowest phase on ties), or
+    ``None`` when no phase serves it."""
+    mine = [g for g in _groups(est) if g.approach_id == approach_id]
+    if not mine:
+        return None
+    best = max(mine, key=lambda g: (g.flow_vph, -g.phase))
+    current = {g.id: g for g in est.groups}
+    return current.get(best.id, best)
 
 
 def zone_links(
     junctions: Mapping[str, Junction],
     road_links: Sequence[RoadLink],
-    flows: Mapping[str, Mapping[str, float]],
-    demands: Mapping[str, JunctionDemand],
+    estimates: Mapping[str, JunctionEstimate],
 ) -> tuple[Link, ...]:
     """The optimiser links between ``junctions`` (road links leaving the set are ignored, and so
     are links that do not name their exit and approach)."""
@@ -106,26 +91,21 @@ def zone_links(
         up, down = junctions.get(rl.from_junction), junctions.get(rl.to_junction)
         if up is None or down is None or not rl.exit_id or not rl.approach_id:
             continue
-        to_phase = receiving_phase(down, rl.approach_id)
-        if to_phase is None:
+        group = receiving_group(rl.approach_id, estimates[down.id])
+        if group is None:
             continue
-        group = next(
-            lg
-            for ph in demands[down.id].phases
-            if ph.index == to_phase
-            for lg in ph.lane_groups
-            if lg.id == rl.approach_id
-        )
-        for from_phase, flow in sorted(releasing_phases(up, rl.exit_id, flows[up.id]).items()):
+        to_flow = group.recent_flow_vph if group.recent_flow_vph is not None else group.flow_vph
+        released = releasing_phases(up, rl.exit_id, estimates[up.id])
+        for from_phase, flow in sorted(released.items()):
             out.append(
                 Link(
                     from_junction=up.id,
                     to_junction=down.id,
                     travel_time_s=rl.travel_time_s,
                     from_phase=from_phase,
-                    to_phase=to_phase,
+                    to_phase=group.phase,
                     flow_vph=round(flow, 3),
-                    to_flow_vph=round(group.flow_vph, 3),
+                    to_flow_vph=round(to_flow, 3),
                     to_saturation_flow_vph=group.saturation_flow_vph,
                 )
             )
@@ -169,32 +149,30 @@ def plan_zone(
 ) -> ZoneResult:
     """Plans for the zone's measured junctions, timed together by ``planner``; ``active`` holds
     the junctions' active (approved) plans."""
-    start_ms = period_end_ms - cfg.window_s * 1000
-    measured: dict[str, list[MeasuredApproach]] = {}
+    active = active or {}
+    estimates: dict[str, JunctionEstimate] = {}
     unmeasured: list[str] = []
     for j in junctions:
-        m = measure_approaches(j, sites, state, start_ms, period_end_ms, cfg)
-        if any(a.measured for a in m):
-            measured[j.id] = m
+        est = estimate(j, sites, state, period_end_ms, cfg, active.get(j.id))
+        if est.measured:
+            estimates[j.id] = est
         else:
             unmeasured.append(j.id)
-    if not measured:
+    if not estimates:
         return ZoneResult((), tuple(unmeasured), None)
-    members = {j.id: j for j in junctions if j.id in measured}
-    flows = {jid: {a.approach_id: a.flow_vph for a in m} for jid, m in measured.items()}
-    demands = {jid: junction_demand(j, flows[jid], cfg) for jid, j in members.items()}
+    members = {j.id: j for j in junctions if j.id in estimates}
     zone = ZoneDemand(
         zone_id=zone_id,
-        junctions=tuple(demands[jid] for jid in sorted(members)),
-        links=zone_links(members, road_links, flows, demands),
-        running_cycle_s=running_common_cycle(active or {}, sorted(members)),
+        junctions=tuple(estimates[jid].demand for jid in sorted(members)),
+        links=zone_links(members, road_links, estimates),
+        running_cycle_s=running_common_cycle(active, sorted(members)),
     )
     zp = planner.plan_zone(zone)
     digest = zone_inputs_digest(network_sha256, zone, cfg, planner.name, period_end_ms)
     events = []
     for plan in zp.plans:
         j = members[plan.junction_id]
-        event = to_event(j, plan, measured[j.id], period_end_ms, cfg, digest)
+        event = to_event(j, plan, estimates[j.id], period_end_ms, cfg, digest)
         coordination = _coordination(zp, zone, j.id, planner.name, tuple(unmeasured))
         event = _with_zone(event, coordination)
         if cfg.guardrails is not None:

@@ -41,6 +41,9 @@ class ZoneState(msgspec.Struct, kw_only=True):
     clocks: dict[str, int] = msgspec.field(default_factory=dict)
     """detector id (vehicle classes merged) -> the latest interval end it reported (ms). Absent
     from state written before per-detector clocks: decodes as empty, and the watermark kept."""
+    occupancy: dict[str, dict[int, float]] = msgspec.field(default_factory=dict)
+    """detector id -> interval end (ms) -> time occupancy (0..1), for readings that have one.
+    Absent from state written before: decodes as empty."""
 
     def upsert(
         self,
@@ -60,6 +63,10 @@ class ZoneState(msgspec.Struct, kw_only=True):
             det = r.detector_id.split("#", 1)[0]
             if r.interval_end_ms > self.clocks.get(det, 0):
                 self.clocks[det] = r.interval_end_ms
+            if r.occupancy is not None:
+                self.occupancy.setdefault(r.detector_id, {})[r.interval_end_ms] = r.occupancy
+            elif r.interval_end_ms in self.occupancy.get(r.detector_id, {}):
+                del self.occupancy[r.detector_id][r.interval_end_ms]  # last write wins here too
         self.advance(quorum, horizon_ms)
         return new
 
@@ -149,6 +156,20 @@ class ZoneState(msgspec.Struct, kw_only=True):
         seconds = sum(length for _, length in by_interval.values())
         return vehicles, seconds, len(by_interval)
 
+    def window_occupancy(self, detector_id: str, start_ms: int, end_ms: int) -> float | None:
+        """Mean time occupancy of a detector over its intervals ending in (start, end], weighted
+        by interval length; ``None`` when none of them reported occupancy."""
+        occ = self.occupancy.get(detector_id, {})
+        counts = self.counts.get(detector_id, {})
+        weighted = 0.0
+        seconds = 0
+        for t, value in occ.items():
+            if start_ms < t <= end_ms and t in counts:
+                length = counts[t][1]
+                weighted += value * length
+                seconds += length
+        return weighted / seconds if seconds else None
+
     def prune(self, keep_after_ms: int) -> int:
         """Forget intervals ending at or before ``keep_after_ms``; return how many were dropped."""
         dropped = 0
@@ -159,6 +180,12 @@ class ZoneState(msgspec.Struct, kw_only=True):
                 dropped += 1
             if not per:
                 del self.counts[det]
+        for det in list(self.occupancy):
+            kept = {t: v for t, v in self.occupancy[det].items() if t > keep_after_ms}
+            if kept:
+                self.occupancy[det] = kept
+            else:
+                del self.occupancy[det]
         return dropped
 
     def total_vehicles(self) -> int:

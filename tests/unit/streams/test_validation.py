@@ -25,6 +25,9 @@ def test_good_reading_decodes_and_keeps_its_instant() -> None:
     z = to_zone_reading(r)
     assert z.interval_end_ms == 1_773_126_000_000  # 07:00 UTC
     assert z.detector_id == "D1"
+    assert z.occupancy is None
+    with_occupancy = GOOD.replace(b'"count":12', b'"count":12,"occupancy":0.25')
+    assert to_zone_reading(decode_reading(b"D1", with_occupancy)).occupancy == 0.25
 
 
 @pytest.mark.parametrize(

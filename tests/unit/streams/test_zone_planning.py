@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from demand import JunctionEstimate
 from graph.model import Link as RoadLink
 from graph.osm import load_network
 from optimizer.coordination import Link
@@ -19,11 +20,11 @@ from streams.app import Channels
 from streams.context import DetectorIndex, PipelineContext
 from streams.events import SignalPlan, ZoneReading, ZoneReadings
 from streams.metrics import create_metrics
-from streams.planning import PlanningConfig, SiteRef, junction_demand
+from streams.planning import PlanningConfig, SiteRef, estimate
 from streams.topics import TopicNames
 from streams.zone_planning import (
     plan_zone,
-    receiving_phase,
+    receiving_group,
     releasing_phases,
     zone_links,
 )
@@ -51,17 +52,26 @@ def zone_state(per_minute: dict[str, int]) -> tuple[ZoneState, list[SiteRef]]:
     return state, sites
 
 
+def _estimates(per_minute: dict[str, int], ids: tuple[str, ...]) -> dict[str, JunctionEstimate]:
+    state, sites = zone_state(per_minute)
+    return {j.id: estimate(j, sites, state, 5 * MIN, CFG) for j in ROW if j.id in ids}
+
+
 def test_phases_releasing_onto_an_exit_share_its_flow_by_movement() -> None:
     k1 = ROW[0]
-    flows = {"K1:N": 300.0, "K1:S": 150.0, "K1:E": 900.0, "K1:W": 600.0}
-    # East exit: N turns left and S turns right into it (phase 0), W goes straight (phase 1);
-    # each approach's flow is shared evenly among its three movements.
-    assert releasing_phases(k1, "K1:E", flows) == {0: 150.0, 1: 200.0}
-    assert releasing_phases(k1, "K1:E", {"K1:W": 600.0}) == {1: 200.0}
-    assert releasing_phases(k1, "K1:nowhere", flows) == {}
-    assert receiving_phase(k1, "K1:W") == 1
-    assert receiving_phase(k1, "K1:N") == 0
-    assert receiving_phase(k1, "K1:nowhere") is None
+    est = _estimates({"K1:N": 5, "K1:S": 3, "K1:E": 15, "K1:W": 10}, ("K1",))["K1"]
+    # East exit: N turns left and S turns right into it (phase 0), W goes straight (phase 1).
+    # Each approach is one wide lane: the turning prior splits it (through 70 %, turns 15 %).
+    released = releasing_phases(k1, "K1:E", est)
+    assert released == pytest.approx({0: 300 * 0.15 + 180 * 0.15, 1: 600 * 0.70})
+    assert releasing_phases(k1, "K1:nowhere", est) == {}
+    west = receiving_group("K1:W", est)
+    assert west is not None
+    assert (west.id, west.flow_vph, west.saturation_flow_vph) == ("1:K1:W", 600.0, 3600.0)
+    north = receiving_group("K1:N", est)
+    assert north is not None
+    assert north.phase == 0
+    assert receiving_group("K1:nowhere", est) is None
 
 
 def _link(up: str, down: str, from_phase: int, flow: float, to_flow: float) -> Link:
@@ -80,28 +90,31 @@ def _link(up: str, down: str, from_phase: int, flow: float, to_flow: float) -> L
 
 def test_zone_links_follow_the_road_and_carry_the_receiving_approach() -> None:
     members = {j.id: j for j in ROW[:2]}
-    flows = {
-        "K1": {"K1:N": 300.0, "K1:S": 150.0, "K1:E": 900.0, "K1:W": 600.0},
-        "K2": {"K2:N": 60.0, "K2:S": 0.0, "K2:E": 450.0, "K2:W": 720.0},
-    }
-    demands = {jid: junction_demand(j, flows[jid], CFG) for jid, j in members.items()}
-    links = zone_links(members, NET.links, flows, demands)
+    per_minute = {"K1:N": 5, "K1:S": 3, "K1:E": 15, "K1:W": 10}
+    per_minute |= {"K2:N": 1, "K2:S": 0, "K2:E": 8, "K2:W": 12}
+    estimates = _estimates(per_minute, ("K1", "K2"))
+    links = zone_links(members, NET.links, estimates)
     east = [lk for lk in links if lk.from_junction == "K1"]
     west = [lk for lk in links if lk.from_junction == "K2"]
-    assert east == [_link("K1", "K2", 0, 150.0, 720.0), _link("K1", "K2", 1, 200.0, 720.0)]
+    assert east == [_link("K1", "K2", 0, 72.0, 720.0), _link("K1", "K2", 1, 420.0, 720.0)]
     # K2's south approach has no traffic: only the north one turns into the west exit.
-    assert west == [_link("K2", "K1", 0, 20.0, 900.0), _link("K2", "K1", 1, 150.0, 900.0)]
+    assert west == [_link("K2", "K1", 0, 9.0, 900.0), _link("K2", "K1", 1, 336.0, 900.0)]
     # K3 is not among the junctions: its links are left out; so are links that name no road.
     unnamed = [msgspec.structs.replace(lk, exit_id="", approach_id="") for lk in NET.links]
-    assert zone_links(members, unnamed, flows, demands) == ()
+    assert zone_links(members, unnamed, estimates) == ()
 
 
 def test_links_of_a_network_built_from_osm_are_matched(tmp_path: Path) -> None:
     net = load_network(two_crosses().write(tmp_path / "two.osm"))
     members = {j.id: j for j in net.junctions}
-    flows = {j.id: {a.id: 400.0 for a in j.approaches} for j in net.junctions}
-    demands = {jid: junction_demand(j, flows[jid], CFG) for jid, j in members.items()}
-    links = zone_links(members, net.links, flows, demands)
+    state = ZoneState(zone_id="z")
+    sites = []
+    for j in net.junctions:
+        for a in j.approaches:
+            sites.append(SiteRef(f"d-{a.id}", a.id, a.lanes))
+            state.upsert([ZoneReading(f"d-{a.id}", k * MIN, 60, 20) for k in range(1, 6)])
+    estimates = {j.id: estimate(j, sites, state, 5 * MIN, CFG) for j in net.junctions}
+    links = zone_links(members, net.links, estimates)
     assert {(lk.from_junction, lk.to_junction) for lk in links} == {
         ("osm-1", "osm-2"),
         ("osm-2", "osm-1"),
@@ -120,7 +133,7 @@ def test_links_of_a_network_built_from_osm_are_matched(tmp_path: Path) -> None:
         onto = {m.id for m in up.movements if m.exit_id == road.exit_id}
         assert onto & set(released.movement_ids)
         assert lk.flow_vph > 0
-        assert lk.to_flow_vph == 400.0
+        assert lk.to_flow_vph > 0
 
 
 PER_MINUTE = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -159,3 +160,15 @@ def test_a_long_gap_yields_only_periods_with_data() -> None:
     assert s.closable_periods(PERIOD, lateness_ms=0) == 289
     # Minute 1 closes with the watermark at minute 6; minute 6's period is still open.
     assert s.due_periods(PERIOD, lateness_ms=0, window_ms=PERIOD) == [1_001 * PERIOD + day]
+
+
+def test_occupancy_is_kept_overwritten_averaged_and_pruned() -> None:
+    s = ZoneState(zone_id="z")
+    s.upsert([ZoneReading("a", k * MIN, 60, 10, 0.1 * k) for k in range(1, 6)])
+    assert s.window_occupancy("a", 0, 5 * MIN) == pytest.approx(0.3)
+    s.upsert([ZoneReading("a", 5 * MIN, 60, 10)])  # redelivered without occupancy: last wins
+    assert s.window_occupancy("a", 4 * MIN, 5 * MIN) is None
+    assert s.window_occupancy("b", 0, 5 * MIN) is None
+    s.prune(3 * MIN)
+    assert s.occupancy == {"a": {4 * MIN: 0.4}}
+    assert decode_state(encode_state(s)) == s

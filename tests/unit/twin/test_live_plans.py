@@ -15,13 +15,7 @@ from graph.synthetic import crossroads
 from optimizer.model import JunctionDemand, Plan
 from optimizer.strategy import planner
 from streams.events import ZoneReading
-from streams.planning import (
-    PlanningConfig,
-    SiteRef,
-    junction_demand,
-    measure_approaches,
-    plan_junction,
-)
+from streams.planning import PlanningConfig, SiteRef, estimate, plan_junction
 from streams.zone_state import ZoneState
 from twin.errors import ScenarioError
 from twin.sourced import SourcedPlanner
@@ -39,10 +33,7 @@ def _planned() -> tuple[Plan, Plan]:
     state.upsert([ZoneReading("dE", k * MIN, 60, 4) for k in range(1, 6)])
     sites = [SiteRef("dN", "J:N", 2), SiteRef("dE", "J:E", 1)]
     event = plan_junction(j, sites, state, 5 * MIN, CFG, planner("webster"), "0" * 64)
-    flows = {
-        m.approach_id: m.flow_vph for m in measure_approaches(j, sites, state, 0, 5 * MIN, CFG)
-    }
-    direct = planner("webster").plan(junction_demand(j, flows, CFG))
+    direct = planner("webster").plan(estimate(j, sites, state, 5 * MIN, CFG).demand)
     return direct, to_plan(event)
 
 
