@@ -56,14 +56,16 @@ def run_cmd(
     counts_out: Annotated[Path | None, typer.Option(help="write counts as JSON lines here")] = None,
     interval: Annotated[int, typer.Option(help="count interval (s)")] = 60,
 ) -> None:
-    """Run one scenario under one control and print its metrics as JSON."""
-    from twin import RunOptions, TwinError, load_scenario, run_twin
+    """Run one scenario under one control and print its metrics as JSON (a planner control runs
+    the product's pipeline in process: the plans a worker would publish)."""
+    from aiguilleur.twin_product import run_control
+    from twin import RunOptions, TwinError, load_scenario
 
     try:
         sc = load_scenario(scenario, routes=tuple(routes or ()), begin_s=begin, end_s=end)
         sink = counts_out.open("w") if counts_out else None
         try:
-            res = run_twin(
+            res = run_control(
                 sc,
                 control,
                 RunOptions(
@@ -123,7 +125,9 @@ def bench_cmd(
         typer.Option(help="SUMO seeds, comma-separated: each row the mean of one run per seed"),
     ] = None,
 ) -> None:
-    """Every control on every scenario: table in docs/bench/twin.md and PNG plots."""
+    """Every control on every scenario: table in docs/bench/twin.md and PNG plots (planner rows
+    run the product's pipeline in process)."""
+    from aiguilleur.twin_product import run_control
     from twin import RunOptions, TwinError, discover_scenarios
     from twin.bench import BenchFailure, run_bench, scenarios_from, write_report
 
@@ -150,6 +154,7 @@ def bench_cmd(
             rerun=rerun,
             failures=failures,
             seeds=seed_list,
+            run=run_control,
         )
         notes_file = out.with_name(out.stem + "_notes.md")
         notes = notes_file.read_text() if notes_file.is_file() else ""

@@ -364,9 +364,14 @@ class PipelineFiles:
     skipped: list[str]
 
 
-def write_pipeline_files(scenario: Scenario, workdir: Path, count_interval_s: int) -> PipelineFiles:
+def write_pipeline_files(
+    scenario: Scenario, workdir: Path, count_interval_s: int, *, every_junction: bool = True
+) -> PipelineFiles:
     """The scenario's network model (``network.json``, with the programmes its additional files
-    load) and a detector registry by approach id (``detectors.csv``) for the twin's detectors."""
+    load) and a lane-level detector registry (``detectors.csv``) for the twin's detectors.
+
+    ``every_junction``: refuse a scenario with a junction no detector covers (the Kafka loop
+    waits for every junction's plan; in process, such a junction keeps its programme)."""
     from graph.registry import load_registry
     from graph.sumo import network_from_sumo
     from twin.export import write_approach_registry_csv
@@ -382,7 +387,7 @@ def write_pipeline_files(scenario: Scenario, workdir: Path, count_interval_s: in
     sites = load_registry(registry, sn.network).sites()  # as the worker will read it
     junctions = [j.id for j in sn.network.junctions]
     bare = sorted(set(junctions) - {s.junction_id for s in sites})
-    if bare:
+    if bare and every_junction:
         raise ValueError(
             f"{scenario.name}: junctions without any detector, the worker cannot plan them: {bare}"
         )

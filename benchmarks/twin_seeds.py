@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiguilleur.cli_twin import shared_scenarios
-from twin import RunOptions, run_twin
+from aiguilleur.twin_product import run_control
+from twin import RunOptions
 from twin.bench import _git_head, machine, scenarios_from
 from twin.scenario import discover_scenarios
 
@@ -52,7 +53,7 @@ def main() -> None:
     for sc in scenarios:
         for control in controls:
             for seed in seeds:
-                res = run_twin(sc, control, RunOptions(progress=False, seed=seed))
+                res = run_control(sc, control, RunOptions(progress=False, seed=seed))
                 delay = round(res.metrics.avg_delay_s, 2)
                 results.setdefault(sc.name, {}).setdefault(control, []).append(delay)
                 print(f"{sc.name} {control} seed={seed} delay_s={delay}", flush=True)

@@ -604,7 +604,8 @@ def run_all(
     scenarios: dict[str, Path], controls: list[str], end_s: float | None
 ) -> list[dict[str, object]]:
     """Every control on every scenario; one row per run (errors are caught and kept)."""
-    from twin import RunOptions, available_controls, load_scenario, run_twin
+    from aiguilleur.twin_product import run_control
+    from twin import RunOptions, available_controls, load_scenario
 
     rows: list[dict[str, object]] = []
     for name, cfg in scenarios.items():
@@ -615,7 +616,7 @@ def run_all(
                 sc = load_scenario(cfg)
                 if end_s is not None:
                     sc = sc.with_window(end_s=min(sc.end_s, sc.begin_s + end_s))
-                res = run_twin(sc, control, RunOptions(progress=False, plan_period_s=120))
+                res = run_control(sc, control, RunOptions(progress=False, plan_period_s=120))
                 a = res.audit
                 row |= {
                     "ok": True,

@@ -222,8 +222,10 @@ class ZoneCoordination(msgspec.Struct, frozen=True, kw_only=True):
     """Coordination links costed (one per upstream phase releasing traffic onto a link)."""
     gain_veh_h_per_h: float
     """Delay the offsets save on the links against unsynchronised cycles (veh·h per hour)."""
-    common_cycle_cost_veh_h_per_h: float
-    """Delay the common cycle costs the junctions against their own best cycles."""
+    common_cycle_cost_veh_h_per_h: float | None
+    """Delay the common cycle costs the junctions against their own best cycles; ``null`` when
+    the common cycle cannot time some junction within its bounds (an infinite cost: coordination
+    is then declined). Plans published before wrote ``null`` there too, unannounced."""
     solver_status: str
     arrivals: tuple[LinkArrival, ...] = ()
     """Links arriving at this junction (coordinated zones only)."""

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
+
 from optimizer.errors import InvalidDemand
 from optimizer.guardrails import (
     GuardrailConfig,
@@ -67,12 +69,22 @@ def applies(active: ActivePlan | None, recommended: Plan) -> bool:
     return sum(p.green_s for p in active.plan.phases) + intergreens == active.plan.cycle_s
 
 
+def timed_demand(demand: JunctionDemand, recommended: Plan) -> JunctionDemand:
+    """``demand`` restricted to the phases ``recommended`` times (a planner may leave a
+    skippable phase out of its plan: the bounds and delays then concern the phases it shows)."""
+    timed = {p.index for p in recommended.phases}
+    return msgspec.structs.replace(
+        demand, phases=tuple(p for p in demand.phases if p.index in timed)
+    )
+
+
 def active_delay(
     active: ActivePlan | None, recommended: Plan, demand: JunctionDemand
 ) -> float | None:
     """The mean delay the active plan gives under ``demand`` (``None`` when it does not apply)."""
     if not applies(active, recommended) or active is None:
         return None
+    demand = timed_demand(demand, recommended)
     if [p.index for p in demand.phases] != [p.index for p in recommended.phases]:
         return None
     try:
@@ -91,6 +103,7 @@ def guard(
     (no active plan, other phases)."""
     if config is None or active is None or not applies(active, recommended):
         return None
+    demand = timed_demand(demand, recommended)
     t = guard_transition(timing(active), recommended, demand, config)
     return Guarded(t.apply_now, _transition_event(t, active, recommended, config))
 

@@ -9,6 +9,7 @@ use too; this module only reads the zone state into its inputs and its answer in
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -236,6 +237,15 @@ def digest_of(
     return hashlib.sha256(payload).hexdigest()
 
 
+def json_parameters(params: Mapping[str, float | int | str]) -> dict[str, float | int | str]:
+    """``params`` as JSON can carry them: a non-finite float (an infeasible common cycle's cost)
+    becomes the string ``inf``, ``-inf`` or ``nan`` (JSON has no such number; msgspec would
+    write ``null``, which no consumer of the schema accepts)."""
+    return {
+        k: str(v) if isinstance(v, float) and not math.isfinite(v) else v for k, v in params.items()
+    }
+
+
 def _ms_to_dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
@@ -400,7 +410,7 @@ def to_event(
         objective=ex.objective,
         binding_constraints=ex.binding_constraints,
         solver_status=ex.solver_status,
-        parameters=dict(ex.parameters),
+        parameters=json_parameters(ex.parameters),
         approaches=_approach_inputs(junction, est, groups),
         window_start=_ms_to_dt(period_end_ms - cfg.window_s * 1000),
         window_end=_ms_to_dt(period_end_ms),

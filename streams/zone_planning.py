@@ -20,6 +20,7 @@ coordinated together, and links touching a left-out junction are dropped.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ from streams.planning import (
     SiteRef,
     digest_of,
     estimate,
+    json_parameters,
     to_event,
 )
 from streams.zone_state import ZoneState
@@ -205,14 +207,18 @@ def _coordination(
         unplanned_junction_ids=unplanned,
         links=len(zone.links),
         gain_veh_h_per_h=float(ex.parameters.get("coordination_gain_veh_h_per_h", 0.0)),
-        common_cycle_cost_veh_h_per_h=float(
-            ex.parameters.get("common_cycle_cost_veh_h_per_h", 0.0)
+        common_cycle_cost_veh_h_per_h=_finite_or_none(
+            float(ex.parameters.get("common_cycle_cost_veh_h_per_h", 0.0))
         ),
         solver_status=ex.solver_status,
         arrivals=arrivals,
         text_en=ex.text_en,
         text_fr=ex.text_fr,
     )
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 GUARDRAILS_SKIPPED = (
@@ -232,13 +238,16 @@ def _with_zone(event: SignalPlan, zc: ZoneCoordination) -> SignalPlan:
     """``event`` as one plan of a zone: its own plan id, the zone's explanation appended, the
     zone planner as strategy."""
     ex = event.explanation
-    parameters = {
-        **ex.parameters,
-        "zone_cycle_s": zc.cycle_s,
-        "zone_coordinated": int(zc.coordinated),
-        "coordination_gain_veh_h_per_h": zc.gain_veh_h_per_h,
-        "common_cycle_cost_veh_h_per_h": zc.common_cycle_cost_veh_h_per_h,
-    }
+    cost = zc.common_cycle_cost_veh_h_per_h
+    parameters = json_parameters(
+        {
+            **ex.parameters,
+            "zone_cycle_s": zc.cycle_s,
+            "zone_coordinated": int(zc.coordinated),
+            "coordination_gain_veh_h_per_h": zc.gain_veh_h_per_h,
+            "common_cycle_cost_veh_h_per_h": "inf" if cost is None else cost,
+        }
+    )
     binding = ex.binding_constraints
     if zc.coordinated and "common_cycle" not in binding:
         binding = (*binding, "common_cycle")

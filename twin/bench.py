@@ -21,7 +21,7 @@ import msgspec
 
 from twin.controls import available_controls
 from twin.errors import TwinError
-from twin.options import RunOptions
+from twin.options import RunOptions, RunResult
 from twin.runner import run_twin
 from twin.scenario import Scenario, load_scenario
 
@@ -86,11 +86,13 @@ def run_bench(
     on_row: Callable[[BenchRow], None] | None = None,
     failures: list[BenchFailure] | None = None,
     seeds: Sequence[int] = (),
+    run: Callable[[Scenario, str, RunOptions], RunResult] = run_twin,
 ) -> list[BenchRow]:
     """Run every control on every scenario (skipping rows already in ``results_path``).
 
     With ``seeds``, each row is run once per SUMO seed and holds the mean of every metric
-    (:func:`mean_metrics`), with each seed's delay kept beside it.
+    (:func:`mean_metrics`), with each seed's delay kept beside it. ``run`` runs one row (the
+    composition root passes one that runs planner controls through the product's pipeline).
     """
     options = options or RunOptions(progress=True)
     rows = load_results(results_path)
@@ -102,7 +104,7 @@ def run_bench(
                 continue
             try:
                 runs = [
-                    msgspec.to_builtins(run_twin(sc, control, replace(options, seed=seed)).metrics)
+                    msgspec.to_builtins(run(sc, control, replace(options, seed=seed)).metrics)
                     for seed in (seeds or (options.seed,))
                 ]
             except TwinError as e:
@@ -254,9 +256,11 @@ def markdown_report(
             else f"SUMO seed {options.seed}"
         )
         + f"; time-to-teleport {options.time_to_teleport_s:g} (RESCO's); counts every "
-        f"{options.count_interval_s} s; planners re-plan every {options.plan_period_s:g} s on the "
-        "turning counts the twin's loops measured and apply the plan at the next cycle boundary; "
-        "live controllers use halting vehicles per movement and per exit lane. "
+        f"{options.count_interval_s} s; the planner rows (webster, optimizer, coordinated) are the "
+        "product's plans: the worker's own code, in process, from the detectors' count records "
+        f"only, re-planned every {options.plan_period_s:g} s and applied at the next cycle "
+        "boundary; `oracle` plans on each loop's exact turning counts (an upper bound, not the "
+        "product); live controllers use halting vehicles per movement and per exit lane. "
         "Delay is RESCO's: (timeLoss + departDelay of every trip + time waited by vehicles never "
         "inserted) / (trips + never inserted).",
         "",

@@ -2,9 +2,14 @@
 
 - ``programme``: the scenario's own signal programme, untouched (fixed-time in most scenarios);
 - ``actuated``: the same phases switched to SUMO's gap-based actuated control;
-- a registered **Planner** or **ZonePlanner** (``webster``, ``optimizer``, ``coordinated``…): demand
-  measured by the twin's loops over the last period, planned, and applied at the next cycle
-  boundary (:mod:`twin.plan_policy`);
+- a registered **Planner** or **ZonePlanner** (``webster``, ``optimizer``, ``coordinated``…): the
+  product's plans. Its plans come from outside the twin (``RunOptions.plan_source``): the Kafka
+  pipeline (``aiguilleur twin live``) or the same pipeline in process (``aiguilleur.twin_product``,
+  what ``aiguilleur twin run`` and ``twin bench`` use); each is applied at the next cycle boundary
+  (:mod:`twin.plan_policy`);
+- ``oracle``: an upper bound, not the product: the optimiser planning every period on what no
+  detector gives, each counted vehicle's next edge (exact turning counts per lane), over the
+  period just ended (:mod:`twin.oracle`);
 - a registered **Controller** (``max-pressure``, ``adaptive``…): asked every few seconds with a
   junction state built from the simulation (:mod:`twin.live_policy`);
 - ``plan``: candidate fixed-time plans given by the caller (what-if runs).
@@ -15,14 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from optimizer.strategy import Planner, ZonePlanner, controllers, planners, zone_planners
-from optimizer.strategy import planner as make_planner
-from optimizer.strategy import zone_planner as make_zone_planner
+from optimizer.strategy import controllers, planners, zone_planners
 from twin.errors import UnknownControl
 
 BUILTIN = ("programme", "actuated")
 
-ControlKind = Literal["builtin", "planner", "controller", "plan"]
+ControlKind = Literal["builtin", "planner", "controller", "plan", "oracle"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +38,7 @@ class Control:
     @property
     def sets_phases(self) -> bool:
         """True when aiguilleur sets the signal states itself (SUMO's programme does otherwise)."""
-        return self.kind in {"planner", "controller", "plan"}
+        return self.kind in {"planner", "controller", "plan", "oracle"}
 
     @property
     def actuated(self) -> bool:
@@ -45,6 +48,8 @@ class Control:
 
 PLAN = Control("plan", "plan")
 """The caller's candidate plans (``RunOptions.plans``)."""
+ORACLE = Control("oracle", "oracle")
+"""The optimiser on exact turning counts: an upper bound for the product's plans."""
 
 
 def resolve_control(name: str) -> Control:
@@ -60,12 +65,15 @@ def resolve_control(name: str) -> Control:
         return Control("builtin", name)
     elif name == PLAN.name:
         return PLAN
+    elif name == ORACLE.name:
+        return ORACLE
     elif name in (*planners(), *zone_planners()):
         return Control("planner", name)
     elif name in controllers():
         return Control("controller", name)
     known = (
         *BUILTIN,
+        ORACLE.name,
         *planners(),
         *zone_planners(),
         *(f"controller:{c}" for c in controllers()),
@@ -75,15 +83,6 @@ def resolve_control(name: str) -> Control:
 
 def available_controls() -> tuple[str, ...]:
     """Every control the twin can run now (built-ins, registered planners and controllers)."""
-    out = list(BUILTIN) + list(planners()) + list(zone_planners())
+    out = [*BUILTIN, ORACLE.name, *planners(), *zone_planners()]
     out += [c if c not in planners() else f"controller:{c}" for c in controllers()]
     return tuple(out)
-
-
-def make_planner_for(control: Control) -> Planner | ZonePlanner:
-    """The Planner (or ZonePlanner) instance of a planner control."""
-    if control.kind != "planner":
-        raise ValueError(f"{control.name!r} is a {control.kind} control, not a planner")
-    if control.name in zone_planners():
-        return make_zone_planner(control.name)
-    return make_planner(control.name)

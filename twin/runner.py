@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from graph.sumo import SumoNetwork, network_from_sumo
-from graph.sumo_links import sumo_links
-from optimizer.strategy import Envelope, Planner, ZonePlanner
+from optimizer.strategy import Envelope
 from twin.audit import ENVELOPE_EXEMPT, AuditResult, SignalAudit
-from twin.controls import PLAN, Control, make_planner_for, resolve_control
+from twin.controls import PLAN, Control, resolve_control
 from twin.detectors import (
     CountRecord,
     DetectorReader,
@@ -38,12 +37,12 @@ from twin.loop_states import ControlLoops, LoopStates, write_control_loops
 from twin.mapping import TlsMapping
 from twin.metrics import RunMetrics, compute_metrics, read_tripinfo
 from twin.options import RunOptions, RunResult
-from twin.plan_policy import PlanPolicy
+from twin.oracle import OraclePlans
+from twin.plan_policy import PlanPolicy, PlanSource
 from twin.policy import Policy, PolicyOutcome, ProgrammePolicy
 from twin.programmes import write_actuated_programmes
 from twin.progress import progress
 from twin.scenario import Scenario, open_xml
-from twin.sourced import SourcedPlanner
 from twin.sumo_command import (
     all_edges,
     build_command,
@@ -86,6 +85,14 @@ def run_twin(scenario: Scenario, control: str, options: RunOptions | None = None
     if ctl == PLAN and not options.plans:
         raise ScenarioError(
             scenario.name, "control 'plan' needs candidate plans (RunOptions.plans)"
+        )
+    if ctl.kind == "planner" and options.plan_source is None:
+        raise ScenarioError(
+            scenario.name,
+            f"control {control!r} is a planner: its plans are the product's, from the pipeline",
+            "run it with `aiguilleur twin run` or `aiguilleur twin bench` (the pipeline in "
+            "process, aiguilleur.twin_product), `aiguilleur twin live` (through Kafka), or run "
+            "the 'oracle' control",
         )
     # a scenario without signals can still be measured under its own (absent) programme
     sn = network_from_sumo(scenario.net, scenario.additionals, allow_empty=ctl.kind == "builtin")
@@ -278,7 +285,7 @@ def _loop(api: Any, run: _Run, detectors: _Detectors) -> _Partial:
         enabled=options.progress,
     )
     last_bar = now
-    counts_for_planner = run.control.kind == "planner"
+    counts_for_oracle = run.control.kind == "oracle"
     while now < scenario.end_s - 1e-9:
         api.simulationStep()
         now = float(api.simulation.getTime())
@@ -293,7 +300,7 @@ def _loop(api: Any, run: _Run, detectors: _Detectors) -> _Partial:
                 options.on_counts(recs)
             if options.keep_counts:
                 counts.extend(recs)
-            if counts_for_planner:
+            if counts_for_oracle:
                 counter.read()
             next_count += options.count_interval_s
         policy.step(now)
@@ -379,25 +386,23 @@ def _policy(
 ) -> Policy:
     sn, options, ctl = run.sn, run.options, run.control
     junctions = list(sn.network.junctions)
-    if ctl.kind in {"planner", "plan"}:
-        planner: Planner | ZonePlanner | None = None
-        if options.plan_source is not None:
-            planner = SourcedPlanner(run.label, options.plan_source, api.simulation.getTime)
-        elif ctl.kind == "planner":
-            planner = make_planner_for(ctl)
+    if ctl.kind in {"planner", "plan", "oracle"}:
+        source: PlanSource | None = None
+        if ctl.kind == "oracle":
+            source = OraclePlans(junctions, counter, options.plan_period_s)
+        elif options.plan_source is not None:
+            outside = options.plan_source
+            source = lambda now, _running: outside(now)  # noqa: E731  # the pipeline keeps its own
         return PlanPolicy(
             run.label,
-            planner,
             api,
             junctions,
             sn.signals,
             drivers,
-            counter.take,
             options.plan_period_s,
             now,
+            source=source,
             fixed_plans=options.plans if ctl == PLAN else None,
-            links=sumo_links(run.scenario.net) if isinstance(planner, ZonePlanner) else (),
-            occupancy=counter.take_occupancy,
         )
     if ctl.kind == "controller":
         return LivePolicy(

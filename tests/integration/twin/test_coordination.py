@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from aiguilleur.settings import Settings
+from aiguilleur.twin_product import run_control, run_product
 from graph.sumo_links import sumo_links
 from optimizer import coordination
 from optimizer.coordination import OffsetData
@@ -92,7 +94,7 @@ def test_coordinated_plans_share_a_cycle_and_beat_simultaneous_greens(
 ) -> None:
     scenario = load_scenario(corridor)
     opts = RunOptions(progress=False)
-    waved = run_twin(scenario, "coordinated", opts)
+    waved = run_control(scenario, "coordinated", opts)
     periods = list(zip(waved.plans["A"], waved.plans["B"], strict=True))
     assert len(periods) >= 5
     assert all(a.cycle_s == b.cycle_s for a, b in periods)
@@ -105,7 +107,7 @@ def test_coordinated_plans_share_a_cycle_and_beat_simultaneous_greens(
         return [0] * data.n, "optimal", 0.0, 0.0
 
     monkeypatch.setattr(coordination, "solve_offsets", simultaneous)
-    flat = run_twin(scenario, "coordinated", opts)
+    flat = run_control(scenario, "coordinated", opts)
     assert all(b.offset_s == 0 for b in flat.plans["B"])
     # Measured on this corridor: 22.8 s against 24.4 s per vehicle.
     assert waved.metrics.avg_delay_s < flat.metrics.avg_delay_s
@@ -129,7 +131,10 @@ def test_plans_take_over_from_a_programme_that_holds_its_greens_for_hours(
     scenario = load_scenario(corridor, additionals=(held,))
     opts = RunOptions(progress=False)
     stuck = run_twin(scenario, "programme", opts)
-    planned = run_twin(scenario, "optimizer", opts)
+    # Guardrails off: they would bound each period's step from the first plan, which saw the
+    # main road held red (this test is about taking over from the programme).
+    unbounded = Settings(guardrail_max_cycle_step_s=0, guardrail_max_green_step_s=0)
+    planned = run_product(scenario, "optimizer", opts, settings=unbounded).run
     assert planned.audit is not None
     assert planned.audit.violations == 0
     assert planned.audit.checked_cycles > 0

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from aiguilleur.twin_product import run_control
 from optimizer.strategy import Decision, Envelope, JunctionState, register_controller
 from twin import RunOptions, SumoStartError, load_scenario, run_twin
-from twin.errors import UnknownControl
+from twin.errors import ScenarioError, UnknownControl
 
 pytestmark = pytest.mark.integration
 
@@ -115,7 +116,7 @@ def test_counts_have_the_topic_fields_and_add_up(grid_scenario: Path) -> None:
 @pytest.mark.parametrize("control", ["actuated", "webster", "controller:test-longest-queue"])
 def test_controls_run_in_closed_loop(grid_scenario: Path, control: str) -> None:
     sc = load_scenario(grid_scenario, end_s=600)
-    res = run_twin(sc, control, RunOptions(progress=False, plan_period_s=120))
+    res = run_control(sc, control, RunOptions(progress=False, plan_period_s=120))
     assert res.metrics.vehicles_inserted > 100
     assert res.metrics.avg_delay_s > 0
     if control == "webster":
@@ -131,6 +132,9 @@ def test_unknown_control_and_broken_net(grid_scenario: Path, tmp_path: Path) -> 
     sc = load_scenario(grid_scenario, end_s=60)
     with pytest.raises(UnknownControl, match="known:"):
         run_twin(sc, "no-such-control")
+    # a planner's plans are the product's: the twin alone does not make them up
+    with pytest.raises(ScenarioError, match=r"'optimizer' is a planner.*oracle"):
+        run_twin(sc, "optimizer", RunOptions(progress=False))
     bad = tmp_path / "bad.rou.xml"
     bad.write_text('<routes><vehicle id="v" depart="0" route="nowhere"/></routes>')
     with pytest.raises(SumoStartError, match="SUMO failed"):

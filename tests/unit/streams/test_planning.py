@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from streams.planning import (
     SiteRef,
     detector_windows,
     estimate,
+    json_parameters,
     plan_junction,
 )
 from streams.zone_state import ZoneState
@@ -133,3 +135,15 @@ def test_an_approach_served_by_two_phases_keeps_both_groups() -> None:
     assert {m.movement_id for g in mine for m in g.movements} == {
         m.id for m in j.movements if m.approach_id == shared
     }
+
+
+def test_non_finite_parameters_reach_consumers_as_strings() -> None:
+    """JSON has no infinity: msgspec writes ``null``, which the plans' schema refuses (a zone
+    whose common cycle cannot time a junction costs ``inf``)."""
+    assert json_parameters({"a": math.inf, "b": -math.inf, "c": 1.5, "d": "x"}) == {
+        "a": "inf",
+        "b": "-inf",
+        "c": 1.5,
+        "d": "x",
+    }
+    assert json_parameters({"n": math.nan})["n"] == "nan"

@@ -12,13 +12,11 @@ from typer.testing import CliRunner
 from aiguilleur.cli_twin import app
 from aiguilleur.twin_live import LIVE_EPOCH, event_base, to_plan
 from graph.synthetic import crossroads
-from optimizer.model import JunctionDemand, Plan
+from optimizer.model import Plan
 from optimizer.strategy import planner
 from streams.events import ZoneReading
 from streams.planning import PlanningConfig, SiteRef, estimate, plan_junction
 from streams.zone_state import ZoneState
-from twin.errors import ScenarioError
-from twin.sourced import SourcedPlanner
 
 REPO = Path(__file__).resolve().parents[3]
 MIN = 60_000
@@ -60,26 +58,6 @@ def test_plan_boundaries_fall_one_lateness_after_period_ends(
         period_end = boundary - timedelta(seconds=lateness_s)
         assert period_end.timestamp() % period_s == 0  # the worker's periods: epoch multiples
     assert abs((base - LIVE_EPOCH).total_seconds()) < period_s + lateness_s + begin_s
-
-
-def test_sourced_planner_asks_once_per_boundary_and_names_missing_junctions() -> None:
-    direct, _ = _planned()
-    asked: list[float] = []
-    clock = [300.0]
-
-    def source(now: float) -> dict[str, Plan]:
-        asked.append(now)
-        return {"J": direct}
-
-    p = SourcedPlanner("live:webster", source, lambda: clock[0])
-    demand_j = JunctionDemand(junction_id="J", phases=())
-    assert p.plan(demand_j) is direct
-    assert p.plan(demand_j) is direct
-    assert asked == [300.0]
-    clock[0] = 600.0
-    with pytest.raises(ScenarioError, match="no plan for junction 'K' at t=600 s"):
-        p.plan(JunctionDemand(junction_id="K", phases=()))
-    assert asked == [300.0, 600.0]
 
 
 def test_live_refuses_a_lateness_the_lockstep_cannot_align(
