@@ -13,6 +13,7 @@ the fields of the input topic ``aiguilleur.traffic-counts.v1``.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +43,10 @@ LOOP_SETBACK_M = 40.0
 """Generated loops sit this far upstream of the stop line (or at the lane's start if it is
 shorter).
 """
+LOOP_LENGTH_M = 2.0
+"""Length of an induction loop (real ones are about 2 m). SUMO's loops are points by default, and
+a point sees a vehicle standing over it in no time step; with a length, it sees it in every step.
+Generated loops get it, and so do the scenario's own E1 loops that state none."""
 
 DetectorKind = Literal["e1", "e2"]
 
@@ -119,6 +124,8 @@ def rewrite_detector_files(
                 continue
             el.attrib.pop("period", None)
             el.set("freq", str(interval_s))  # "period" in new SUMO; "freq" read by all versions
+            if kind == "e1" and "length" not in el.attrib:
+                el.set("length", f"{LOOP_LENGTH_M:g}")
             specs.append(
                 DetectorSpec(
                     id=el.attrib["id"],
@@ -181,10 +188,46 @@ def write_generated_loops(
             freq=str(interval_s),
             file=str(path.with_suffix(".out.xml")),
             friendlyPos="true",
+            length=f"{LOOP_LENGTH_M:g}",
         )
         specs.append(DetectorSpec(id=det_id, kind="e1", lane=lane, generated=True, pos_m=pos))
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
     return specs
+
+
+class OccupancySampler:
+    """Time occupancy of E1 loops as a real loop measures it: the share of time steps a vehicle
+    stands over the loop, whether it moves or not.
+
+    SUMO's interval occupancy of an E1 loop (``getLastIntervalOccupancy``, and its XML output)
+    accounts a vehicle only when it leaves the loop: a queue standing over it reads 0 % (measured
+    on a held red: 0.00 for 4 minutes while the lane was queued back past the loop). Real loops
+    read close to 100 % there, which is what tells a saturated lane. So the twin samples each
+    loop's occupancy of the last step (``getLastStepOccupancy``, which sees a standing vehicle on
+    a loop with a length, :data:`LOOP_LENGTH_M`) every step and reports the mean over the interval.
+    """
+
+    def __init__(self, api: Any, specs: list[DetectorSpec]) -> None:
+        self._api = api
+        self._ids = sorted({d.id for d in specs if d.kind == "e1"})
+        self._sum = dict.fromkeys(self._ids, 0.0)
+        self._steps = 0
+
+    def step(self) -> None:
+        """Sample every loop once (call after each simulation step)."""
+        loops = self._api.inductionloop
+        for d in self._ids:
+            self._sum[d] += float(loops.getLastStepOccupancy(d))
+        self._steps += 1
+
+    def take(self) -> dict[str, float]:
+        """Mean occupancy (0..1) of each loop since the last call."""
+        if not self._steps:
+            return {}
+        out = {d: min(1.0, max(0.0, s / self._steps / 100.0)) for d, s in self._sum.items()}
+        self._sum = dict.fromkeys(self._ids, 0.0)
+        self._steps = 0
+        return out
 
 
 class DetectorReader:
@@ -198,14 +241,22 @@ class DetectorReader:
         self.interval_s = interval_s
         self.base = base
 
-    def read(self, time_s: float) -> list[CountRecord]:
-        """Records of the interval that ended at ``time_s``."""
+    def read(
+        self, time_s: float, occupancy: Mapping[str, float] | None = None
+    ) -> list[CountRecord]:
+        """Records of the interval that ended at ``time_s``; ``occupancy`` (0..1, by detector id),
+        when given, replaces SUMO's interval occupancy (:class:`OccupancySampler`)."""
         end = sim_time_to_datetime(self.base, time_s)
         out = []
         for d in self.specs:
             mod = self._api.inductionloop if d.kind == "e1" else self._api.lanearea
             count = int(mod.getLastIntervalVehicleNumber(d.id))
-            occ = float(mod.getLastIntervalOccupancy(d.id))
+            sampled = (occupancy or {}).get(d.id)
+            occ = (
+                100.0 * sampled
+                if sampled is not None
+                else float(mod.getLastIntervalOccupancy(d.id))
+            )
             speed = float(mod.getLastIntervalMeanSpeed(d.id))
             out.append(
                 CountRecord(

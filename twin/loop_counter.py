@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from twin.detectors import (
@@ -23,10 +24,17 @@ class LoopCounter:
         self.turns: dict[tuple[str, str], int] = {}
         self.occupied: dict[str, list[float]] = {}
 
-    def read(self) -> None:
+    def read(self, occupancy: Mapping[str, float] | None = None) -> None:
+        """Take the loops' last interval; ``occupancy`` (0..1 by loop id) replaces SUMO's interval
+        occupancy when given (:class:`twin.detectors.OccupancySampler`)."""
         for d in self._specs:
             edge = d.lane.rsplit("_", 1)[0]
-            occ = float(self.sumo_api.inductionloop.getLastIntervalOccupancy(d.id)) / 100.0
+            sampled = (occupancy or {}).get(d.id)
+            occ = (
+                sampled
+                if sampled is not None
+                else float(self.sumo_api.inductionloop.getLastIntervalOccupancy(d.id)) / 100.0
+            )
             self.occupied.setdefault(d.lane, []).append(occ)
             for v in self.sumo_api.inductionloop.getLastIntervalVehicleIDs(d.id):
                 self.lanes[d.lane] = self.lanes.get(d.lane, 0) + 1

@@ -25,6 +25,7 @@ from twin.detectors import (
     CountRecord,
     DetectorReader,
     DetectorSpec,
+    OccupancySampler,
     rewrite_detector_files,
     strip_wauts,
     write_generated_loops,
@@ -272,6 +273,10 @@ def _loop(api: Any, run: _Run, detectors: _Detectors) -> _Partial:
     emit_specs = detectors.scenario or detectors.loops
     audit = _audit(api, run, policy, now)
     reader = DetectorReader(api, emit_specs, options.count_interval_s, options.base_date)
+    counts_read = bool(
+        options.on_counts is not None or options.keep_counts or run.control.kind == "oracle"
+    )
+    sampler = OccupancySampler(api, emit_specs + detectors.loops) if counts_read else None
     all_lanes = sorted(_control_lanes(sn))
     counts: list[CountRecord] = []
     teleports = 0
@@ -294,14 +299,17 @@ def _loop(api: Any, run: _Run, detectors: _Detectors) -> _Partial:
             drv.tick(now)
         if options.on_step is not None:
             options.on_step(api, now)
+        if sampler is not None:
+            sampler.step()
         if now >= next_count - 1e-9:
-            recs = reader.read(now)
+            occupancy = sampler.take() if sampler is not None else None
+            recs = reader.read(now, occupancy)
             if options.on_counts is not None:
                 options.on_counts(recs)
             if options.keep_counts:
                 counts.extend(recs)
             if counts_for_oracle:
-                counter.read()
+                counter.read(occupancy)
             next_count += options.count_interval_s
         policy.step(now)
         if audit is not None:
