@@ -114,13 +114,13 @@ def estimate_junction(
     served = Served(junction, lanes)
     critical = critical_pairs(served, reference_greens(junction, running))
     skippable = skippable_phases(served, critical)
-    now = _charge(junction, window, settings, lanes, by_lane, served, critical, running)
+    now = _charge(junction, window, settings, by_lane, served, critical, running)
     if running is not None:
         skippable = idle_protected_phases(served, now.charged, skippable)
     groups = now.groups(junction, by_lane)
     recent_groups: list[GroupEstimate] = []
     if recent is not None:
-        before = _charge(junction, recent, settings, lanes, by_lane, served, critical, running)
+        before = _charge(junction, recent, settings, by_lane, served, critical, running)
         recent_groups = before.groups(junction, by_lane)
         flows = {g.id: g.flow_vph for g in recent_groups}
         groups = [
@@ -220,7 +220,6 @@ def _charge(
     junction: Junction,
     window: Window,
     settings: DemandSettings,
-    lanes: Mapping[str, list[LaneInfo]],
     by_lane: Mapping[str, LaneInfo],
     served: Served,
     critical: Mapping[int, list[Pair]],
@@ -233,7 +232,6 @@ def _charge(
     pairs, used = split_lanes(junction, flows, exits, settings, measured, window.turning)
     pair_flows = {pr: f for pr, (f, _) in pairs.items()}
     charged, moved = charged_flows(served, critical, pair_flows, by_lane, running, settings)
-    del lanes
     return _Charged(flows, approaches, pairs, charged, moved, used)
 
 

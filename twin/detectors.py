@@ -13,7 +13,7 @@ the fields of the input topic ``aiguilleur.traffic-counts.v1``.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -94,15 +94,22 @@ def sim_time_to_datetime(base: datetime, time_s: float) -> datetime:
 
 
 def rewrite_detector_files(
-    additionals: tuple[Path, ...], workdir: Path, interval_s: int
+    additionals: tuple[Path, ...],
+    workdir: Path,
+    interval_s: int,
+    lane_length: Callable[[set[str]], Mapping[str, float]] | None = None,
 ) -> tuple[tuple[Path, ...], list[DetectorSpec]]:
     """Copy the additional files that declare outputs into ``workdir``, outputs redirected.
+
+    With ``lane_length`` (lane ids -> their lengths, read from the network), E1 loops that state no
+    length get :data:`LOOP_LENGTH_M`, or what is left of their lane after them when less.
 
     Returns the additional files to load (rewritten copies in place of the originals) and the
     scenario's own E1/E2 detectors.
     """
     out_files: list[Path] = []
     specs: list[DetectorSpec] = []
+    loops: list[ET.Element] = []
     for i, path in enumerate(additionals):
         with open_xml(path) as f:
             tree = ET.parse(f)
@@ -125,7 +132,7 @@ def rewrite_detector_files(
             el.attrib.pop("period", None)
             el.set("freq", str(interval_s))  # "period" in new SUMO; "freq" read by all versions
             if kind == "e1" and "length" not in el.attrib:
-                el.set("length", f"{LOOP_LENGTH_M:g}")
+                loops.append(el)
             specs.append(
                 DetectorSpec(
                     id=el.attrib["id"],
@@ -135,6 +142,9 @@ def rewrite_detector_files(
                     pos_m=_float(el.attrib.get("pos", "0")),
                 )
             )
+        if loops and lane_length is not None:
+            _give_length(loops, lane_length({el.attrib["lane"] for el in loops}))
+        loops = []
         if found:
             copy = workdir / f"{i:02d}_{path.name.removesuffix('.gz')}"
             tree.write(copy, encoding="utf-8", xml_declaration=True)
@@ -142,6 +152,20 @@ def rewrite_detector_files(
         else:
             out_files.append(path)
     return tuple(out_files), specs
+
+
+def _give_length(loops: list[ET.Element], lengths: Mapping[str, float]) -> None:
+    """Give each loop :data:`LOOP_LENGTH_M` of length, within its lane (SUMO refuses a loop that
+    reaches past its lane's end); a loop with less than half a metre left stays a point."""
+    for el in loops:
+        lane = lengths.get(el.attrib["lane"])
+        if lane is None:
+            continue
+        pos = _float(el.attrib.get("pos", "0"))
+        start = lane + pos if pos < 0 else pos
+        room = min(LOOP_LENGTH_M, lane - start - 0.1)
+        if room >= 0.5:
+            el.set("length", f"{room:.2f}")
 
 
 WAUT_TAGS = {"WAUT", "wautJunction"}

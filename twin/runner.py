@@ -14,6 +14,7 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,9 @@ def emitted_detectors(
     """The detectors a run emits counts for, without running SUMO: the scenario's own E1/E2
     detectors, or else one generated loop per signalised lane (what a detector registry needs)."""
     with tempfile.TemporaryDirectory(prefix="aiguilleur-twin-") as d:
-        _, scenario_specs = rewrite_detector_files(scenario.additionals, Path(d), count_interval_s)
+        _, scenario_specs = rewrite_detector_files(
+            scenario.additionals, Path(d), count_interval_s, partial(lane_lengths, scenario.net)
+        )
         if scenario_specs:
             return scenario_specs
         lengths = lane_lengths(scenario.net, _control_lanes(sn))
@@ -161,7 +164,9 @@ def _additionals(run: _Run) -> tuple[list[Path], _Detectors]:
     """The additional files of the run (detectors, actuated programmes, closures)."""
     scenario, options, workdir = run.scenario, run.options, run.workdir
     interval = options.count_interval_s
-    adds, scenario_specs = rewrite_detector_files(scenario.additionals, workdir, interval)
+    adds, scenario_specs = rewrite_detector_files(
+        scenario.additionals, workdir, interval, partial(lane_lengths, scenario.net)
+    )
     actuated = run.control.actuated
     out = list(strip_wauts(adds, workdir) if actuated else adds)
     loops_file = workdir / "twin_loops.add.xml"
