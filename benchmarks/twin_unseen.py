@@ -597,6 +597,7 @@ def shipped_scenarios() -> list[Path]:
 
 def generate(out: Path, end_s: float, only: list[str] | None = None) -> dict[str, Path]:
     """Generate the scenarios (all, or those named) under ``out``; returns their .sumocfg."""
+    out = out.resolve()  # the tools run in the scenario's folder: relative paths would break
     return {n: g(out, end_s) for n, g in GENERATORS.items() if not only or n in only}
 
 
