@@ -279,6 +279,18 @@ def _warnings(now: _Charged, settings: DemandSettings, junction: Junction) -> tu
         for a in now.approaches
         if not a.measured
     ]
+    phases_of: dict[str, set[int]] = {}
+    for k, pairs in now.charged.items():
+        for lane, _ in pairs:
+            phases_of.setdefault(lane, set()).add(k)
+    for lane, phases in sorted(phases_of.items()):
+        split = {now.pairs[pr][1] for pr in now.pairs if pr[0] == lane}
+        if len(phases) > 1 and split == {"prior"} and now.lanes[lane].flow_vph > 0:
+            shown = " and ".join(str(k) for k in sorted(phases))
+            out.append(
+                f"lane {lane} serves movements of phases {shown}: its count was split between "
+                "them by the turning prior (no exit-side count constrains it)"
+            )
     if settings.pedestrian_flow_pph > 0 and any(p.pedestrian for p in junction.phases):
         out.append(
             f"pedestrian demand is assumed, not measured: {settings.pedestrian_flow_pph:g} "

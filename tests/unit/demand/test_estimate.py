@@ -167,6 +167,11 @@ def test_permitted_left_overflow_goes_to_its_protected_phase() -> None:
     assert protected[0].saturation_flow_vph == 1800.0  # the centre lane only
     group = next(g for g in heavy.groups if g.id == "2:J:N")
     assert "permitted-overflow" in group.sources
+    # the centre lane's split between phases rests on the prior, and the plan says so
+    assert any(
+        w.startswith("lane J:N_1 serves movements of phases 0 and 2") for w in heavy.warnings
+    )
+    assert not any(w.startswith("lane ") for w in light.warnings)
     # the overflow is moved, not created: the total charged equals the lanes' total
     total = sum(lg.flow_vph for p in heavy.demand.phases for lg in p.lane_groups)
     assert total == pytest.approx(sum(a.flow_vph for a in heavy.approaches), rel=1e-6)
