@@ -22,7 +22,7 @@ from pathlib import Path
 from aiguilleur.cli_twin import shared_scenarios
 from aiguilleur.twin_product import run_control
 from twin import RunOptions
-from twin.bench import _git_head, machine, scenarios_from
+from twin.bench import _git_head, isolated_metrics, machine, scenarios_from
 from twin.scenario import discover_scenarios
 
 DEFAULT_CONTROLS = ("programme", "optimizer", "coordinated", "max-pressure", "adaptive")
@@ -53,8 +53,10 @@ def main() -> None:
     for sc in scenarios:
         for control in controls:
             for seed in seeds:
-                res = run_control(sc, control, RunOptions(progress=False, seed=seed))
-                delay = round(res.metrics.avg_delay_s, 2)
+                metrics = isolated_metrics(
+                    run_control, sc, control, RunOptions(progress=False, seed=seed)
+                )
+                delay = round(float(metrics["avg_delay_s"]), 2)
                 results.setdefault(sc.name, {}).setdefault(control, []).append(delay)
                 print(f"{sc.name} {control} seed={seed} delay_s={delay}", flush=True)
     seed_list = ", ".join(map(str, seeds))
