@@ -23,6 +23,7 @@ greens (``tests/integration/twin/test_product_equivalence.py``).
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -34,15 +35,21 @@ from prometheus_client import CollectorRegistry
 from aiguilleur.follow import decode_plan
 from aiguilleur.settings import Settings
 from aiguilleur.twin_live import PipelineFiles, event_base, to_event, to_plan, write_pipeline_files
-from aiguilleur.wiring import pipeline_context
+from aiguilleur.wiring import pipeline_context, streams_config
 from optimizer.model import Plan
+from streams.agents import event_time_bounds
 from streams.context import PipelineContext
 from streams.events import SignalPlan, ZoneReading
 from streams.metrics import create_metrics
 from streams.oversight import Oversight
 from streams.plan_inputs import capture, compute
-from streams.validation import decode_reading, to_zone_reading
-from streams.zone_state import ZoneState
+from streams.validation import (
+    EventTimeBounds,
+    check_event_time,
+    decode_reading,
+    to_zone_reading,
+)
+from streams.zone_state import ZoneClock, ZoneState
 from twin import CountRecord, RunOptions, RunResult, Scenario, resolve_control, run_twin
 
 _plan_encoder = msgspec.json.Encoder()
@@ -55,12 +62,27 @@ class ProductPipeline:
     runner's plan source with the plans published for the period starting then.
     """
 
-    def __init__(self, ctx: PipelineContext, files: PipelineFiles, lateness_s: int) -> None:
+    def __init__(
+        self,
+        ctx: PipelineContext,
+        files: PipelineFiles,
+        lateness_s: int,
+        bounds: EventTimeBounds | None = None,
+    ) -> None:
         self.ctx = ctx
         self.files = files
-        self.period_ms = ctx.planning.period_s * 1000
-        self.lateness_ms = lateness_s * 1000
-        self.history_ms = ctx.planning.history_s * 1000
+        self.clock = ZoneClock(
+            period_ms=ctx.planning.period_s * 1000,
+            lateness_ms=lateness_s * 1000,
+            window_ms=ctx.planning.history_s * 1000,
+        )
+        self.quorum = {
+            zone: ZoneClock.quorum(len({s.detector_id for s in sites}))
+            for zone, sites in ctx.detectors.sites_by_zone.items()
+        }
+        self.bounds = bounds
+        """The ingest's event-time bounds: none in the twin (``twin live`` sets
+        ``AIGUILLEUR_EVENT_TIME_REPLAY`` for its worker: simulated time maps to past dates)."""
         self.states: dict[str, ZoneState] = {}
         self.published: list[SignalPlan] = []
         self.oversight = Oversight(ctx.commune)
@@ -68,22 +90,23 @@ class ProductPipeline:
         self._by_start: dict[tuple[datetime, str], SignalPlan] = {}
 
     def on_counts(self, records: list[CountRecord]) -> None:
-        """Ingest (validation, regrouping by zone) and the zone stage, as the worker does."""
+        """Ingest (validation, event-time bounds, regrouping by zone) and the zone stage (zone
+        clocks, periods closed, planning), as the worker does."""
         by_zone: dict[str, list[ZoneReading]] = {}
         for rec in records:
             if rec.detector_id not in self.files.detectors:
                 continue
-            reading = decode_reading(rec.detector_id.encode(), to_event(rec))
+            reading = to_zone_reading(decode_reading(rec.detector_id.encode(), to_event(rec)))
+            check_event_time(reading, int(time.time() * 1000), self.bounds)
             zone = self.ctx.detectors.zone_of[reading.detector_id]
-            by_zone.setdefault(zone, []).append(to_zone_reading(reading))
+            by_zone.setdefault(zone, []).append(reading)
         for zone, readings in by_zone.items():
             state = self.states.setdefault(zone, ZoneState(zone_id=zone))
-            state.upsert(readings)
-            for end_ms in state.due_periods(self.period_ms, self.lateness_ms):
+            step = self.clock.receive(state, readings, self.quorum.get(zone, 1))
+            for end_ms in step.due:
                 self._publish_plans(state, end_ms)
                 state.planned_until_ms = end_ms
-            if state.planned_until_ms:
-                state.prune(state.planned_until_ms + self.period_ms - self.history_ms)
+            self.clock.planned(state, step)
 
     def _publish_plans(self, state: ZoneState, end_ms: int) -> None:
         """As the zone stage's ``publish_plans``: the inputs on record, the plans from them."""
@@ -132,7 +155,10 @@ def product_settings(planner: str, period_s: int, base: Settings | None = None) 
     """The worker settings of a product run: the environment's (as a worker started by
     ``aiguilleur twin live`` reads them), the planner and the control period."""
     settings = base or Settings()
-    return settings.model_copy(update={"planner": planner, "control_period_s": period_s})
+    # as ``twin live`` sets for its worker: simulated time maps to fixed past dates
+    return settings.model_copy(
+        update={"planner": planner, "control_period_s": period_s, "event_time_replay": True}
+    )
 
 
 def run_product(
@@ -163,7 +189,12 @@ def run_product(
         )
         # a registry of its own: a process may run many product runs (a benchmark)
         metrics = create_metrics(CollectorRegistry())
-        pipeline = ProductPipeline(pipeline_context(cfg, metrics), files, lateness)
+        pipeline = ProductPipeline(
+            pipeline_context(cfg, metrics),
+            files,
+            lateness,
+            event_time_bounds(streams_config(cfg)),
+        )
         base = event_base(scenario.begin_s, lateness, period_s)
         asked: list[datetime] = []
         outside = opts.on_counts

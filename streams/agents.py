@@ -30,7 +30,7 @@ from streams.validation import (
     to_zone_reading,
 )
 from streams.zone_planning import ZoneResult
-from streams.zone_state import ZoneState, decode_state, encode_state
+from streams.zone_state import ZoneClock, ZoneState, decode_state, encode_state
 
 log = logging.getLogger("aiguilleur.streams")
 
@@ -205,18 +205,17 @@ class Zones:
     ) -> None:
         self.ch = ch
         self.ctx = ctx
-        self.period_ms = ctx.planning.period_s * 1000
-        self.window_ms = ctx.planning.history_s * 1000
-        self.lateness_ms = cfg.lateness_s * 1000
-        self.horizon_ms = self.window_ms + self.lateness_ms + self.period_ms
+        self.clock = ZoneClock(
+            period_ms=ctx.planning.period_s * 1000,
+            lateness_ms=cfg.lateness_s * 1000,
+            window_ms=ctx.planning.history_s * 1000,
+        )
         self.watermarks: dict[str, int] = {}
         self.oversight = oversight or _ready_oversight(ctx.commune)
         self.quorum = {
-            zone: min(2, len({s.detector_id for s in sites}))
+            zone: ZoneClock.quorum(len({s.detector_id for s in sites}))
             for zone, sites in ctx.detectors.sites_by_zone.items()
         }
-        """Detectors whose clocks must agree before a zone's time moves: two, so that no single
-        detector moves it (one in a zone of one detector)."""
         self.pool: PlanPool | None = None
         if cfg.planning_processes > 0:
             self.pool = PlanPool(
@@ -234,34 +233,25 @@ class Zones:
         key = batch.zone_id.encode()
         raw = self.ch.zone_state.get(key)
         state = decode_state(raw) if raw else ZoneState(zone_id=batch.zone_id)
-        late = state.late(batch.readings)
-        if late:
-            await self.keep_late(state, late)
-        state.upsert(
-            batch.readings, quorum=self.quorum.get(batch.zone_id, 1), horizon_ms=self.horizon_ms
-        )
+        step = self.clock.receive(state, list(batch.readings), self.quorum.get(batch.zone_id, 1))
+        if step.late:
+            await self.keep_late(state, step.late)
         self.ctx.metrics.zone_batches.inc()
-        closable = state.closable_periods(self.period_ms, self.lateness_ms)
-        due = state.due_periods(self.period_ms, self.lateness_ms, self.window_ms)
-        if closable > len(due):
+        if step.closable > len(step.due):
             # Periods with no reading at all in their window (a feed that stopped): no plan.
             junctions = len(self.ctx.junctions_by_zone.get(batch.zone_id, ()))
             self.ctx.metrics.plans_skipped.labels(reason="no_data").inc(
-                (closable - len(due)) * junctions
+                (step.closable - len(step.due)) * junctions
             )
             log.info(
-                "event=zone_periods_empty zone=%s periods=%d", batch.zone_id, closable - len(due)
+                "event=zone_periods_empty zone=%s periods=%d",
+                batch.zone_id,
+                step.closable - len(step.due),
             )
-        for end_ms in due:
+        for end_ms in step.due:
             await self.publish_plans(state, end_ms)
             state.planned_until_ms = end_ms
-        if closable:
-            state.planned_until_ms = max(
-                state.planned_until_ms,
-                ((state.watermark_ms - self.lateness_ms) // self.period_ms) * self.period_ms,
-            )
-        if state.planned_until_ms:
-            state.prune(state.planned_until_ms + self.period_ms - self.window_ms)
+        self.clock.planned(state, step)
         self.ch.zone_state[key] = encode_state(state)
         self.watermarks[batch.zone_id] = state.watermark_ms
 

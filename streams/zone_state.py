@@ -17,6 +17,7 @@ plus the allowed lateness; replayed or simulated feeds therefore behave exactly 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import msgspec
 
@@ -191,6 +192,61 @@ class ZoneState(msgspec.Struct, kw_only=True):
     def total_vehicles(self) -> int:
         """All vehicles currently held (for tests and metrics)."""
         return sum(c for per in self.counts.values() for c, _ in per.values())
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneStep:
+    """What one batch of readings did to a zone's state (:meth:`ZoneClock.receive`)."""
+
+    late: list[ZoneReading]
+    """Readings of a period already planned (counted and kept, used by later windows)."""
+    due: list[int]
+    """Ends of the periods to plan now, oldest first."""
+    closable: int
+    """Periods closed since the last planned one, with data or not."""
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneClock:
+    """How a zone's event time closes control periods: the zone stage's rules, in one place for
+    the worker and the twin's in-process pipeline (``aiguilleur.twin_product``)."""
+
+    period_ms: int
+    lateness_ms: int
+    window_ms: int
+    """How far back a period's plans read (the longest window of the planning)."""
+
+    @property
+    def horizon_ms(self) -> int:
+        """How far behind a detector's clock may be and still count (:meth:`ZoneState.advance`)."""
+        return self.window_ms + self.lateness_ms + self.period_ms
+
+    @staticmethod
+    def quorum(detectors: int) -> int:
+        """Detectors whose clocks must agree before a zone's time moves: two, so that no single
+        detector moves it (one in a zone of one detector)."""
+        return min(2, detectors)
+
+    def receive(self, state: ZoneState, readings: list[ZoneReading], quorum: int) -> ZoneStep:
+        """Store ``readings`` and say which periods they close."""
+        late = state.late(readings)
+        state.upsert(readings, quorum=quorum, horizon_ms=self.horizon_ms)
+        closable = state.closable_periods(self.period_ms, self.lateness_ms)
+        due = state.due_periods(self.period_ms, self.lateness_ms, self.window_ms)
+        return ZoneStep(late, due, closable)
+
+    def planned(self, state: ZoneState, step: ZoneStep) -> None:
+        """After the due periods were planned: every closed period counts as planned (the empty
+        ones too), and what no later window reads is forgotten."""
+        if step.due:
+            state.planned_until_ms = max(state.planned_until_ms, step.due[-1])
+        if step.closable:
+            state.planned_until_ms = max(
+                state.planned_until_ms,
+                ((state.watermark_ms - self.lateness_ms) // self.period_ms) * self.period_ms,
+            )
+        if state.planned_until_ms:
+            state.prune(state.planned_until_ms + self.period_ms - self.window_ms)
 
 
 _encoder = msgspec.msgpack.Encoder()

@@ -265,6 +265,44 @@ class _Partial:
         )
 
 
+class _CountTap:
+    """What a run reads from its loops each count interval: the count records (for the pipeline
+    and the report, with the loops' occupancy) and, for the oracle, the next-edge counts."""
+
+    def __init__(
+        self,
+        api: Any,
+        run: _Run,
+        emit_specs: list[DetectorSpec],
+        loops: list[DetectorSpec],
+        counter: LoopCounter,
+    ) -> None:
+        options = run.options
+        self._options = options
+        self._oracle = run.control.kind == "oracle"
+        self._counter = counter
+        self._reader = DetectorReader(api, emit_specs, options.count_interval_s, options.base_date)
+        wanted = options.on_counts is not None or options.keep_counts or self._oracle
+        self._sampler = OccupancySampler(api, emit_specs + loops) if wanted else None
+        self.counts: list[CountRecord] = []
+
+    def step(self) -> None:
+        """Sample the loops' occupancy of this step (when counts are read at all)."""
+        if self._sampler is not None:
+            self._sampler.step()
+
+    def read(self, now: float) -> None:
+        """Read the interval that just ended and hand it on."""
+        occupancy = self._sampler.take() if self._sampler is not None else None
+        recs = self._reader.read(now, occupancy)
+        if self._options.on_counts is not None:
+            self._options.on_counts(recs)
+        if self._options.keep_counts:
+            self.counts.extend(recs)
+        if self._oracle:
+            self._counter.read(occupancy)
+
+
 def _loop(api: Any, run: _Run, detectors: _Detectors) -> _Partial:
     scenario, sn, options = run.scenario, run.sn, run.options
     now = float(api.simulation.getTime())
@@ -277,13 +315,8 @@ def _loop(api: Any, run: _Run, detectors: _Detectors) -> _Partial:
     policy = _policy(api, run, drivers, counter, now, detectors.control_loops)
     emit_specs = detectors.scenario or detectors.loops
     audit = _audit(api, run, policy, now)
-    reader = DetectorReader(api, emit_specs, options.count_interval_s, options.base_date)
-    counts_read = bool(
-        options.on_counts is not None or options.keep_counts or run.control.kind == "oracle"
-    )
-    sampler = OccupancySampler(api, emit_specs + detectors.loops) if counts_read else None
+    tap = _CountTap(api, run, emit_specs, detectors.loops, counter)
     all_lanes = sorted(_control_lanes(sn))
-    counts: list[CountRecord] = []
     teleports = 0
     queue_sum = 0.0
     samples = 0
@@ -295,7 +328,6 @@ def _loop(api: Any, run: _Run, detectors: _Detectors) -> _Partial:
         enabled=options.progress,
     )
     last_bar = now
-    counts_for_oracle = run.control.kind == "oracle"
     while now < scenario.end_s - 1e-9:
         api.simulationStep()
         now = float(api.simulation.getTime())
@@ -304,17 +336,9 @@ def _loop(api: Any, run: _Run, detectors: _Detectors) -> _Partial:
             drv.tick(now)
         if options.on_step is not None:
             options.on_step(api, now)
-        if sampler is not None:
-            sampler.step()
+        tap.step()
         if now >= next_count - 1e-9:
-            occupancy = sampler.take() if sampler is not None else None
-            recs = reader.read(now, occupancy)
-            if options.on_counts is not None:
-                options.on_counts(recs)
-            if options.keep_counts:
-                counts.extend(recs)
-            if counts_for_oracle:
-                counter.read(occupancy)
+            tap.read(now)
             next_count += options.count_interval_s
         policy.step(now)
         if audit is not None:
@@ -332,7 +356,7 @@ def _loop(api: Any, run: _Run, detectors: _Detectors) -> _Partial:
         scenario=scenario.name,
         control=run.label,
         detectors=emit_specs,
-        counts=counts,
+        counts=tap.counts,
         outcome=policy.outcome(),
         audit=audit.result(now) if audit is not None else None,
         metrics_inputs={
