@@ -398,6 +398,29 @@ def _shown_intergreen(
     return red if losing else 0.0
 
 
+def _run_bounds(program: tuple[ProgramPhase, ...], i: int) -> tuple[float, float, float, bool]:
+    """(green s, min s, max s, bounded) of the run of programme entries from ``i`` showing the
+    same state: one phase of the model. Each entry with bounds (``minDur`` < ``maxDur``: an
+    actuated stretch) adds them; a fixed entry adds its duration to both. An actuated programme
+    often splits one green into a fixed and an extendable part: the phase's bounds are their
+    sums, not the first entry's (which read a 29 s green as at most 15 s)."""
+    green_s = lo = hi = 0.0
+    bounded = False
+    k = i
+    while k < len(program) and program[k].state == program[i].state:
+        e = program[k]
+        green_s += e.duration_s
+        if e.min_dur_s is not None and e.max_dur_s is not None and e.max_dur_s > e.min_dur_s:
+            bounded = True
+            lo += e.min_dur_s
+            hi += e.max_dur_s
+        else:
+            lo += e.duration_s
+            hi += e.duration_s
+        k += 1
+    return green_s, lo, hi, bounded
+
+
 def _phases(
     *,
     tls_id: str,
@@ -436,24 +459,10 @@ def _phases(
         yellow.append(min(y, MAX_CLEARANCE_S))
         red.append(min(r, MAX_CLEARANCE_S))
         intergreen.append(_shown_intergreen(ph.state, program[j].state, link_lanes, y, r))
-        green_s = 0.0
-        k = i
-        while k < n and program[k].state == ph.state:
-            green_s += program[k].duration_s
-            k += 1
-        has_bounds = (
-            ph.min_dur_s is not None and ph.max_dur_s is not None and ph.max_dur_s > ph.min_dur_s
-        )
-        lo = (
-            ph.min_dur_s
-            if has_bounds and ph.min_dur_s is not None
-            else min(DEFAULT_MIN_GREEN_S, green_s)
-        )
-        hi = (
-            ph.max_dur_s
-            if has_bounds and ph.max_dur_s is not None
-            else max(DEFAULT_MAX_GREEN_S, min(green_s, MAX_GREEN_CAP_S))
-        )
+        green_s, lo, hi, bounded = _run_bounds(program, i)
+        if not bounded:
+            lo = min(DEFAULT_MIN_GREEN_S, green_s)
+            hi = max(DEFAULT_MAX_GREEN_S, min(green_s, MAX_GREEN_CAP_S))
         minmax.append((float(lo), float(hi)))
     if not states:
         raise NetworkSourceError(tls_id, f"programme {program_id!r} has no green phase")

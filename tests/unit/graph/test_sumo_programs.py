@@ -95,3 +95,23 @@ def test_a_green_held_for_hours_is_no_maximum_green() -> None:
     )
     phases, _ = _model(program, [("a_0", "b_0"), ("c_0", "d_0")])
     assert [p.max_green_s for p in phases] == [MAX_GREEN_CAP_S, 90.0]
+
+
+def test_a_green_split_into_fixed_and_actuated_entries_has_their_summed_bounds() -> None:
+    # an actuated programme (Bologna's) splits one green into three entries showing the same
+    # state: an extendable start, a fixed middle and an extendable end; the model's phase is
+    # their sum, and so are its bounds (the first entry's alone read a 29 s green as at most 15 s)
+    program = (
+        ProgramPhase(state="Gr", duration_s=11.0, min_dur_s=6.0, max_dur_s=15.0),
+        ProgramPhase(state="Gr", duration_s=10.0, min_dur_s=10.0, max_dur_s=10.0),
+        ProgramPhase(state="Gr", duration_s=8.0, min_dur_s=2.0, max_dur_s=35.0),
+        ProgramPhase(state="yr", duration_s=3.0, min_dur_s=3.0, max_dur_s=3.0),
+        ProgramPhase(state="rG", duration_s=25.0),
+        ProgramPhase(state="ry", duration_s=3.0),
+    )
+    phases, _ = _model(program, [("a_0", "b_0"), ("c_0", "d_0")])
+    assert phases[0].programme_green_s == 29.0
+    assert (phases[0].min_green_s, phases[0].max_green_s) == (18.0, 60.0)
+    assert phases[0].min_green_s <= phases[0].programme_green_s <= phases[0].max_green_s
+    # a phase without bounds keeps the defaults
+    assert (phases[1].min_green_s, phases[1].max_green_s) == (7.0, 90.0)
