@@ -22,6 +22,7 @@ Pure: the junction, the windows, the running timing and the settings come in; a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import get_args
@@ -128,9 +129,13 @@ def estimate_junction(
             for g in groups
         ]
     groups = _saturated(junction, groups, now.lanes, settings, running)
+    kept = _unmeasured_floors(served, by_lane, now.approaches, settings, running)
+    floors = {k: g for phases in kept.values() for k, g in phases.items()}
+    skippable -= set(floors)
     phases = []
     for p in junction.phases:
         mine = [g for g in groups if g.phase == p.index]
+        floor = floors.get(p.index, 0.0)
         phases.append(
             PhaseDemand(
                 index=p.index,
@@ -143,8 +148,8 @@ def estimate_junction(
                     )
                     for g in mine
                 ),
-                min_green_s=p.min_green_s,
-                max_green_s=p.max_green_s,
+                min_green_s=max(p.min_green_s, floor),
+                max_green_s=max(p.max_green_s, floor),
                 intergreen_s=p.intergreen_s,
                 pedestrian_flow_pph=settings.pedestrian_flow_pph if p.pedestrian else 0.0,
                 skippable=p.index in skippable,
@@ -154,7 +159,7 @@ def estimate_junction(
         junction_id=junction.id,
         phases=tuple(phases),
         cycle_min_s=cycle_bounds[0],
-        cycle_max_s=cycle_bounds[1],
+        cycle_max_s=_cycle_cap(cycle_bounds, phases, kept, running),
         # The flows are vehicles counted over the window, scaled to veh/h: the optimiser plans
         # for the rate such a count cannot rule out (Webster ignores it).
         count_period_s=float(window.seconds),
@@ -166,7 +171,7 @@ def estimate_junction(
         exits_used=now.exits_used,
         running=running,
         recent_groups=tuple(recent_groups),
-        warnings=_warnings(now, settings, junction),
+        warnings=_warnings(now, settings, junction, kept, running),
     )
 
 
@@ -273,12 +278,71 @@ def _saturated(
     return out
 
 
-def _warnings(now: _Charged, settings: DemandSettings, junction: Junction) -> tuple[str, ...]:
-    out = [
-        f"approach {a.approach_id} has no detector data in the window: its flow is taken as 0"
-        for a in now.approaches
-        if not a.measured
-    ]
+def _cycle_cap(
+    bounds: tuple[int, int],
+    phases: Sequence[PhaseDemand],
+    kept: Mapping[str, Mapping[int, float]],
+    running: RunningTiming | None,
+) -> int:
+    """The longest cycle a plan may take: the bound, or, at a junction with approaches nobody
+    measures, the running cycle (a longer one would shrink their share of the cycle even with
+    their green kept), unless the phases' minimum greens need more."""
+    if not kept or running is None:
+        return bounds[1]
+    need = sum(p.min_green_s + p.intergreen_s for p in phases if not p.skippable)
+    return max(bounds[0], min(bounds[1], max(math.ceil(running.cycle_s), math.ceil(need))))
+
+
+def _unmeasured_floors(
+    served: Served,
+    by_lane: Mapping[str, LaneInfo],
+    approaches: Sequence[ApproachEstimate],
+    settings: DemandSettings,
+    running: RunningTiming | None,
+) -> dict[str, dict[int, float]]:
+    """Approach nobody measured -> the phases showing it green and the green each keeps.
+
+    A count of nothing is no evidence of no traffic: what such an approach gets from the running
+    timing (every phase that shows any of its lanes green, at that phase's running green) is not
+    taken away. Without a running timing there is nothing to keep."""
+    if not settings.keep_unmeasured_green or running is None:
+        return {}
+    unmeasured = {a.approach_id for a in approaches if not a.measured}
+    greens = running.green_of()
+    out: dict[str, dict[int, float]] = {}
+    for k in served.phases:
+        if greens.get(k, 0.0) <= 0:
+            continue
+        for lane, _ in served.pairs[k]:
+            aid = by_lane[lane].approach_id
+            if aid in unmeasured:
+                out.setdefault(aid, {})[k] = greens[k]
+    return out
+
+
+def _warnings(
+    now: _Charged,
+    settings: DemandSettings,
+    junction: Junction,
+    kept: Mapping[str, Mapping[int, float]],
+    running: RunningTiming | None,
+) -> tuple[str, ...]:
+    out = []
+    for a in now.approaches:
+        if a.measured:
+            continue
+        text = (
+            f"approach {a.approach_id} has no detector data in the window: its flow is taken as 0"
+        )
+        mine = kept.get(a.approach_id)
+        if mine and running is not None:
+            which = "its approved plan" if running.source == "active" else "its programme"
+            text += (
+                f"; the phases showing it green keep the green {which} gives them "
+                f"({_greens_text(mine)}) and the cycle is at most {which}'s "
+                f"({running.cycle_s:g} s)"
+            )
+        out.append(text)
     phases_of: dict[str, set[int]] = {}
     for k, pairs in now.charged.items():
         for lane, _ in pairs:
@@ -297,3 +361,7 @@ def _warnings(now: _Charged, settings: DemandSettings, junction: Junction) -> tu
             "pedestrians/h on each phase with a signalised crossing"
         )
     return tuple(out)
+
+
+def _greens_text(floors: Mapping[int, float]) -> str:
+    return ", ".join(f"phase {k} {g:g} s" for k, g in sorted(floors.items()))

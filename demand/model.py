@@ -91,6 +91,9 @@ class DemandSettings(msgspec.Struct, frozen=True, kw_only=True):
     network. It decides only how a lane serving several movements splits its count."""
     exit_weight: float = 3.0
     """Weight of the exit-side counts against the turning prior in the junction O-D fit."""
+    keep_unmeasured_green: bool = True
+    """A phase serving an approach without detector data in the window keeps at least the green
+    the running timing gives it (a count of nothing is no evidence of no traffic)."""
     permitted_sneakers_per_cycle: float = 0.0
     """Left turners assumed to clear at the end of each permitted green whatever the opposing
     flow (HCM says 2; 0 is the cautious choice and what SUMO's drivers do)."""

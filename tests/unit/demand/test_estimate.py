@@ -212,6 +212,57 @@ def test_occupied_loop_raises_its_group_to_running_capacity() -> None:
     assert south.flow_vph == pytest.approx(240.0)
 
 
+def test_an_unmeasured_approach_keeps_the_green_its_phase_runs() -> None:
+    # E has no detector: a count of nothing is no evidence of no traffic, so phase 1 (E-W) keeps
+    # the green the programme gives it; phase 0, all measured, keeps its own minimum
+    j = laned_cross(programme=(40.0, 25.0))
+    counts = {lane: 30 for lane in LANES if lane != "J:E_0"}
+    window = Window(_lane_windows(counts), 300.0)
+    e = estimate_junction(j, window, S, running=running_timing(j, None))
+    p0, p1 = e.demand.phases
+    assert p1.min_green_s == 25.0
+    assert p0.min_green_s == j.phases[0].min_green_s
+    # and the cycle stays at most the programme's: a longer one would shrink E's share
+    assert e.demand.cycle_max_s == 75 == j.programme_cycle_s
+    east = next(w for w in e.warnings if "approach J:E" in w)
+    assert "taken as 0" in east
+    assert "keep the green its programme gives them (phase 1 25 s)" in east
+    assert "the cycle is at most its programme's (75 s)" in east
+    # the approved plan, when there is one, is what it keeps
+    active = RunningTiming(greens_s=((0, 30.0), (1, 18.0)), cycle_s=58.0)
+    assert estimate_junction(j, window, S, running=active).demand.phases[1].min_green_s == 18.0
+    # nothing running known, or the rule switched off: nothing kept
+    assert estimate_junction(j, window, S).demand.phases[1].min_green_s == p0.min_green_s
+    off = msgspec.structs.replace(S, keep_unmeasured_green=False)
+    got = estimate_junction(j, window, off, running=running_timing(j, None))
+    assert got.demand.phases[1].min_green_s == j.phases[1].min_green_s
+    # every approach measured: nothing kept either
+    full = Window(_lane_windows(dict.fromkeys(LANES, 30)), 300.0)
+    kept = estimate_junction(j, full, S, running=running_timing(j, None))
+    assert [p.min_green_s for p in kept.demand.phases] == [p.min_green_s for p in j.phases]
+    assert kept.demand.cycle_max_s == 120
+
+
+def test_a_phase_showing_an_unmeasured_approach_is_not_left_out() -> None:
+    # the protected left phase shows N and S lefts; N is unmeasured: the phase keeps its
+    # programme green, though nothing is charged to it and it would otherwise be left out
+    j = laned_cross(protected_left=True, programme=(30.0, 25.0, 8.0))
+    counts = {lane: 12 for lane in LANES if not lane.startswith("J:N")}
+    e = estimate_junction(
+        j, Window(_lane_windows(counts), 300.0), S, running=running_timing(j, None)
+    )
+    left = e.demand.phases[2]
+    assert not left.skippable
+    measured = Window(_lane_windows(dict.fromkeys(LANES, 12)), 300.0)
+    assert (
+        estimate_junction(j, measured, S, running=running_timing(j, None))
+        .demand.phases[2]
+        .skippable
+    )  # with N measured, the light lefts fit their permitted green
+    assert left.min_green_s == 8.0
+    assert [p.min_green_s for p in e.demand.phases[:2]] == [30.0, j.phases[1].min_green_s]
+
+
 def test_recent_window_is_carried_per_group() -> None:
     j = laned_cross()
     now = Window(_lane_windows(dict.fromkeys(LANES, 3)), 300.0)
