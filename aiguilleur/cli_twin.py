@@ -358,6 +358,9 @@ def live_cmd(
     approved_by: Annotated[
         str, typer.Option(help="approver named in the envelopes the run approves (--controller)")
     ] = "",
+    seed: Annotated[
+        int | None, typer.Option(help="SUMO's random seed (default: the twin's)")
+    ] = None,
 ) -> None:
     """Closed loop through Kafka: SUMO's counts to a worker, the worker's plans to SUMO (or, with
     --controller, junction states to the worker and its decisions to SUMO)."""
@@ -367,7 +370,7 @@ def live_cmd(
 
     from aiguilleur.settings import Settings
     from aiguilleur.twin_live import LiveOptions, PipelineNotAnswering, run_live
-    from twin import TwinError, load_scenario
+    from twin import RunOptions, TwinError, load_scenario
 
     try:
         sc = load_scenario(scenario, begin_s=begin, end_s=end)
@@ -392,7 +395,13 @@ def live_cmd(
             sc,
             settings,
             folder,
-            LiveOptions(period_s=period, speed=speed, timeout_s=timeout, start_worker=worker),
+            LiveOptions(
+                period_s=period,
+                speed=speed,
+                timeout_s=timeout,
+                start_worker=worker,
+                seed=RunOptions.seed if seed is None else seed,
+            ),
             out=lambda line: print(line, file=sys.stderr),
         )
     except (TwinError, KeyError, ValueError, PipelineNotAnswering) as e:

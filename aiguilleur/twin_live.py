@@ -350,6 +350,8 @@ class LiveOptions:
     timeout_s: float = 120.0
     progress: bool = True
     start_worker: bool = True
+    seed: int = RunOptions.seed
+    """SUMO's random seed (the twin's default unless given)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -499,6 +501,7 @@ def run_live(
                     on_counts=on_counts,
                     plan_source=plan_source,
                     progress=opts.progress,
+                    seed=opts.seed,
                 ),
             )
             bridge.settle()
