@@ -290,19 +290,34 @@ def plan_junction(
         event = to_event(
             junction, guarded.plan, est, period_end_ms, cfg, digest, guarded.transition
         )
-    event = with_expected(event, expected_vph)
+    if any(v > 0 for v in (expected_vph or {}).values()):
+        # the approaches say what their detectors measured, the diverted flow beside it
+        measured = estimate(junction, sites, state, period_end_ms, cfg, active)
+        event = with_expected(
+            event, expected_vph, {a.approach_id: a.flow_vph for a in measured.approaches}
+        )
     return with_active_delay(event, active_delay(active, plan, demand))
 
 
-def with_expected(event: SignalPlan, expected_vph: Mapping[str, float] | None) -> SignalPlan:
-    """The plan's explanation with the diverted flow it was computed for (the demand, hence the
-    digest, already holds it)."""
+def with_expected(
+    event: SignalPlan,
+    expected_vph: Mapping[str, float] | None,
+    measured_vph: Mapping[str, float] | None = None,
+) -> SignalPlan:
+    """The plan's explanation with the diverted flow it was computed for (the demand, the lane
+    groups, hence the digest, already hold it); each approach's flow is the one its detectors
+    measured (``measured_vph``, by approach id), the diverted flow beside it."""
     extra = {a: v for a, v in (expected_vph or {}).items() if v > 0}
     if not extra:
         return event
     ex = event.explanation
+    measured = measured_vph or {}
     approaches = tuple(
-        msgspec.structs.replace(a, expected_diverted_vph=round(extra.get(a.approach_id, 0.0), 1))
+        msgspec.structs.replace(
+            a,
+            flow_vph=measured.get(a.approach_id, a.flow_vph),
+            expected_diverted_vph=round(extra.get(a.approach_id, 0.0), 1),
+        )
         for a in ex.approaches
     )
     warnings = ex.warnings + tuple(

@@ -172,3 +172,26 @@ def test_expected_flow_is_on_record_and_replays() -> None:
         active={},
     )
     assert without.inputs_id != record.inputs_id
+
+
+def test_diverted_flow_is_counted_by_the_approach_detectors_lanes() -> None:
+    """The estimator sees the diverted flow as counts of the approach's own detectors, shared by
+    their lanes over the seconds each covered; unmeasured approaches and exits get nothing."""
+    from demand import DetectorWindow
+    from streams.planning import with_expected_counts
+
+    def w(d: str, approach: str, lanes: int, vehicles: int, seconds: float) -> DetectorWindow:
+        return DetectorWindow(
+            detector_id=d,
+            approach_id=approach,
+            lanes=lanes,
+            vehicles=vehicles,
+            seconds=seconds,
+            readings=5,
+        )
+
+    windows = [w("a", "J:W", 1, 10, 300.0), w("b", "J:W", 2, 20, 150.0), w("x", "", 1, 7, 300)]
+    out = with_expected_counts(windows, {"J:W": 360.0, "J:S": 500.0})
+    # 360 veh/h: a third of it on a (1 of 3 lanes) over 300 s, two thirds on b over 150 s
+    assert [x.vehicles for x in out] == [20, 30, 7]
+    assert with_expected_counts(windows, {"J:W": 0.0}) == windows
