@@ -42,7 +42,7 @@ from streams.context import PipelineContext
 from streams.events import SignalPlan, ZoneReading
 from streams.metrics import create_metrics
 from streams.oversight import Oversight
-from streams.plan_inputs import capture, compute
+from streams.plan_inputs import capture_zone, compute
 from streams.validation import (
     EventTimeBounds,
     check_event_time,
@@ -113,18 +113,7 @@ class ProductPipeline:
         ctx = self.ctx
         junctions = ctx.junctions_by_zone.get(state.zone_id, ())
         zone_planner = ctx.zone_planner
-        inputs = capture(
-            commune=ctx.commune,
-            zone_id=state.zone_id,
-            state=state,
-            sites=ctx.detectors.sites_by_zone.get(state.zone_id, ()),
-            period_end_ms=end_ms,
-            cfg=ctx.planning,
-            planner=zone_planner.name if zone_planner else ctx.planner.name,
-            zone_planner=zone_planner is not None,
-            network_sha256=ctx.network.source_sha256,
-            active=self.oversight.active_of(j.id for j in junctions),
-        )
+        inputs = capture_zone(ctx, state, end_ms, self.oversight.active_of(j.id for j in junctions))
         computed = compute(
             inputs, junctions, ctx.network.links, ctx.planner, zone_planner, lambda _s: None
         )

@@ -19,7 +19,7 @@ from streams.errors import RejectedReading
 from streams.events import LateReading, LateReadings, TrafficCount, ZoneReading, ZoneReadings
 from streams.ingest import run_ingest
 from streams.oversight import Oversight, follow_oversight
-from streams.plan_inputs import Computed, capture, compute
+from streams.plan_inputs import Computed, capture_zone, compute
 from streams.plan_pool import PlanPool, pool_spec
 from streams.validation import (
     EventTimeBounds,
@@ -297,19 +297,12 @@ class Zones:
         ctx = self.ctx
         await self.oversight.wait_ready()
         junctions = ctx.junctions_by_zone.get(state.zone_id, ())
-        zone_planner = ctx.zone_planner
-        inputs = capture(
-            commune=ctx.commune,
-            zone_id=state.zone_id,
-            state=state,
-            sites=ctx.detectors.sites_by_zone.get(state.zone_id, ()),
-            period_end_ms=end_ms,
-            cfg=ctx.planning,
-            planner=zone_planner.name if zone_planner else ctx.planner.name,
-            zone_planner=zone_planner is not None,
-            network_sha256=ctx.network.source_sha256,
-            active=self.oversight.active_of(j.id for j in junctions),
-            expected=self.expected_vph(junctions, end_ms),
+        inputs = capture_zone(
+            ctx,
+            state,
+            end_ms,
+            self.oversight.active_of(j.id for j in junctions),
+            self.expected_vph(junctions, end_ms),
         )
         await self.ch.plan_inputs.send(
             key=state.zone_id.encode(), value=_plan_encoder.encode(inputs)
@@ -323,14 +316,14 @@ class Zones:
         else:
             # A zone's offset search takes seconds (docs/streams.md): in a thread, so that the
             # event loop keeps the consumers' heartbeats and the ingest stage going.
-            run = asyncio.to_thread if zone_planner is not None else _call
+            run = asyncio.to_thread if ctx.zone_planner is not None else _call
             computed = await run(
                 compute,
                 inputs,
                 junctions,
                 ctx.network.links,
                 ctx.planner,
-                zone_planner,
+                ctx.zone_planner,
                 ctx.metrics.plan_seconds.observe,
             )
         if computed.unmeasured:

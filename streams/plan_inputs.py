@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -35,6 +36,9 @@ from streams.events import (
 from streams.planning import MODEL_VERSION, PlanningConfig, SiteRef, plan_junction
 from streams.zone_planning import plan_zone
 from streams.zone_state import ZoneState
+
+if TYPE_CHECKING:  # the context imports this module's neighbours; only the type is needed
+    from streams.context import PipelineContext
 
 
 def parameters(cfg: PlanningConfig) -> PlanningParameters:
@@ -119,6 +123,31 @@ def capture(
         model_version=MODEL_VERSION,
     )
     return msgspec.structs.replace(record, inputs_id=inputs_id(record))
+
+
+def capture_zone(
+    ctx: PipelineContext,
+    state: ZoneState,
+    end_ms: int,
+    active: Mapping[str, ActivePlan],
+    expected: Mapping[str, float] | None = None,
+) -> PlanInputs:
+    """:func:`capture` of a zone period with the pipeline's own settings: what the zone stage
+    records (and the twin's in-process pipeline, which must record the same)."""
+    zone_planner = ctx.zone_planner
+    return capture(
+        commune=ctx.commune,
+        zone_id=state.zone_id,
+        state=state,
+        sites=ctx.detectors.sites_by_zone.get(state.zone_id, ()),
+        period_end_ms=end_ms,
+        cfg=ctx.planning,
+        planner=zone_planner.name if zone_planner else ctx.planner.name,
+        zone_planner=zone_planner is not None,
+        network_sha256=ctx.network.source_sha256,
+        active=active,
+        expected=expected,
+    )
 
 
 def state_of(inputs: PlanInputs) -> ZoneState:
