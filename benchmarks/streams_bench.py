@@ -16,7 +16,8 @@
    issue 15) shows what planning in the loop costs ingest.
 4. Scaling: 1, 2 and 4 workers on single readings (4 partitions).
 
-``--profile`` samples the in-loop worker with py-spy and prints where its time goes.
+``--profile [single|batched|inline]`` samples that worker run (default: the in-loop one) with py-spy
+and prints where its time goes.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ PARTITIONS = 4
 BATCHED_FACTOR = 4
 BATCH_RECORDS = 500
 T0 = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
+POLL_S = 0.25
 
 
 def _free_port() -> int:
@@ -220,7 +222,11 @@ def worker_run(  # noqa: C901  # start, sample, stop: one timeline
         while time.monotonic() < deadline:
             done = total()
             now = time.perf_counter()
-            up = sum(1 for p in ports if _metric(p, "aiguilleur_zone_batches_total") > 0)
+            up = (
+                sum(1 for p in ports if _metric(p, "aiguilleur_zone_batches_total") > 0)
+                if t_a is None
+                else workers
+            )
             if t_a is None and done >= 0.1 * n and up == workers:
                 t_a, n_a = now, done
                 if profile is not None:
@@ -247,7 +253,10 @@ def worker_run(  # noqa: C901  # start, sample, stop: one timeline
             for proc, log in zip(procs, logs, strict=True):
                 if proc.poll() is not None:
                     raise RuntimeError(f"worker exited: {Path(log.name).read_text()[-2000:]}")
-            time.sleep(0.05)
+            # Each scrape renders every metric in the worker's process: a few a second, so that
+            # the measurement does not slow what it measures (the rate is counter over time, read
+            # together, whatever the polling interval).
+            time.sleep(POLL_S)
         t_b, n_b = time.perf_counter(), done
         zones, last_change = -1.0, time.perf_counter()
         while time.perf_counter() - last_change < 5 and time.monotonic() < deadline:
@@ -278,7 +287,7 @@ def worker_run(  # noqa: C901  # start, sample, stop: one timeline
     }
 
 
-def profile_summary(path: Path) -> list[str]:
+def profile_summary(path: Path, run: str) -> list[str]:
     """Where the sampled worker spent its time: share of samples under a few known frames."""
     samples = 0
     under: collections.Counter[str] = collections.Counter()
@@ -287,6 +296,9 @@ def profile_summary(path: Path) -> list[str]:
         "planning (plan_junction and below, on the event loop)": "plan_junction",
         "waiting for I/O (selector)": "select (selectors.py",
         "aiokafka consumer/producer": "aiokafka/",
+        "faust / mode machinery": "faust/",
+        "ingest: Ingest.handle": "handle (streams/agents.py",
+        "zone stage: Zones.handle": "Zones.handle",
         "msgspec decode": "decode (",
     }
     for line in path.read_text().splitlines():
@@ -299,7 +311,7 @@ def profile_summary(path: Path) -> list[str]:
             if needle in stack:
                 under[label] += k
         leaves[stack.split(";")[-1].split(" (")[0]] += k
-    out = [f"py-spy, {samples} samples of the worker with planning in its event loop:"]
+    out = [f"py-spy, {samples} samples of the worker ({run} run):"]
     for label, k in under.most_common():
         out.append(f"- {label}: {100 * k / max(1, samples):.0f}% of samples")
     out.append(
@@ -320,7 +332,13 @@ def main() -> None:  # noqa: PLR0915, C901  # one report, written in order
     ap.add_argument(
         "--runs", default="single,batched,inline,scaling", help="which worker runs to make"
     )
-    ap.add_argument("--profile", action="store_true", help="py-spy the in-loop planning run")
+    ap.add_argument(
+        "--profile",
+        nargs="?",
+        const="inline",
+        choices=["single", "batched", "inline"],
+        help="py-spy this worker run (default: inline, the in-loop planning run)",
+    )
     ap.add_argument("--write", type=Path, help="also write the report (Markdown) to this file")
     args = ap.parse_args()
     lines: list[str] = []
@@ -362,17 +380,33 @@ def main() -> None:  # noqa: PLR0915, C901  # one report, written in order
     raw_batch = asyncio.run(raw_loop(boot, topic("b", True), nb, True))
 
     runs: dict[str, dict[str, float]] = {}
+    spy_path = folder / "profile.txt" if args.profile else None
+
+    def spy(run: str) -> Path | None:
+        return spy_path if args.profile == run else None
+
     if "single" in wanted or "scaling" in wanted:
-        runs["single"] = worker_run(boot, f"{tag}s", net, reg, n, {})
+        runs["single"] = worker_run(boot, f"{tag}s", net, reg, n, {}, profile=spy("single"))
     if "batched" in wanted:
         runs["batched"] = worker_run(
-            boot, f"{tag}b", net, reg, nb, {"AIGUILLEUR_INGEST_BATCH": str(BATCH_RECORDS)}
+            boot,
+            f"{tag}b",
+            net,
+            reg,
+            nb,
+            {"AIGUILLEUR_INGEST_BATCH": str(BATCH_RECORDS)},
+            profile=spy("batched"),
         )
-    spy_path = folder / "profile.txt" if args.profile else None
     if "inline" in wanted:
         asyncio.run(produce(boot, topic("i", False), dets, n, None))
         runs["inline"] = worker_run(
-            boot, f"{tag}i", net, reg, n, {"AIGUILLEUR_PLANNING_PROCESSES": "0"}, profile=spy_path
+            boot,
+            f"{tag}i",
+            net,
+            reg,
+            n,
+            {"AIGUILLEUR_PLANNING_PROCESSES": "0"},
+            profile=spy("inline"),
         )
     scaling: dict[int, dict[str, float]] = {1: runs["single"]} if "single" in runs else {}
     for k in (int(x) for x in args.workers.split(",") if "scaling" in wanted):
@@ -436,8 +470,9 @@ def main() -> None:  # noqa: PLR0915, C901  # one report, written in order
             f"{r['rate'] / raw_single:.2f} |"
         )
     if spy_path is not None and spy_path.exists():
+        print(f"(py-spy raw samples: {spy_path})", file=sys.stderr)
         out("")
-        for line in profile_summary(spy_path):
+        for line in profile_summary(spy_path, args.profile or ""):
             out(line)
     if args.write:
         args.write.write_text("# Streams pipeline benchmark\n\n" + "\n".join(lines) + "\n")
