@@ -125,6 +125,14 @@ class BoundedWorker(faust.Worker):
         self.progress = progress
         self._watchdog: threading.Timer | None = None
 
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        """No terminal spinner. At ``warn`` and above Faust's spinner sets the root logger to
+        DEBUG, to advance on every record: every library's debug call (aiokafka and Faust log one
+        per record sent) then built a record that the output handler dropped; 5% of the worker's
+        samples in the streams benchmark's profile."""
+        self.spinner = None
+        super().on_setup_root_logger(logger, level)
+
     def _schedule_shutdown(self, sig: signal.Signals) -> None:
         if self._watchdog is None:
             log.info(
