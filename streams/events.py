@@ -21,7 +21,9 @@ characters and more from OSM node ids), and a movement id holds two edge ids. Th
 keeps a malformed record from being taken for an id; records are capped at 256 KiB anyway."""
 
 
-class TrafficCount(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+# gc=False on the per-reading structs: they hold scalars only (no reference cycle is possible), and
+# ingest makes one or two per reading; untracked, they trigger no collection.
+class TrafficCount(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, gc=False):
     """One detector's count for one interval. Topic ``aiguilleur.traffic-counts.v1``, key = detector
     id."""
 
@@ -99,7 +101,7 @@ class LateReadings(msgspec.Struct, frozen=True, kw_only=True):
     schema_version: Literal[1] = 1
 
 
-class ZoneReading(msgspec.Struct, frozen=True, array_like=True):
+class ZoneReading(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """A validated count, reduced to what zone aggregation needs (compact: sent in batches)."""
 
     detector_id: str
