@@ -25,7 +25,7 @@ from streams.validation import (
     EventTimeBounds,
     check_event_time,
     dead_letter_headers,
-    decode_batch,
+    decode_gateway_batch,
     decode_reading,
     to_zone_reading,
 )
@@ -168,10 +168,17 @@ class Ingest:
         """Accept a gateway batch's good readings; dead-letter the bad ones (or the whole record
         when the batch itself is unusable)."""
         try:
-            _, parts = decode_batch(record.key, record.value)
+            _, readings, parts = decode_gateway_batch(record.key, record.value)
         except RejectedReading as err:
             sends.append(self.dead_letter(record, err))
             return
+        for index, good in enumerate(readings):  # every reading valid: no object per reading
+            try:
+                zone, reading = self.accept_reading(good, now_ms)
+            except RejectedReading as err:
+                sends.append(self.dead_letter(record, err, _reading_encoder.encode(good), index))
+                continue
+            by_zone.setdefault(zone, []).append(reading)
         for part in parts:
             if part.reading is None:
                 assert part.error is not None

@@ -100,6 +100,19 @@ def decode_batch(key: bytes | None, value: bytes | None) -> tuple[str, list[Batc
     no ``readings`` list, a key other than its gateway id): the whole record goes to the dead
     letters then.
     """
+    gateway, readings, parts = decode_gateway_batch(key, value)
+    return gateway, parts or [BatchPart(i, r, b"") for i, r in enumerate(readings)]
+
+
+def decode_gateway_batch(
+    key: bytes | None, value: bytes | None
+) -> tuple[str, tuple[TrafficCount, ...], list[BatchPart]]:
+    """:func:`decode_batch` for the ingest stage: ``(gateway id, readings, ())`` when every
+    reading is valid (no object per reading besides the reading), ``(gateway id, (), parts)``
+    when one is not (each reading decoded or rejected alone, with its index and bytes).
+
+    Raises ``RejectedReading`` as :func:`decode_batch` does.
+    """
     if value is None:
         raise RejectedReading(
             "empty", "record has no value (tombstone); send a JSON TrafficCountBatch"
@@ -109,10 +122,11 @@ def decode_batch(key: bytes | None, value: bytes | None) -> tuple[str, list[Batc
             "too_large",
             f"batch record is {len(value)} bytes, limit {MAX_BATCH_BYTES}: split it",
         )
+    readings: tuple[TrafficCount, ...] = ()
+    parts: list[BatchPart] = []
     try:
         batch = _batch_decoder.decode(value)
-        gateway = batch.gateway_id
-        parts = [BatchPart(i, r, b"") for i, r in enumerate(batch.readings)]
+        gateway, readings = batch.gateway_id, batch.readings
     except msgspec.ValidationError:
         gateway, parts = _decode_parts(value)
     except msgspec.DecodeError as e:
@@ -123,7 +137,7 @@ def decode_batch(key: bytes | None, value: bytes | None) -> tuple[str, list[Batc
             f"batch key {key.decode('utf-8', 'replace')!r} differs from gateway_id {gateway!r}; "
             "key the record by its gateway id",
         )
-    return gateway, parts
+    return gateway, readings, parts
 
 
 def _decode_parts(value: bytes) -> tuple[str, list[BatchPart]]:

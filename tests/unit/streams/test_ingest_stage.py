@@ -202,6 +202,23 @@ async def test_a_gateway_batch_is_regrouped_and_its_bad_readings_dead_lettered()
     assert registry.get_sample_value("aiguilleur_readings_total", {"outcome": "rejected"}) == 2
 
 
+async def test_a_valid_batch_with_an_unknown_detector_dead_letters_that_reading_alone() -> None:
+    # Every reading passes the schema (the batch decodes in one go), one detector is unknown.
+    stage, zones, dlq, registry = _stage()
+    good = [_bytes(_reading("D-J1:N")), _bytes(_reading("D-J3:S"))]
+    unknown = _bytes(_reading("D-nowhere"))
+    value = b'{"gateway_id":"G7","readings":[%s]}' % b",".join([good[0], unknown, good[1]])
+    await stage.handle([Record(b"G7", value, topic=stage.batch_topic, offset=3)])
+    by_zone = {s["key"]: msgspec.msgpack.decode(s["value"], type=ZoneReadings) for s in zones.sent}
+    assert {k: len(v.readings) for k, v in by_zone.items()} == {b"Z1": 1, b"Z2": 1}
+    [letter] = dlq.sent
+    headers = dict(letter["headers"])
+    assert (headers[DLQ_HEADER_CODE], headers[DLQ_HEADER_INDEX]) == (b"unknown_detector", b"1")
+    assert msgspec.json.decode(letter["value"])["detector_id"] == "D-nowhere"
+    assert registry.get_sample_value("aiguilleur_readings_total", {"outcome": "accepted"}) == 2
+    assert registry.get_sample_value("aiguilleur_readings_total", {"outcome": "rejected"}) == 1
+
+
 async def test_readings_after_their_period_was_planned_are_counted_and_kept() -> None:
     stage, _, _, registry = _stage()
     plans, late = Sink(), Sink()
