@@ -180,6 +180,7 @@ def worker_run(  # noqa: C901  # start, sample, stop: one timeline
     extra_env: dict[str, str],
     workers: int = 1,
     profile: Path | None = None,
+    settle: bool = True,
 ) -> dict[str, float]:
     """Run ``workers`` real worker processes on the topic and time them from their counters, over
     the part of the drain when all of them had joined (10% to 95% of the readings at least)."""
@@ -258,8 +259,9 @@ def worker_run(  # noqa: C901  # start, sample, stop: one timeline
             # together, whatever the polling interval).
             time.sleep(POLL_S)
         t_b, n_b = time.perf_counter(), done
+        # Then, unless told not to, until the zone stage (planning included) has caught up.
         zones, last_change = -1.0, time.perf_counter()
-        while time.perf_counter() - last_change < 5 and time.monotonic() < deadline:
+        while settle and time.perf_counter() - last_change < 5 and time.monotonic() < deadline:
             now_zones = total("aiguilleur_zone_batches_total")
             if now_zones != zones:
                 zones, last_change = now_zones, time.perf_counter()
@@ -282,7 +284,7 @@ def worker_run(  # noqa: C901  # start, sample, stop: one timeline
         "rate": rate,
         "per_worker": rate / workers,
         "zone_batches": zones,
-        "plans": plans,
+        "plans": plans if settle else float("nan"),
         "plan_s": plan_s,
     }
 
@@ -339,6 +341,12 @@ def main() -> None:  # noqa: PLR0915, C901  # one report, written in order
         choices=["single", "batched", "inline"],
         help="py-spy this worker run (default: inline, the in-loop planning run)",
     )
+    ap.add_argument(
+        "--no-settle",
+        action="store_true",
+        help="stop each worker once it has ingested, without waiting for its planning to catch up "
+        "(quicker; no plans count)",
+    )
     ap.add_argument("--write", type=Path, help="also write the report (Markdown) to this file")
     args = ap.parse_args()
     lines: list[str] = []
@@ -380,13 +388,16 @@ def main() -> None:  # noqa: PLR0915, C901  # one report, written in order
     raw_batch = asyncio.run(raw_loop(boot, topic("b", True), nb, True))
 
     runs: dict[str, dict[str, float]] = {}
+    settle = not args.no_settle
     spy_path = folder / "profile.txt" if args.profile else None
 
     def spy(run: str) -> Path | None:
         return spy_path if args.profile == run else None
 
     if "single" in wanted or "scaling" in wanted:
-        runs["single"] = worker_run(boot, f"{tag}s", net, reg, n, {}, profile=spy("single"))
+        runs["single"] = worker_run(
+            boot, f"{tag}s", net, reg, n, {}, profile=spy("single"), settle=settle
+        )
     if "batched" in wanted:
         runs["batched"] = worker_run(
             boot,
@@ -396,6 +407,7 @@ def main() -> None:  # noqa: PLR0915, C901  # one report, written in order
             nb,
             {"AIGUILLEUR_INGEST_BATCH": str(BATCH_RECORDS)},
             profile=spy("batched"),
+            settle=settle,
         )
     if "inline" in wanted:
         asyncio.run(produce(boot, topic("i", False), dets, n, None))
@@ -407,13 +419,14 @@ def main() -> None:  # noqa: PLR0915, C901  # one report, written in order
             n,
             {"AIGUILLEUR_PLANNING_PROCESSES": "0"},
             profile=spy("inline"),
+            settle=settle,
         )
     scaling: dict[int, dict[str, float]] = {1: runs["single"]} if "single" in runs else {}
     for k in (int(x) for x in args.workers.split(",") if "scaling" in wanted):
         if k == 1:
             continue
         asyncio.run(produce(boot, topic(f"w{k}", False), dets, 2 * n, None))
-        scaling[k] = worker_run(boot, f"{tag}w{k}", net, reg, 2 * n, {}, workers=k)
+        scaling[k] = worker_run(boot, f"{tag}w{k}", net, reg, 2 * n, {}, workers=k, settle=settle)
     load_after = os.getloadavg()
 
     cpu = next(
@@ -450,10 +463,8 @@ def main() -> None:  # noqa: PLR0915, C901  # one report, written in order
         if key not in runs:
             continue
         r = runs[key]
-        out(
-            f"| {label} | {r['per_worker']:,.0f} | {r['per_worker'] / raw:.2f} | "
-            f"{r['plans']:,.0f} | {r['plan_s']:.1f} |"
-        )
+        plans = f"{r['plans']:,.0f} | {r['plan_s']:.1f}" if settle else "not waited for | "
+        out(f"| {label} | {r['per_worker']:,.0f} | {r['per_worker'] / raw:.2f} | {plans} |")
     out(
         f"| (producer, single readings) | {prod_single:,.0f} | {prod_single / raw_single:.2f} | | |"
     )
