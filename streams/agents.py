@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -54,6 +56,22 @@ def _ready_oversight(commune: str) -> Oversight:
     o = Oversight(commune)
     o.ready.set()
     return o
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """A prepared batch: its sends (zone records, dead letters), not started yet, and its dead
+    letters by code (for its summary line)."""
+
+    sends: list[Awaitable[Any]]
+    rejected: dict[str, int]
+
+    def discard(self) -> None:
+        """Drop sends that will not be made (their batch is read again)."""
+        for send in self.sends:
+            if inspect.iscoroutine(send):
+                send.close()
+        self.sends = []
 
 
 class Ingest:
@@ -120,6 +138,11 @@ class Ingest:
         """Process a batch of Kafka records (key, value, topic, partition, offset); return once the
         zone records and dead letters are delivered, so that the caller may then commit the
         batch's offsets."""
+        await self.deliver(await self.prepare(records))
+
+    async def prepare(self, records: list[Any]) -> Outgoing:
+        """Validate and regroup a batch of Kafka records: its zone records and dead letters,
+        counted in the metrics, not sent yet (:meth:`deliver` sends them)."""
         now_ms = int(time.time() * 1000)
         by_zone: dict[str, list[ZoneReading]] = {}
         sends: list[Awaitable[Any]] = []
@@ -139,23 +162,28 @@ class Ingest:
                 sends.append(self.dead_letter(record, err))
                 continue
             by_zone.setdefault(zone, []).append(reading)
+        accepted = self.ctx.metrics.readings.labels(outcome="accepted")
         for zone, readings in by_zone.items():
             value = _zone_encoder.encode(ZoneReadings(zone_id=zone, readings=tuple(readings)))
             sends.append(self.ch.zone_readings.send(key=zone.encode(), value=value))
-            self.ctx.metrics.readings.labels(outcome="accepted").inc(len(readings))
+            accepted.inc(len(readings))
+        return Outgoing(sends, self.rejected)
+
+    async def deliver(self, out: Outgoing) -> None:
+        """Send a prepared batch's records; return once the broker has them all."""
         # Every send is queued first, then awaited: the producer batches them.
         delivered = []
-        for k, send in enumerate(sends):
+        for k, send in enumerate(out.sends):
             delivered.append(await send)
             if k % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
         for fut in delivered:
             await fut
-        if self.rejected:
+        if out.rejected:
             log.info(
                 "event=dead_letters records=%d %s",
-                sum(self.rejected.values()),
-                " ".join(f"{code}={n}" for code, n in sorted(self.rejected.items())),
+                sum(out.rejected.values()),
+                " ".join(f"{code}={n}" for code, n in sorted(out.rejected.items())),
             )
 
     def _accept_batch(

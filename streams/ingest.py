@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -55,9 +55,10 @@ async def run_ingest(cfg: StreamsConfig, ctx: PipelineContext, stage: Any) -> No
         ctx.topics.count_batches,
     )
     try:
-        await consume_in_batches(
+        await consume_pipelined(
             consumer,
-            stage.handle,
+            stage.prepare,
+            stage.deliver,
             max_records=cfg.ingest_batch,
             timeout_ms=int(cfg.ingest_within_s * 1000),
             stage="ingest",
@@ -87,26 +88,111 @@ async def consume_in_batches(
         if not batch:
             continue
         try:
-            await handle([m for msgs in batch.values() for m in msgs])
+            await handle(_records(batch))
         except KafkaError as e:
-            # The output could not be delivered (broker unreachable, timed out): read the batch
-            # again from its first record once the broker answers; nothing is committed past it.
-            log.warning("event=%s_send_failed records_again=%d reason=%r", stage, len(batch), e)
-            for tp, msgs in batch.items():
-                consumer.seek(tp, msgs[0].offset)
-            await asyncio.sleep(RETRY_AFTER_S)
+            await _read_again(consumer, stage, e, batch)
             continue
-        offsets = {tp: msgs[-1].offset + 1 for tp, msgs in batch.items()}
-        progress.mark_handled(offsets)
-        try:
-            await consumer.commit(offsets)
-            progress.mark_committed(offsets)
-        except CommitFailedError as e:
-            # The group rebalanced meanwhile: the new owner re-reads the batch (idempotent
-            # downstream).
-            log.warning("event=%s_commit_failed reason=%r", stage, str(e))
-            progress.forget()
-        except KafkaError as e:
-            # Broker or coordinator unreachable: the next batch's commit covers these offsets;
-            # if the worker stops first, the next start reads them again.
-            log.warning("event=%s_commit_deferred reason=%r", stage, e)
+        await _commit(consumer, batch, stage, progress)
+
+
+class Prepared(Protocol):
+    """A batch validated and regrouped, its output not sent yet."""
+
+    def discard(self) -> None:
+        """Drop the output: the batch will be read again."""
+
+
+P = TypeVar("P", bound=Prepared)
+
+
+async def consume_pipelined(
+    consumer: AIOKafkaConsumer,
+    prepare: Callable[[list[Any]], Awaitable[P]],
+    deliver: Callable[[P], Awaitable[object]],
+    *,
+    max_records: int,
+    timeout_ms: int,
+    stage: str,
+    check: Callable[[], None] = lambda: None,
+    progress: OffsetProgress | None = None,
+) -> None:
+    """:func:`consume_in_batches` with the next batch fetched and prepared (validated and
+    regrouped: the CPU part) while the previous batch's output travels to the broker and back.
+
+    What is sent and committed, and in what order, is as in :func:`consume_in_batches`: a batch's
+    output is queued only once the previous batch's output is delivered, and its offsets are
+    committed only once its own output is delivered. When an output cannot be delivered, both
+    batches are read again from their first records."""
+    progress = progress or OffsetProgress()
+    inflight: tuple[Batch, asyncio.Future[object]] | None = None
+    try:
+        while True:
+            check()
+            # With a batch in flight, take only what is already fetched: its commit must not wait.
+            batch = await consumer.getmany(
+                timeout_ms=0 if inflight else timeout_ms, max_records=max_records
+            )
+            prepared = await prepare(_records(batch)) if batch else None
+            if inflight is not None:
+                sent, delivery = inflight
+                inflight = None
+                try:
+                    await delivery
+                except KafkaError as e:
+                    if prepared is not None:
+                        prepared.discard()
+                    await _read_again(consumer, stage, e, sent, batch)
+                    continue
+                await _commit(consumer, sent, stage, progress)
+            if prepared is not None:
+                inflight = (batch, asyncio.ensure_future(deliver(prepared)))
+    finally:
+        if inflight is not None:
+            inflight[1].cancel()
+
+
+Batch = dict[Any, list[Any]]
+"""What ``getmany`` returns: records by topic partition."""
+
+
+def _records(batch: Batch) -> list[Any]:
+    return [m for msgs in batch.values() for m in msgs]
+
+
+async def _read_again(
+    consumer: AIOKafkaConsumer, stage: str, e: KafkaError, *batches: Batch
+) -> None:
+    """The output could not be delivered (broker unreachable, timed out): read the batches
+    again from their first records once the broker answers; nothing is committed past them."""
+    log.warning(
+        "event=%s_send_failed records_again=%d reason=%r",
+        stage,
+        sum(len(msgs) for b in batches for msgs in b.values()),
+        e,
+    )
+    first: dict[Any, int] = {}
+    for b in batches:
+        for tp, msgs in b.items():
+            first.setdefault(tp, msgs[0].offset)
+    for tp, offset in first.items():
+        consumer.seek(tp, offset)
+    await asyncio.sleep(RETRY_AFTER_S)
+
+
+async def _commit(
+    consumer: AIOKafkaConsumer, batch: Batch, stage: str, progress: OffsetProgress
+) -> None:
+    offsets = {tp: msgs[-1].offset + 1 for tp, msgs in batch.items()}
+    progress.mark_handled(offsets)
+    try:
+        await consumer.commit(offsets)
+        progress.mark_committed(offsets)
+    except CommitFailedError as e:
+        # The group rebalanced meanwhile: the new owner re-reads the batch (idempotent
+        # downstream).
+        log.warning("event=%s_commit_failed reason=%r", stage, str(e))
+        progress.forget()
+    except KafkaError as e:
+        # Broker or coordinator unreachable: the next batch's commit covers these offsets;
+        # if the worker stops first, the next start reads them again.
+        log.warning("event=%s_commit_deferred reason=%r", stage, e)
