@@ -11,7 +11,10 @@
 3. The real worker (``aiguilleur worker`` processes) on the same records with planning ON (the
    default OR-Tools planner, 1,000 junctions each period; the period's plans are computed in a
    planning process): readings per second read from the workers' own Prometheus counters while
-   they drain the topic, per worker and as a ratio to the raw loop. The same single-reading run
+   they drain the topic, per worker and as a ratio to the raw loop; and the CPU time the worker
+   processes used per reading meanwhile (their planning processes excluded), against the raw
+   loop's: on a loaded machine the rates follow the CPU share each process gets, the CPU per
+   reading much less. The same single-reading run
    with ``AIGUILLEUR_PLANNING_PROCESSES=0`` (plans computed in the worker's event loop, as before
    issue 15) shows what planning in the loop costs ingest.
 4. Scaling: 1, 2 and 4 workers on single readings (4 partitions).
@@ -125,9 +128,9 @@ async def produce(
     return n / (time.perf_counter() - started)
 
 
-async def raw_loop(boot: str, topic: str, n: int, batched: bool) -> float:
+async def raw_loop(boot: str, topic: str, n: int, batched: bool) -> tuple[float, float]:
     """Baseline: consume and decode every record (and every reading of a batch) with a plain
-    aiokafka loop; readings per second."""
+    aiokafka loop; readings per second, and CPU microseconds per reading."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=boot,
         group_id=None,
@@ -142,7 +145,7 @@ async def raw_loop(boot: str, topic: str, n: int, batched: bool) -> float:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         seen = total = 0
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         while seen < n:
             got = await consumer.getmany(timeout_ms=1000, max_records=10_000)
             for msgs in got.values():
@@ -154,9 +157,24 @@ async def raw_loop(boot: str, topic: str, n: int, batched: bool) -> float:
                     else:
                         total += single.decode(m.value).count
                         seen += 1
-        return seen / (time.perf_counter() - started)
+        cpu_us = 1e6 * (time.process_time() - cpu) / seen
+        return seen / (time.perf_counter() - started), cpu_us
     finally:
         await consumer.stop()
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes have used so far (their children excluded: the
+    planning processes are not counted)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return used
 
 
 def _metric(port: int, name: str) -> float:
@@ -229,7 +247,7 @@ def worker_run(  # noqa: C901  # start, sample, stop: one timeline
                 else workers
             )
             if t_a is None and done >= 0.1 * n and up == workers:
-                t_a, n_a = now, done
+                t_a, n_a, cpu_a = now, done, _cpu_s([p.pid for p in procs])
                 if profile is not None:
                     spy = subprocess.Popen(
                         [
@@ -258,7 +276,7 @@ def worker_run(  # noqa: C901  # start, sample, stop: one timeline
             # the measurement does not slow what it measures (the rate is counter over time, read
             # together, whatever the polling interval).
             time.sleep(POLL_S)
-        t_b, n_b = time.perf_counter(), done
+        t_b, n_b, cpu_b = time.perf_counter(), done, _cpu_s([p.pid for p in procs])
         # Then, unless told not to, until the zone stage (planning included) has caught up.
         zones, last_change = -1.0, time.perf_counter()
         while settle and time.perf_counter() - last_change < 5 and time.monotonic() < deadline:
@@ -282,6 +300,7 @@ def worker_run(  # noqa: C901  # start, sample, stop: one timeline
     rate = (n_b - n_a) / (t_b - t_a)
     return {
         "rate": rate,
+        "cpu_us": 1e6 * (cpu_b - cpu_a) / (n_b - n_a),
         "per_worker": rate / workers,
         "zone_batches": zones,
         "plans": plans if settle else float("nan"),
@@ -383,9 +402,9 @@ def main() -> None:  # noqa: PLR0915, C901  # one report, written in order
     # worker fetches 500 batch records at a time (16,000 readings of 32) rather than 5,000.
     nb = BATCHED_FACTOR * n
     prod_single = asyncio.run(produce(boot, topic("s", False), dets, n, None))
-    raw_single = asyncio.run(raw_loop(boot, topic("s", False), n, False))
+    raw_singles = asyncio.run(raw_loop(boot, topic("s", False), n, False))
     prod_batch = asyncio.run(produce(boot, topic("b", True), dets, nb, gateways))
-    raw_batch = asyncio.run(raw_loop(boot, topic("b", True), nb, True))
+    raw_batches = asyncio.run(raw_loop(boot, topic("b", True), nb, True))
 
     runs: dict[str, dict[str, float]] = {}
     settle = not args.no_settle
@@ -449,36 +468,66 @@ def main() -> None:  # noqa: PLR0915, C901  # one report, written in order
         f"{load_before[0]:.1f} before, {load_after[0]:.1f} after"
     )
     out("")
-    out("| run | readings/s per worker | ratio to raw loop | plans | planning CPU s |")
-    out("|---|---:|---:|---:|---:|")
     out(
-        f"| raw aiokafka getmany + msgspec decode, single readings | {raw_single:,.0f} | 1.00 | | |"
+        "| run | readings/s per worker | ratio to raw loop | CPU µs per reading | "
+        "CPU ratio (raw / run) | plans | planning CPU s |"
     )
-    out(f"| raw loop, gateway batches of {args.batch} (baseline) | {raw_batch:,.0f} | 1.00 | | |")
-    for key, label, raw in (
-        ("single", "worker, single readings, planning in a planning process (default)", raw_single),
-        ("batched", f"worker, gateway batches of {args.batch}, planning process", raw_batch),
-        ("inline", "worker, single readings, planning in the event loop (before)", raw_single),
+    out("|---|---:|---:|---:|---:|---:|---:|")
+    (raw_single, raw_single_cpu), (raw_batch, raw_batch_cpu) = raw_singles, raw_batches
+    out(
+        f"| raw aiokafka getmany + msgspec decode, single readings | {raw_single:,.0f} | 1.00 | "
+        f"{raw_single_cpu:.1f} | 1.00 | | |"
+    )
+    out(
+        f"| raw loop, gateway batches of {args.batch} (baseline) | {raw_batch:,.0f} | 1.00 | "
+        f"{raw_batch_cpu:.1f} | 1.00 | | |"
+    )
+    for key, label, raw, raw_cpu in (
+        (
+            "single",
+            "worker, single readings, planning in a planning process (default)",
+            raw_single,
+            raw_single_cpu,
+        ),
+        (
+            "batched",
+            f"worker, gateway batches of {args.batch}, planning process",
+            raw_batch,
+            raw_batch_cpu,
+        ),
+        (
+            "inline",
+            "worker, single readings, planning in the event loop (before)",
+            raw_single,
+            raw_single_cpu,
+        ),
     ):
         if key not in runs:
             continue
         r = runs[key]
         plans = f"{r['plans']:,.0f} | {r['plan_s']:.1f}" if settle else "not waited for | "
-        out(f"| {label} | {r['per_worker']:,.0f} | {r['per_worker'] / raw:.2f} | {plans} |")
+        out(
+            f"| {label} | {r['per_worker']:,.0f} | {r['per_worker'] / raw:.2f} | "
+            f"{r['cpu_us']:.1f} | {raw_cpu / r['cpu_us']:.2f} | {plans} |"
+        )
     out(
-        f"| (producer, single readings) | {prod_single:,.0f} | {prod_single / raw_single:.2f} | | |"
+        f"| (producer, single readings) | {prod_single:,.0f} | {prod_single / raw_single:.2f} "
+        "| | | | |"
     )
-    out(f"| (producer, batches) | {prod_batch:,.0f} | {prod_batch / raw_batch:.2f} | | |")
+    out(f"| (producer, batches) | {prod_batch:,.0f} | {prod_batch / raw_batch:.2f} | | | | |")
     out("")
     out(f"Scaling, single readings ({2 * n} readings each run), planning process per worker:")
     out("")
-    out("| workers | readings/s, all | per worker | ratio to 1 worker | ratio to raw loop |")
-    out("|---:|---:|---:|---:|---:|")
+    out(
+        "| workers | readings/s, all | per worker | ratio to 1 worker | ratio to raw loop | "
+        "CPU µs per reading |"
+    )
+    out("|---:|---:|---:|---:|---:|---:|")
     base = scaling[1]["rate"] if 1 in scaling else float("nan")
     for k, r in sorted(scaling.items()):
         out(
             f"| {k} | {r['rate']:,.0f} | {r['per_worker']:,.0f} | {r['rate'] / base:.2f} | "
-            f"{r['rate'] / raw_single:.2f} |"
+            f"{r['rate'] / raw_single:.2f} | {r['cpu_us']:.1f} |"
         )
     if spy_path is not None and spy_path.exists():
         print(f"(py-spy raw samples: {spy_path})", file=sys.stderr)
