@@ -83,6 +83,7 @@ class Ingest:
         self.ch = ch
         self.ctx = ctx
         self.bounds = event_time_bounds(cfg)
+        self.zone_of = ctx.detectors.zone_of
         self.batch_topic = ctx.topics.count_batches
         self.rejected: dict[str, int] = {}
         """Dead letters of the batch being handled, by code (for its summary line)."""
@@ -123,7 +124,7 @@ class Ingest:
     def accept_reading(self, reading: TrafficCount, now_ms: int) -> tuple[str, ZoneReading]:
         """The zone and compact form of a decoded reading; ``RejectedReading`` if its detector is
         unknown or its time out of bounds."""
-        zone = self.ctx.detectors.zone_of.get(reading.detector_id)
+        zone = self.zone_of.get(reading.detector_id)
         if zone is None:
             raise RejectedReading(
                 "unknown_detector",
@@ -131,7 +132,8 @@ class Ingest:
                 f"{self.ctx.registry_source}; add it there or fix the id",
             )
         compact = to_zone_reading(reading)
-        check_event_time(compact, now_ms or int(time.time() * 1000), self.bounds)
+        if self.bounds is not None:
+            check_event_time(compact, now_ms or int(time.time() * 1000), self.bounds)
         return zone, compact
 
     async def handle(self, records: list[Any]) -> None:
@@ -147,21 +149,25 @@ class Ingest:
         by_zone: dict[str, list[ZoneReading]] = {}
         sends: list[Awaitable[Any]] = []
         self.rejected = {}
+        batch_topic, accept = self.batch_topic, self.accept_reading  # per record: no lookups
         for k, record in enumerate(records):
             if k % YIELD_EVERY == YIELD_EVERY - 1:
                 # Let the consumers' heartbeats run: a long batch of bad records on a loaded
                 # machine held the loop past the session timeout (a rebalance, then the same
                 # batch again, and again).
                 await asyncio.sleep(0)
-            if record.topic == self.batch_topic:
+            if record.topic == batch_topic:
                 self._accept_batch(record, now_ms, by_zone, sends)
                 continue
             try:
-                zone, reading = self.accept(record, now_ms)
+                zone, reading = accept(decode_reading(record.key, record.value), now_ms)
             except RejectedReading as err:
                 sends.append(self.dead_letter(record, err))
                 continue
-            by_zone.setdefault(zone, []).append(reading)
+            if zone in by_zone:
+                by_zone[zone].append(reading)
+            else:
+                by_zone[zone] = [reading]
         accepted = self.ctx.metrics.readings.labels(outcome="accepted")
         for zone, readings in by_zone.items():
             value = _zone_encoder.encode(ZoneReadings(zone_id=zone, readings=tuple(readings)))

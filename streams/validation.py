@@ -205,13 +205,9 @@ def to_zone_reading(reading: TrafficCount) -> ZoneReading:
     lorries
     separately for the same interval does not overwrite itself.
     """
-    key = (
-        reading.detector_id
-        if reading.vehicle_class == "all"
-        else (f"{reading.detector_id}#{reading.vehicle_class}")
-    )
+    cls = reading.vehicle_class
     return ZoneReading(
-        key,
+        reading.detector_id if cls == "all" else f"{reading.detector_id}#{cls}",
         int(reading.interval_end.timestamp() * 1000),
         reading.interval_s,
         reading.count,
