@@ -318,7 +318,10 @@ def profile_summary(path: Path, run: str) -> list[str]:
         "waiting for I/O (selector)": "select (selectors.py",
         "aiokafka consumer/producer": "aiokafka/",
         "faust / mode machinery": "faust/",
-        "ingest: Ingest.handle": "handle (streams/agents.py",
+        "ingest stage (run_ingest and below)": "run_ingest (streams/ingest.py",
+        "ingest validation and regrouping: Ingest.prepare": "Ingest.prepare",
+        "ingest sends: Ingest.deliver": "Ingest.deliver",
+        "ingest fetch: AIOKafkaConsumer.getmany": "AIOKafkaConsumer.getmany",
         "zone stage: Zones.handle": "Zones.handle",
         "msgspec decode": "decode (",
     }
