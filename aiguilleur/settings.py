@@ -132,7 +132,7 @@ class Settings(BaseSettings):
             "(default): no control stage. It decides only for junctions with an approved envelope."
         ),
     )
-    ingest_batch: int = Field(default=5000, ge=1, le=100_000)
+    ingest_batch: int = Field(default=20_000, ge=1, le=100_000)
     ingest_within_s: float = Field(default=0.2, gt=0, le=10)
     metrics_port: int = Field(
         default=9464, ge=0, le=65535, description="0 disables the /metrics endpoint."

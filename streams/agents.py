@@ -44,6 +44,11 @@ _reading_encoder = msgspec.json.Encoder()
 YIELD_EVERY = 256
 """Records (or sends) between two turns given back to the event loop while a batch is handled."""
 
+ZONE_RECORD_READINGS = 5000
+"""Most readings in one zone record: a batch's readings of one zone beyond that go in several
+records, so that a zone record stays far below Kafka's 1 MB message limit (a reading with a
+20-character detector id takes about 35 bytes)."""
+
 T = TypeVar("T")
 
 
@@ -170,8 +175,11 @@ class Ingest:
                 by_zone[zone] = [reading]
         accepted = self.ctx.metrics.readings.labels(outcome="accepted")
         for zone, readings in by_zone.items():
-            value = _zone_encoder.encode(ZoneReadings(zone_id=zone, readings=tuple(readings)))
-            sends.append(self.ch.zone_readings.send(key=zone.encode(), value=value))
+            key = zone.encode()
+            for i in range(0, len(readings), ZONE_RECORD_READINGS):
+                part = tuple(readings[i : i + ZONE_RECORD_READINGS])
+                value = _zone_encoder.encode(ZoneReadings(zone_id=zone, readings=part))
+                sends.append(self.ch.zone_readings.send(key=key, value=value))
             accepted.inc(len(readings))
         return Outgoing(sends, self.rejected)
 

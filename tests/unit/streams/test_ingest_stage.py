@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+import pytest
 from prometheus_client import CollectorRegistry
 
 from optimizer.strategy import planner
@@ -114,6 +115,23 @@ async def test_one_record_per_zone_and_bad_ones_to_dead_letters() -> None:
     assert sample("aiguilleur_readings_total", {"outcome": "accepted"}) == 3
     assert sample("aiguilleur_readings_total", {"outcome": "rejected"}) == 2
     assert sample("aiguilleur_dead_letters_total", {"reason": "unknown_detector"}) == 1
+
+
+async def test_a_zone_with_more_readings_than_a_zone_record_holds_gets_several(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("streams.agents.ZONE_RECORD_READINGS", 2)
+    stage, zones, _, _ = _stage()
+    dets = ["D-J1:N", "D-J1:S", "D-J1:E", "D-J1:W", "D-J2:E"]
+    await stage.handle([_reading(d) for d in dets])
+    records = [
+        (s["key"], msgspec.msgpack.decode(s["value"], type=ZoneReadings)) for s in zones.sent
+    ]
+    assert [(k, len(v.readings)) for k, v in records if k == b"Z1"] == [(b"Z1", 2)] * 2 + [
+        (b"Z1", 1)
+    ]
+    got = [r.detector_id for _, v in records for r in v.readings]
+    assert sorted(got) == sorted(dets), "every reading in exactly one record, in order by zone"
 
 
 STAGE_CFG = StreamsConfig(
