@@ -73,7 +73,11 @@ async def _run(
     readings = read_counts(counts, bad)
     for b in bad:
         out(f"skipped {counts}:{b.line}: {b.reason}")
-    readings = rebase_to_now(readings, settings.control_period_s)
+    # the last period ends at the next boundary: its plans stay pending for the operator's turn
+    # (at least one period), whenever the demo starts
+    readings = rebase_to_now(
+        readings, settings.control_period_s, ahead_periods=1 if operator else 0
+    )
     from streams.topics import TopicNames
 
     topics = TopicNames(settings.topic_namespace)

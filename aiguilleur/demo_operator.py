@@ -186,11 +186,10 @@ async def operator_round(
     """Wait for recommendations, approve one as the demo operator, show the active plan on its
     topic and the next recommendation bounded from it. Returns the approved plan's id."""
     c = side.client()
-    await _poll("recommendation on record", c.pending)
-    pending: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = await _poll("recommendation on record", c.pending)
     for _ in range(5):  # until the period's recommendations are on record (or enough of them)
         await asyncio.sleep(2.0)
-        got = await asyncio.to_thread(c.pending)
+        got = await _poll("recommendation on record", c.pending)
         if len(got) == len(pending):
             break
         pending = got

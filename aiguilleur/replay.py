@@ -122,15 +122,24 @@ async def replay(
     return sent
 
 
-def rebase_to_now(readings: list[TrafficCount], period_s: int) -> list[TrafficCount]:
+def rebase_to_now(
+    readings: list[TrafficCount], period_s: int, ahead_periods: int = 0
+) -> list[TrafficCount]:
     """Move the readings by a whole number of periods so that the last one ends at or before the
     current period boundary, the first on a boundary: the recorded hour reads as the hour just
     gone, which a worker's event-time bounds accept (a feed dated ahead of its clock is refused
-    beyond ``AIGUILLEUR_EVENT_TIME_MAX_AHEAD_S``), whatever the replay speed."""
+    beyond ``AIGUILLEUR_EVENT_TIME_MAX_AHEAD_S``), whatever the replay speed.
+
+    ``ahead_periods`` moves it that many periods later, so that the last period ends at a
+    boundary still to come. The plans of the last period are then valid for at least that many
+    periods from now: an operator can still approve them (those of the hour just gone expire on
+    arrival, and at the next boundary even the last period's would, a race for a demo that
+    reaches its operator's turn near a boundary). Keep ``ahead_periods * period_s`` below the
+    worker's ``AIGUILLEUR_EVENT_TIME_MAX_AHEAD_S``."""
     if not readings:
         return readings
     span_s = (readings[-1].interval_end - readings[0].interval_end).total_seconds()
-    periods = -(-int(span_s) // period_s)
+    periods = -(-int(span_s) // period_s) - ahead_periods
     return rebase(readings, floor_now(period_s) - timedelta(seconds=periods * period_s))
 
 
