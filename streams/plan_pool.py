@@ -55,10 +55,10 @@ class _City:
 _city: _City | None = None
 
 
-def _start(spec: PoolSpec) -> None:
-    """Initialiser of a planning process."""
+def _start(spec: PoolSpec, worker_pid: int) -> None:
+    """Initialiser of a planning process (``worker_pid``: the worker that started it)."""
     global _city  # noqa: PLW0603  # one per process, set once
-    _die_with_parent()
+    _die_with_parent(worker_pid)
     os.nice(PLANNING_NICENESS)
     import optimizer  # noqa: F401  # registers the planners
     import optimizer.strategy as strategies
@@ -71,10 +71,14 @@ def _start(spec: PoolSpec) -> None:
     )
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(worker_pid: int) -> None:
     """End this process when the worker dies, even by SIGKILL: Linux's parent-death signal, and a
     watcher thread that exits when the process is orphaned (seen: planning processes outliving a
-    SIGKILLed worker in the test runs, with the death signal alone)."""
+    SIGKILLed worker in the test runs, with the death signal alone). A worker killed while this
+    process was still starting (a spawn imports for a second or two) is gone before either is
+    set up: the process was adopted already, the signal never comes and the watcher would watch
+    its adopter; so it first checks that its parent is still ``worker_pid`` (seen: planning
+    processes of SIGKILLed workers idle for hours under PID 1)."""
     try:
         import ctypes
 
@@ -83,6 +87,8 @@ def _die_with_parent() -> None:
     except (OSError, AttributeError):
         pass
     parent = os.getppid()
+    if parent != worker_pid:
+        os._exit(0)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -120,7 +126,7 @@ class PlanPool:
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start,
-            initargs=(spec,),
+            initargs=(spec, os.getpid()),
         )
 
     async def compute(self, inputs: PlanInputs) -> tuple[Computed, list[float]]:

@@ -134,3 +134,36 @@ def _state_of(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
     except OSError:
         return "gone"
+
+
+def test_a_planning_process_still_starting_when_its_worker_dies_ends(tmp_path: Path) -> None:
+    """Killed before its planning process has set up its parent-death checks (it imports for a
+    second or two after the spawn), a worker left it idle for hours under PID 1."""
+    script = tmp_path / "owner.py"
+    script.write_text(
+        "import os\n"
+        "from streams.plan_pool import PlanPool, pool_spec\n"
+        "from tests.fixtures.networks import small_network\n"
+        "if __name__ == '__main__':\n"
+        "    pool = PlanPool(pool_spec(small_network(), 'webster'), 1)\n"
+        "    pool._executor.submit(os.getpid)\n"
+        "    print(*pool._executor._processes, flush=True)\n"
+        "    os.kill(os.getpid(), 9)\n"
+    )
+    owner = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,  # read one line only: an orphan would hold the pipe open
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert owner.stdout is not None
+    children = [int(p) for p in owner.stdout.readline().split()]
+    assert owner.wait(timeout=120) == -9
+    owner.stdout.close()
+    assert children
+    for _ in range(600):  # its imports, then the check
+        if all(not Path(f"/proc/{c}").exists() or "Z" in _state_of(c) for c in children):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"planning processes {children} outlived their worker")
