@@ -124,6 +124,22 @@ def analyse_cycles(
     )
 
 
+TIE_TOLERANCE = 1e-9
+"""Cycles whose delays differ by less than this (relative, at least 1e-9 in absolute) tie."""
+
+
+def _shortest_best(costs: np.ndarray) -> int:
+    """The shortest cycle among the best: a delay within :data:`TIE_TOLERANCE` of the least
+    counts as equal. Rounding noise alone (flows of 1e-49 veh/h, as a least-squares estimate
+    gives for a movement nobody takes) otherwise picked a longer cycle for more demand and a
+    shorter one for less."""
+    finite = costs[np.isfinite(costs)]
+    if finite.size == 0:
+        return int(np.argmin(costs))
+    least = float(finite.min())
+    return int(np.flatnonzero(costs <= least + TIE_TOLERANCE * max(1.0, abs(least)))[0])
+
+
 def optimize_junction(
     demand: JunctionDemand, running: Plan | None = None, options: OptimizerOptions | None = None
 ) -> Plan:
@@ -133,7 +149,7 @@ def optimize_junction(
     cycles, costs, need, intergreens = an.cycles, an.costs, an.need, an.intergreens
     c_lo, c_hi, min_g, max_g = an.bounds
     oversaturated, z_star, tables, convex = an.oversaturated, an.z_star, an.tables, an.convex
-    k = int(np.argmin(costs))
+    k = _shortest_best(costs)
     if not np.isfinite(costs[k]):
         raise InvalidDemand(demand.junction_id, "no green split satisfies the bounds")
     result = _solve_split(tables, k, need[k].tolist(), bool(convex[k]), float(costs[k]), opts)
