@@ -35,6 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks import provenance  # noqa: E402 - after the path tweak
 from graph._geo import distance_m  # noqa: E402 - after the path tweak
 from graph.model import Junction, Network  # noqa: E402
 from graph.osm import load_network_with_report  # noqa: E402
@@ -341,16 +342,8 @@ def bench_city(tmp: Path, n: int) -> dict[str, float]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    py = platform.python_version()
-    return f"{cpu}, {os.cpu_count()} cores (shared), Python {py}, {platform.system()}"
+    """The machine line of the report (the shared provenance line and the OS)."""
+    return f"{provenance.machine()} (shared), {platform.system()}"
 
 
 def render(results: list[FileResult], city: dict[str, float] | None) -> str:
